@@ -1,0 +1,83 @@
+# ktlsd - kernel-TLS offload daemon.  GNU make; see README.md.
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+SBINDIR   ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+MANDIR    ?= $(PREFIX)/share/man
+DESTDIR   ?=
+BUILD     ?= build
+
+CC        ?= gcc
+PKGS      := openssl liburing libconfig
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
+             -fno-strict-aliasing -D_GNU_SOURCE -DKTLSD_VERSION='"$(VERSION)"' \
+             -Idaemon -Iinclude $(shell pkg-config --cflags $(PKGS))
+LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lpthread
+
+ifeq ($(SANITIZE),1)
+CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS   += -fsanitize=address,undefined
+endif
+
+DAEMON_SRCS := $(wildcard daemon/*.c)
+DAEMON_OBJS := $(patsubst daemon/%.c,$(BUILD)/daemon/%.o,$(DAEMON_SRCS))
+CORE_OBJS   := $(filter-out $(BUILD)/daemon/main.o,$(DAEMON_OBJS))
+UNIT_SRCS   := $(wildcard tests/unit/*.c)
+UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+TOOL_SRCS   := $(wildcard tests/tools/*.c)
+TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
+
+.PHONY: all check run install uninstall clean deps format tidy bench
+all: $(BUILD)/ktlsd $(UNIT_BINS) $(TOOL_BINS)
+
+$(BUILD)/daemon/%.o: daemon/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/ktlsd: $(DAEMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/tools/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+# Installs missing Debian packages (idempotent), builds, runs every suite.
+check: deps all
+	BUILD=$(BUILD) tests/run.sh
+
+# Builds and runs ktlsd on the default configuration in front of a demo backend.
+run: deps all
+	BUILD=$(BUILD) scripts/run-demo.sh
+
+deps:
+	@scripts/deps.sh
+
+bench: deps all
+	BUILD=$(BUILD) bench/run.sh
+
+install: $(BUILD)/ktlsd
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/ktlsd
+	install -m 0755 $(BUILD)/ktlsd $(DESTDIR)$(SBINDIR)/ktlsd
+	install -m 0644 etc/ktlsd.conf $(DESTDIR)$(SYSCONFDIR)/ktlsd/ktlsd.conf.example
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/ktlsd $(DESTDIR)$(SYSCONFDIR)/ktlsd/ktlsd.conf.example
+
+format:
+	clang-format -i daemon/*.c daemon/*.h tests/unit/*.c tests/tools/*.c
+
+tidy:
+	clang-tidy --quiet daemon/*.c -- $(CFLAGS)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr -Idaemon -Iinclude -D_GNU_SOURCE daemon/
+
+clean:
+	rm -rf $(BUILD) build-*
+
+-include $(DAEMON_OBJS:.o=.d)

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: MIT
+/*
+ * backend.c - connecting to a listener's backend and writing the PROXY v2 header.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ktlsd.h"
+
+static void backend_fail(struct conn *c, const char *reason)
+{
+	/* The client gets an orderly close_notify rather than a bare reset. */
+	SSL_shutdown(c->ssl);
+	c->flags |= CONN_F_NOTIFY_QUEUED;
+	conn_flush_close(c, reason);
+}
+
+/**
+ * backend_connect() - open the backend socket and start connecting through the ring.
+ * On failure the connection is closed with the reason logged.
+ */
+void backend_connect(struct conn *c)
+{
+	const struct cfg_backend *b = &c->lcfg->backend;
+	struct io_uring_sqe *sqe;
+	int one = 1;
+
+	c->state = CONN_CONNECTING;
+	c->deadline_ms = c->w->now_ms + c->lcfg->connect_timeout_ms;
+	c->bfd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->bfd < 0) {
+		conn_log(c, LOG_LVL_ERR, "backend %s: socket: %s", b->str, strerror(errno));
+		backend_fail(c, "backend socket failed");
+		return;
+	}
+	if (b->kind == BACKEND_TCP &&
+	    setsockopt(c->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		conn_log(c, LOG_LVL_WARN, "backend %s: TCP_NODELAY: %s", b->str, strerror(errno));
+	sqe = worker_get_sqe(c->w);
+	if (!sqe) {
+		backend_fail(c, "submission queue unavailable");
+		return;
+	}
+	io_uring_prep_connect(sqe, c->bfd, (const struct sockaddr *)&b->addr, b->addr_len);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_CONNECT, c->gen, c->slot));
+	c->inflight |= 1u << OP_CONNECT;
+}
+
+static int backend_put_proxy_header(struct conn *c)
+{
+	struct sockaddr_storage src, dst;
+	socklen_t sl = sizeof(src), dl = sizeof(dst);
+	const unsigned char *alpn = NULL;
+	unsigned int alpn_len = 0;
+	struct proxy_v2_info info;
+	int n;
+
+	if (getpeername(c->cfd, (struct sockaddr *)&src, &sl) < 0 ||
+	    getsockname(c->cfd, (struct sockaddr *)&dst, &dl) < 0)
+		return -errno;
+	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
+	info = (struct proxy_v2_info){
+		.src = (const struct sockaddr *)&src,
+		.dst = (const struct sockaddr *)&dst,
+		.alpn = (const char *)alpn,
+		.alpn_len = alpn_len,
+		.sni = c->hs.sni,
+		.version = SSL_get_version(c->ssl),
+		.cipher = SSL_get_cipher_name(c->ssl),
+	};
+	n = proxy_v2_encode(&info, buf_wptr(&c->to_back), buf_room(&c->to_back));
+	if (n < 0)
+		return n;
+	c->to_back.tail += (uint32_t)n;
+	return 0;
+}
+
+/**
+ * backend_on_connect() - the connect completed with @res (0 or -errno): start relaying,
+ * or close the client cleanly.
+ */
+void backend_on_connect(struct conn *c, int res)
+{
+	uint32_t size = c->lcfg->buffer_size;
+	int ret;
+
+	if (res < 0) {
+		conn_log(c, LOG_LVL_WARN, "backend %s: connect: %s", c->lcfg->backend.str,
+			 strerror(-res));
+		backend_fail(c, "backend connect failed");
+		return;
+	}
+	if (buf_alloc(&c->to_back, size) < 0 || buf_alloc(&c->to_cli, size) < 0) {
+		conn_log(c, LOG_LVL_ERR, "out of memory for relay buffers");
+		backend_fail(c, "out of memory");
+		return;
+	}
+	if (c->lcfg->proxy_protocol) {
+		ret = backend_put_proxy_header(c);
+		if (ret < 0) {
+			conn_log(c, LOG_LVL_ERR, "PROXY v2 header: %s", strerror(-ret));
+			backend_fail(c, "PROXY header failed");
+			return;
+		}
+	}
+	c->state = CONN_RELAY;
+	c->deadline_ms = c->w->now_ms + c->lcfg->idle_timeout_ms;
+	relay_pump(c);
+}

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.h - the parsed, immutable configuration of ktlsd.
+ *
+ * The parser (config.c) turns a libconfig file into a struct ktlsd_cfg. It never prints and
+ * never exits: every problem comes back as "file:line: what is wrong" in a caller buffer.
+ * A reload parses a new struct and swaps it only if it loaded.
+ */
+#ifndef KTLSD_CONFIG_H
+#define KTLSD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Defaults, also documented in README.md and etc/ktlsd.conf. */
+#define CFG_DEF_HANDSHAKE_TIMEOUT_MS 10000u
+#define CFG_DEF_IDLE_TIMEOUT_MS	     300000u
+#define CFG_DEF_CONNECT_TIMEOUT_MS   5000u
+#define CFG_DEF_SHUTDOWN_TIMEOUT_MS  30000u
+#define CFG_DEF_BUFFER_SIZE	     65536u
+#define CFG_MIN_BUFFER_SIZE	     4096u
+#define CFG_MAX_BUFFER_SIZE	     (16u << 20)
+#define CFG_DEF_BACKLOG		     1024
+#define CFG_DEF_GROUPS		     "X25519:P-256"
+/* TLS 1.2: ECDHE with AEAD only. */
+#define CFG_DEF_CIPHERS                                                                            \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                             \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                             \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define CFG_DEF_CIPHERSUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+
+enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+struct cfg_cert {
+	char *cert_file; /* PEM chain, leaf first; absolute path */
+	char *key_file;	 /* PEM private key; absolute path */
+};
+
+struct cfg_profile {
+	char *name;
+	char **server_names; /* SNI names: exact "a.example" or wildcard "*.example" */
+	size_t n_server_names;
+	struct cfg_cert *certs; /* >= 1; ECDSA and RSA may stand side by side */
+	size_t n_certs;
+	int min_version; /* TLS1_2_VERSION or TLS1_3_VERSION */
+	int max_version;
+	char *ciphers;	    /* TLS 1.2 cipher list (OpenSSL syntax) */
+	char *ciphersuites; /* TLS 1.3 suites */
+	char *groups;	    /* key-exchange groups */
+	int line;	    /* where it was defined */
+};
+
+enum backend_kind { BACKEND_TCP, BACKEND_UNIX };
+
+struct cfg_backend {
+	enum backend_kind kind;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char *str; /* as written, for logs */
+};
+
+struct cfg_listener {
+	char *name;
+	char *listen_str; /* as written: "127.0.0.1:8443", "[::]:443" */
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	size_t *profiles; /* indexes into cfg->profiles; [0] is the default for this listener */
+	size_t n_profiles;
+	bool sni_strict; /* refuse a ClientHello whose SNI matches no profile */
+	char **alpn;	 /* protocols in server preference order */
+	size_t n_alpn;
+	unsigned char *alpn_wire; /* the same in wire format (length-prefixed), for OpenSSL */
+	size_t alpn_wire_len;
+	struct cfg_backend backend;
+	bool proxy_protocol; /* send a PROXY protocol v2 header to the backend */
+	uint32_t handshake_timeout_ms;
+	uint32_t idle_timeout_ms;
+	uint32_t connect_timeout_ms;
+	uint32_t buffer_size; /* bytes per direction per connection */
+	int backlog;
+	int line;
+};
+
+struct ktlsd_cfg {
+	char *path;	  /* the file it was read from */
+	unsigned workers; /* 0 in the file means one per online CPU; resolved by the parser */
+	enum log_level log_level;
+	uint32_t shutdown_timeout_ms;
+	struct cfg_profile *profiles;
+	size_t n_profiles;
+	struct cfg_listener *listeners;
+	size_t n_listeners;
+};
+
+/**
+ * config_load() - parse a configuration file.
+ * @path:   file to read
+ * @out:    on success the new configuration (caller frees with config_free()); NULL on failure
+ * @err:    on failure "path:line: what is wrong" (line omitted when there is none)
+ * @errlen: size of @err
+ *
+ * Return: 0, or -EINVAL (bad content) / -errno (file could not be read).
+ */
+int config_load(const char *path, struct ktlsd_cfg **out, char *err, size_t errlen);
+
+/**
+ * config_load_string() - the same, from a string; @name stands in for the file name in
+ * messages and relative paths resolve against the current directory. Used by the tests
+ * and the fuzz target.
+ */
+int config_load_string(const char *text, const char *name, struct ktlsd_cfg **out, char *err,
+		       size_t errlen);
+
+/** config_free() - free a configuration from config_load(); NULL is allowed. */
+void config_free(struct ktlsd_cfg *cfg);
+
+/** config_parse_addr() - "host:port", "[v6]:port" or "unix:/path" into a sockaddr. */
+int config_parse_addr(const char *s, bool allow_unix, struct sockaddr_storage *ss,
+		      socklen_t *len);
+
+/** config_log_level_name() - "error", "warn", "info", "debug". */
+const char *config_log_level_name(enum log_level lvl);
+
+#endif

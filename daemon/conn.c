@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: MIT
+/*
+ * conn.c - connection lifetime: the per-worker slab, lookup of completions, one teardown.
+ *
+ * A connection is freed only once no io_uring operation refers to it: conn_close() cancels
+ * what is in flight and the last completion frees it. Slots are reused with a new
+ * generation, so a late completion for an old occupant is recognised and dropped.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "ktlsd.h"
+
+#define CONN_SLAB_MIN 64
+
+static int conn_slab_grow(struct worker *w)
+{
+	uint32_t n = w->n_slots ? w->n_slots * 2 : CONN_SLAB_MIN;
+	struct conn **slots;
+	uint32_t *free_slots;
+
+	if (n > (1u << 31))
+		return -ENOSPC;
+	slots = realloc(w->slots, n * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	w->slots = slots;
+	free_slots = realloc(w->free_slots, n * sizeof(*free_slots));
+	if (!free_slots)
+		return -ENOMEM;
+	w->free_slots = free_slots;
+	/* Hand out low slots first: push the new ones in reverse. */
+	for (uint32_t i = n; i > w->n_slots; i--) {
+		slots[i - 1] = NULL;
+		free_slots[w->n_free++] = i - 1;
+	}
+	w->n_slots = n;
+	return 0;
+}
+
+/**
+ * conn_new() - take a slot for a freshly accepted client socket.
+ * @cfd:      the accepted socket; on failure the caller still owns it
+ * @listener: index of the listener that accepted it
+ *
+ * Return: the connection (owned by the worker; ends through conn_close()), or NULL.
+ */
+struct conn *conn_new(struct worker *w, int cfd, size_t listener)
+{
+	struct conn *c;
+	uint32_t slot, gen;
+
+	if (!w->n_free && conn_slab_grow(w) < 0)
+		return NULL;
+	slot = w->free_slots[w->n_free - 1];
+	c = w->slots[slot];
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return NULL;
+		w->slots[slot] = c;
+	}
+	w->n_free--;
+	gen = c->gen + 1;
+	memset(c, 0, sizeof(*c));
+	c->gen = gen & 0xffffff;
+	c->slot = slot;
+	c->w = w;
+	c->id = ktlsd_next_conn_id();
+	c->cfd = cfd;
+	c->bfd = -1;
+	c->listener = listener;
+	c->snap = snapshot_get(w->snap);
+	c->lcfg = &c->snap->cfg->listeners[listener];
+	c->hs.conn_id = c->id;
+	c->state = CONN_HANDSHAKE;
+	c->started_ms = w->now_ms;
+	c->deadline_ms = w->now_ms + c->lcfg->handshake_timeout_ms;
+
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	w->n_conns++;
+	return c;
+}
+
+/** conn_lookup() - the live connection a completion belongs to, or NULL if stale. */
+struct conn *conn_lookup(struct worker *w, uint64_t user_data)
+{
+	uint32_t slot = ud_slot(user_data);
+	struct conn *c;
+
+	if (slot >= w->n_slots)
+		return NULL;
+	c = w->slots[slot];
+	if (!c || c->w == NULL || c->gen != ud_gen(user_data))
+		return NULL;
+	return c;
+}
+
+static void conn_free(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (log_enabled(LOG_LVL_DEBUG)) {
+		conn_log(c, LOG_LVL_DEBUG, "closed (%s) after %llu ms, %llu bytes in, %llu out",
+			 c->close_reason, (unsigned long long)(w->now_ms - c->started_ms),
+			 (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+	}
+	if (c->cfd >= 0)
+		close(c->cfd);
+	if (c->bfd >= 0)
+		close(c->bfd);
+	SSL_free(c->ssl);
+	buf_free(&c->tio.in);
+	buf_free(&c->tio.out);
+	buf_free(&c->to_back);
+	buf_free(&c->to_cli);
+	snapshot_put(c->snap);
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	w->n_conns--;
+
+	/* Keep the allocation for the slot's next occupant; only the generation survives. */
+	uint32_t gen = c->gen, slot = c->slot;
+
+	memset(c, 0, sizeof(*c));
+	c->gen = gen;
+	c->slot = slot;
+	c->cfd = c->bfd = -1;
+	w->free_slots[w->n_free++] = slot;
+}
+
+/** conn_op_pending() - is an operation of this kind in flight? */
+bool conn_op_pending(const struct conn *c, enum op op)
+{
+	return c->inflight & (1u << op);
+}
+
+/**
+ * conn_op_done() - note that an operation completed; frees a closing connection once its
+ * last operation is back. The caller must not touch @c afterwards if it was closing.
+ */
+void conn_op_done(struct conn *c, enum op op)
+{
+	c->inflight &= ~(1u << op);
+	if (op == OP_CSEND)
+		c->tio.out_busy = false;
+	if (c->state == CONN_CLOSING && !c->inflight)
+		conn_free(c);
+}
+
+/**
+ * conn_close() - end a connection: cancel its operations, close and free it once they
+ * are back. Safe to call more than once; the first reason is kept.
+ */
+void conn_close(struct conn *c, const char *reason)
+{
+	struct worker *w = c->w;
+
+	if (c->state == CONN_CLOSING)
+		return;
+	c->state = CONN_CLOSING;
+	c->close_reason = reason;
+	for (unsigned op = OP_CRECV; op <= OP_BSEND; op++) {
+		struct io_uring_sqe *sqe;
+
+		if (!conn_op_pending(c, op))
+			continue;
+		sqe = worker_get_sqe(w);
+		if (!sqe)
+			continue; /* the operation still completes on its own: fds get shut below */
+		io_uring_prep_cancel64(sqe, ud_pack(op, c->gen, c->slot), 0);
+		io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
+	}
+	/* Wakes anything the cancel could not reach (an operation already running). */
+	if (c->inflight) {
+		shutdown(c->cfd, SHUT_RDWR);
+		if (c->bfd >= 0)
+			shutdown(c->bfd, SHUT_RDWR);
+		return;
+	}
+	conn_free(c);
+}
+
+/**
+ * conn_flush_close() - send what is queued for the client (an alert or close_notify),
+ * then close; bounded by a short deadline.
+ */
+void conn_flush_close(struct conn *c, const char *reason)
+{
+	if (c->state == CONN_CLOSING || c->state == CONN_FLUSHING)
+		return;
+	c->close_reason = reason;
+	if (!buf_len(&c->tio.out) && !conn_op_pending(c, OP_CSEND)) {
+		conn_close(c, reason);
+		return;
+	}
+	c->state = CONN_FLUSHING;
+	c->deadline_ms = c->w->now_ms + 2000;
+	relay_pump(c);
+}
+
+static const char *conn_timeout_reason(const struct conn *c)
+{
+	switch (c->state) {
+	case CONN_HANDSHAKE:
+		return "handshake timeout";
+	case CONN_CONNECTING:
+		return "backend connect timeout";
+	case CONN_FLUSHING:
+		return "flush timeout";
+	default:
+		return "idle timeout";
+	}
+}
+
+/**
+ * conn_sweep() - close connections whose deadline passed; at the end of a drain, all of
+ * them. Called from the worker's periodic timer.
+ */
+void conn_sweep(struct worker *w)
+{
+	bool drain_over = w->draining && w->now_ms >= w->drain_deadline_ms;
+	struct conn *c = w->conns, *next;
+
+	for (; c; c = next) {
+		next = c->next; /* conn_close may free c */
+		if (c->state == CONN_CLOSING)
+			continue;
+		if (drain_over) {
+			conn_close(c, "shutdown timeout");
+		} else if (w->now_ms >= c->deadline_ms) {
+			const char *why = conn_timeout_reason(c);
+
+			conn_log(c, c->state == CONN_CONNECTING ? LOG_LVL_WARN : LOG_LVL_INFO, "%s",
+				 why);
+			conn_close(c, why);
+		}
+	}
+}
+
+/** conn_peer_str() - "address:port" of the client, for messages. */
+const char *conn_peer_str(const struct conn *c, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+	unsigned port;
+
+	if (getpeername(c->cfd, (struct sockaddr *)&ss, &sl) < 0) {
+		snprintf(buf, len, "?");
+		return buf;
+	}
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		port = ntohs(s6->sin6_port);
+		snprintf(buf, len, "[%s]:%u", host, port);
+	} else {
+		const struct sockaddr_in *s4 = (const void *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		port = ntohs(s4->sin_port);
+		snprintf(buf, len, "%s:%u", host, port);
+	}
+	return buf;
+}
+
+/** conn_log() - a log line prefixed with the connection id. */
+void conn_log(const struct conn *c, enum log_level lvl, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (!log_enabled(lvl))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(lvl, "conn %llu: %s", (unsigned long long)c->id, msg);
+}

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ktlsd.h - types and prototypes shared by the daemon's modules, grouped by file.
+ *
+ * Ownership in one paragraph: main.c owns the configuration snapshots and the workers.
+ * A worker (worker.c) owns its io_uring ring, its listening sockets and its connections;
+ * nothing else touches them. A connection (conn.c) owns its sockets, its buffers and, while
+ * the handshake or the userspace record layer needs it, its OpenSSL SSL object; only
+ * handshake.c and relay.c call into that SSL object.
+ */
+#ifndef KTLSD_H
+#define KTLSD_H
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <liburing.h>
+#include <openssl/ssl.h>
+
+#include "buf.h"
+#include "config.h"
+#include "log.h"
+
+/* ---- tlsprof.c: one SSL_CTX per profile, bundled with the config as a snapshot ---- */
+
+struct tls_profile {
+	const struct cfg_profile *cfg;
+	SSL_CTX *ctx;
+};
+
+/*
+ * An immutable, reference-counted pairing of a configuration and the TLS contexts built
+ * from it. A reload builds a new snapshot and hands it to every worker; connections keep
+ * the snapshot they started with until they close.
+ */
+struct snapshot {
+	atomic_uint refs;
+	uint64_t generation;
+	struct ktlsd_cfg *cfg;
+	struct tls_profile *profiles; /* cfg->n_profiles entries */
+};
+
+/*
+ * What the OpenSSL callbacks of one handshake need to know; lives in the connection and
+ * is reached through SSL_get_app_data().
+ */
+struct hs_info {
+	const struct snapshot *snap;
+	const struct cfg_listener *lcfg;
+	size_t profile; /* index into snap->profiles, chosen by SNI */
+	char sni[256];	/* empty when the client sent none */
+	uint64_t conn_id;
+};
+
+int snapshot_create(struct ktlsd_cfg *cfg, uint64_t generation, struct snapshot **out,
+		    char *err, size_t errlen);
+struct snapshot *snapshot_get(struct snapshot *s);
+void snapshot_put(struct snapshot *s);
+SSL *tlsprof_new_ssl(const struct snapshot *s, const struct cfg_listener *l, struct hs_info *hs);
+
+/* ---- bio.c: OpenSSL BIOs over a connection's ciphertext buffers ---- */
+
+/*
+ * Ciphertext moves between io_uring and OpenSSL through these two buffers, without an
+ * extra memory BIO copy: OpenSSL reads records from @in and writes records to @out.
+ * @in_eof makes a read of an empty @in report end of file instead of "retry".
+ */
+struct tls_io {
+	struct buf in;
+	struct buf out;
+	bool in_eof;
+	bool out_busy; /* a send from @out is in flight: append only, never compact */
+};
+
+int bio_init(void);
+void bio_cleanup(void);
+/* Returns a BIO reading from io->in and writing to io->out; the BIO does not own @io. */
+BIO *bio_new_tls_io(struct tls_io *io);
+
+/* ---- proxy_v2.c: PROXY protocol version 2 header ---- */
+
+struct proxy_v2_info {
+	const struct sockaddr *src; /* the client */
+	const struct sockaddr *dst; /* the address the client connected to */
+	const char *alpn;	    /* may be NULL */
+	size_t alpn_len;
+	const char *sni;     /* may be NULL or empty */
+	const char *version; /* "TLSv1.3" */
+	const char *cipher;  /* "TLS_AES_128_GCM_SHA256" */
+};
+
+#define PROXY_V2_MAX_LEN 1024
+/* Writes the header into @out; returns its length, or -ENOSPC / -EAFNOSUPPORT. */
+int proxy_v2_encode(const struct proxy_v2_info *info, uint8_t *out, size_t outlen);
+
+/* ---- worker.c: one thread, one ring, its listeners and connections ---- */
+
+enum op {
+	OP_NONE = 0, /* completions to ignore (cancels) */
+	OP_ACCEPT,
+	OP_CRECV,
+	OP_CSEND,
+	OP_CONNECT,
+	OP_BRECV,
+	OP_BSEND,
+	OP_TIMER,
+	OP_NOTIFY,
+	OP__COUNT,
+};
+
+struct conn;
+
+struct worker_listener {
+	int fd;
+	bool armed; /* an accept is in flight */
+};
+
+struct worker {
+	unsigned idx;
+	pthread_t thread;
+	struct io_uring ring;
+	bool multishot_accept;
+	int notify_fd; /* eventfd: main thread -> worker */
+	uint64_t notify_buf;
+	struct __kernel_timespec tick;
+
+	struct snapshot *snap;		       /* the current one, this worker's reference */
+	_Atomic(struct snapshot *) next_snap; /* handed over by main, taken on notify */
+	atomic_bool stop;		       /* drain, then exit */
+
+	struct worker_listener *listeners; /* one per cfg listener */
+	size_t n_listeners;
+
+	/* Connection slab: slots are reused; a generation tells stale completions apart. */
+	struct conn **slots;
+	uint32_t n_slots;
+	uint32_t *free_slots;
+	uint32_t n_free;
+	struct conn *conns; /* list of live connections, for the timeout sweep */
+	uint32_t n_conns;
+
+	uint64_t now_ms; /* CLOCK_MONOTONIC, refreshed once per batch of completions */
+	uint64_t drain_deadline_ms;
+	bool draining;
+	sem_t started;	/* posted by the thread once its ring is enabled */
+	int start_err;	/* set by the thread before posting, if start-up failed */
+};
+
+/* user_data: op in the top 8 bits, the slot's generation in the next 24, the slot below. */
+static inline uint64_t ud_pack(enum op op, uint32_t gen, uint32_t slot)
+{
+	return ((uint64_t)op << 56) | ((uint64_t)(gen & 0xffffff) << 32) | slot;
+}
+
+static inline enum op ud_op(uint64_t ud)
+{
+	return (enum op)(ud >> 56);
+}
+
+static inline uint32_t ud_gen(uint64_t ud)
+{
+	return (uint32_t)(ud >> 32) & 0xffffff;
+}
+
+static inline uint32_t ud_slot(uint64_t ud)
+{
+	return (uint32_t)ud;
+}
+
+int worker_start(struct worker *w, unsigned idx, struct snapshot *snap);
+void worker_notify(struct worker *w);
+void worker_join(struct worker *w);
+/* Returns an SQE, submitting queued ones first if the SQ ring is full; NULL only on error. */
+struct io_uring_sqe *worker_get_sqe(struct worker *w);
+int listener_open(const struct cfg_listener *l, int *fd_out);
+
+/* ---- conn.c: connection lifetime ---- */
+
+enum conn_state {
+	CONN_HANDSHAKE,
+	CONN_CONNECTING,
+	CONN_RELAY,
+	CONN_FLUSHING, /* sending what is queued for the client (an alert), then closing */
+	CONN_CLOSING,  /* waiting for in-flight operations to complete */
+};
+
+#define CONN_F_CLIENT_EOF     (1u << 0) /* client sent close_notify or TCP FIN */
+#define CONN_F_BACKEND_EOF    (1u << 1) /* backend sent FIN */
+#define CONN_F_BACKEND_SHUT   (1u << 2) /* we shut down writing to the backend */
+#define CONN_F_CLIENT_SHUT    (1u << 3) /* we sent close_notify and FIN to the client */
+#define CONN_F_NOTIFY_QUEUED  (1u << 4) /* our close_notify is in the output buffer */
+#define CONN_F_CLIENT_TCP_EOF (1u << 5) /* recv() on the client returned 0 */
+
+struct conn {
+	struct worker *w;
+	struct conn *next, *prev; /* worker's live list */
+	uint32_t slot;
+	uint32_t gen;
+	uint64_t id;
+	enum conn_state state;
+	uint32_t flags;
+	uint32_t inflight; /* bitmask of (1 << enum op) */
+
+	int cfd; /* client socket */
+	int bfd; /* backend socket, -1 until connecting */
+	size_t listener;
+	struct snapshot *snap;
+	const struct cfg_listener *lcfg;
+
+	SSL *ssl;
+	struct tls_io tio;  /* ciphertext from / to the client */
+	struct buf to_back; /* plaintext for the backend */
+	struct buf to_cli;  /* plaintext from the backend, to be encrypted */
+	struct hs_info hs;
+
+	uint64_t started_ms;
+	uint64_t deadline_ms;
+	uint64_t bytes_in;  /* plaintext client -> backend */
+	uint64_t bytes_out; /* plaintext backend -> client */
+	const char *close_reason;
+};
+
+struct conn *conn_new(struct worker *w, int cfd, size_t listener);
+/* Looks a completion's connection up; NULL when the slot has moved on (stale). */
+struct conn *conn_lookup(struct worker *w, uint64_t user_data);
+/* Ends the connection: cancels what is in flight, closes sockets, frees once idle. */
+void conn_close(struct conn *c, const char *reason);
+/* Queues what is already in the client output buffer, then closes. */
+void conn_flush_close(struct conn *c, const char *reason);
+void conn_op_done(struct conn *c, enum op op);
+bool conn_op_pending(const struct conn *c, enum op op);
+void conn_sweep(struct worker *w);
+void conn_log(const struct conn *c, enum log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+const char *conn_peer_str(const struct conn *c, char *buf, size_t len);
+
+/* ---- handshake.c: drives OpenSSL until the handshake is done ---- */
+
+enum hs_result { HS_WANT_IO, HS_DONE, HS_FAILED };
+
+int handshake_begin(struct conn *c);
+enum hs_result handshake_step(struct conn *c);
+
+/* ---- backend.c: connecting to the backend, PROXY header ---- */
+
+void backend_connect(struct conn *c);
+void backend_on_connect(struct conn *c, int res);
+
+/* ---- relay.c: moving data once the handshake is done ---- */
+
+/* Runs the record layer and arms every operation the connection needs next. */
+void relay_pump(struct conn *c);
+void relay_on_client_recv(struct conn *c, int res);
+void relay_on_client_send(struct conn *c, int res);
+void relay_on_backend_recv(struct conn *c, int res);
+void relay_on_backend_send(struct conn *c, int res);
+
+/* ---- main.c ---- */
+
+uint64_t ktlsd_next_conn_id(void);
+uint64_t now_monotonic_ms(void);
+
+#endif

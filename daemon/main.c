@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: MIT
+/*
+ * main.c - command line, start-up and shutdown order, signals, configuration reload.
+ *
+ * The main thread never touches a connection. After starting the workers it waits for
+ * signals: SIGHUP builds a new snapshot and hands it to every worker; SIGTERM/SIGINT
+ * ask every worker to drain; a second one ends the process at once.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
+
+#include "ktlsd.h"
+
+struct ktlsd {
+	const char *config_path;
+	bool foreground;
+	bool verbose;
+	struct snapshot *snap; /* the main thread's reference to the current snapshot */
+	uint64_t generation;
+	struct worker *workers;
+	unsigned n_workers;
+};
+
+static atomic_uint_fast64_t conn_ids;
+
+/** ktlsd_next_conn_id() - a process-wide connection id, for logs and the control API. */
+uint64_t ktlsd_next_conn_id(void)
+{
+	return atomic_fetch_add_explicit(&conn_ids, 1, memory_order_relaxed) + 1;
+}
+
+/** now_monotonic_ms() - CLOCK_MONOTONIC in milliseconds. */
+uint64_t now_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ktlsd -c FILE [-f] [-t] [-v]\n"
+		   "  -c, --config FILE  configuration file (default /etc/ktlsd/ktlsd.conf)\n"
+		   "  -f, --foreground   stay in the foreground\n"
+		   "  -t, --test         check the configuration and certificates, then exit\n"
+		   "  -v, --verbose      debug logging (overrides log_level)\n"
+		   "  -V, --version      print the version and exit\n"
+		   "  -h, --help         this text\n");
+}
+
+/* Loads the file and builds its TLS contexts; prints the reason and returns NULL. */
+static struct snapshot *ktlsd_load(struct ktlsd *k)
+{
+	struct ktlsd_cfg *cfg = NULL;
+	struct snapshot *s = NULL;
+	char err[1024];
+
+	if (config_load(k->config_path, &cfg, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return NULL;
+	}
+	if (snapshot_create(cfg, k->generation + 1, &s, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		config_free(cfg);
+		return NULL;
+	}
+	k->generation++;
+	return s;
+}
+
+static void ktlsd_apply_log_level(const struct ktlsd *k, const struct ktlsd_cfg *cfg)
+{
+	log_set_level(k->verbose ? LOG_LVL_DEBUG : cfg->log_level);
+}
+
+/* A reload may change everything but the set of listening addresses. */
+static bool ktlsd_same_listeners(const struct ktlsd_cfg *a, const struct ktlsd_cfg *b)
+{
+	if (a->n_listeners != b->n_listeners)
+		return false;
+	for (size_t i = 0; i < a->n_listeners; i++) {
+		const struct cfg_listener *x = &a->listeners[i], *y = &b->listeners[i];
+
+		if (x->addr_len != y->addr_len || memcmp(&x->addr, &y->addr, x->addr_len) != 0)
+			return false;
+	}
+	return true;
+}
+
+static void ktlsd_reload(struct ktlsd *k)
+{
+	struct snapshot *s;
+
+	log_info("reloading %s", k->config_path);
+	s = ktlsd_load(k);
+	if (!s) {
+		log_err("reload failed; still serving configuration generation %llu",
+			(unsigned long long)k->snap->generation);
+		return;
+	}
+	if (!ktlsd_same_listeners(k->snap->cfg, s->cfg)) {
+		log_err("reload refused: listening addresses changed (restart ktlsd to apply); "
+			"still serving generation %llu",
+			(unsigned long long)k->snap->generation);
+		snapshot_put(s);
+		return;
+	}
+	for (unsigned i = 0; i < k->n_workers; i++) {
+		struct snapshot *old = atomic_exchange(&k->workers[i].next_snap, snapshot_get(s));
+
+		snapshot_put(old); /* one the worker had not picked up yet */
+		worker_notify(&k->workers[i]);
+	}
+	snapshot_put(k->snap);
+	k->snap = s;
+	ktlsd_apply_log_level(k, s->cfg);
+	log_info("reloaded: configuration generation %llu", (unsigned long long)s->generation);
+}
+
+static void ktlsd_stop_workers(struct ktlsd *k)
+{
+	for (unsigned i = 0; i < k->n_workers; i++) {
+		atomic_store(&k->workers[i].stop, true);
+		worker_notify(&k->workers[i]);
+	}
+}
+
+/* Waits for workers on another thread so that signals keep being served while draining. */
+static void *ktlsd_joiner(void *arg)
+{
+	struct ktlsd *k = arg;
+
+	for (unsigned i = 0; i < k->n_workers; i++)
+		worker_join(&k->workers[i]);
+	kill(getpid(), SIGUSR1); /* wakes the signal loop: all workers are done */
+	return NULL;
+}
+
+static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
+{
+	bool stopping = false;
+	pthread_t joiner;
+	unsigned started = 0;
+	int ret = 0;
+
+	k->n_workers = k->snap->cfg->workers;
+	k->workers = calloc(k->n_workers, sizeof(*k->workers));
+	if (!k->workers)
+		return -ENOMEM;
+	for (; started < k->n_workers; started++) {
+		ret = worker_start(&k->workers[started], started, k->snap);
+		if (ret < 0)
+			break;
+	}
+	if (ret < 0) {
+		k->n_workers = started;
+		ktlsd_stop_workers(k);
+		for (unsigned i = 0; i < started; i++)
+			worker_join(&k->workers[i]);
+		free(k->workers);
+		return ret;
+	}
+	log_info("ktlsd %s ready: %zu listener(s), %u worker(s), OpenSSL %s", KTLSD_VERSION,
+		 k->snap->cfg->n_listeners, k->n_workers, OpenSSL_version(OPENSSL_VERSION_STRING));
+
+	for (;;) {
+		int sig = sigwaitinfo(sigs, NULL);
+
+		if (sig < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("sigwaitinfo: %s", strerror(errno));
+			ret = -errno;
+			break;
+		}
+		if (sig == SIGHUP && !stopping) {
+			ktlsd_reload(k);
+		} else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
+			log_info("stopping: no new connections, draining open ones for at most %u ms",
+				 k->snap->cfg->shutdown_timeout_ms);
+			stopping = true;
+			ktlsd_stop_workers(k);
+			if (pthread_create(&joiner, NULL, ktlsd_joiner, k) != 0) {
+				ktlsd_joiner(k);
+				break;
+			}
+		} else if (sig == SIGTERM || sig == SIGINT) {
+			log_warn("second stop signal: exiting without waiting for connections");
+			exit(1);
+		} else if (sig == SIGUSR1 && stopping) {
+			pthread_join(joiner, NULL);
+			break;
+		}
+	}
+	free(k->workers);
+	log_info("stopped");
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "foreground", no_argument, NULL, 'f' },
+		{ "test", no_argument, NULL, 't' },	    { "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },	    { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ktlsd k = { .config_path = "/etc/ktlsd/ktlsd.conf" };
+	bool test_only = false;
+	sigset_t sigs;
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, "c:ftvVh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			k.config_path = optarg;
+			break;
+		case 'f':
+			k.foreground = true;
+			break;
+		case 't':
+			test_only = true;
+			break;
+		case 'v':
+			k.verbose = true;
+			break;
+		case 'V':
+			printf("ktlsd %s (%s)\n", KTLSD_VERSION, OpenSSL_version(OPENSSL_VERSION));
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (k.verbose)
+		log_set_level(LOG_LVL_DEBUG);
+
+	k.snap = ktlsd_load(&k);
+	if (!k.snap)
+		return 1;
+	ktlsd_apply_log_level(&k, k.snap->cfg);
+	if (test_only) {
+		printf("%s: configuration OK (%zu profile(s), %zu listener(s))\n", k.config_path,
+		       k.snap->cfg->n_profiles, k.snap->cfg->n_listeners);
+		snapshot_put(k.snap);
+		return 0;
+	}
+	if (bio_init() < 0) {
+		log_err("cannot register the BIO method");
+		snapshot_put(k.snap);
+		return 1;
+	}
+	if (!k.foreground && daemon(0, 1) < 0) {
+		log_err("daemon: %s", strerror(errno));
+		snapshot_put(k.snap);
+		return 1;
+	}
+
+	/* Workers inherit this mask: only the main thread takes these signals. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	ret = ktlsd_serve(&k, &sigs);
+	snapshot_put(k.snap);
+	bio_cleanup();
+	return ret < 0 ? 1 : 0;
+}

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: MIT
+/*
+ * relay.c - moving bytes for one connection, on the userspace record path.
+ *
+ * Four bounded buffers per connection:
+ *
+ *   client --recv--> tio.in  --SSL_read-->  to_back --send--> backend
+ *   client <--send-- tio.out <--SSL_write-- to_cli  <--recv-- backend
+ *
+ * relay_pump() is the one place that decides what happens next: it runs the record layer
+ * over whatever arrived, then arms each operation that has work and is not in flight. A
+ * full buffer simply leaves its producer unarmed, which is the backpressure. Every
+ * completion handler updates one buffer and calls relay_pump().
+ *
+ * Half-close: the client's close_notify (or FIN) becomes a shutdown(SHUT_WR) toward the
+ * backend once its data is delivered; the backend's FIN becomes close_notify and a
+ * shutdown(SHUT_WR) toward the client. The connection ends when both directions have.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <openssl/err.h>
+
+#include "ktlsd.h"
+
+#define TLS_MAX_PLAIN	    16384u
+#define TLS_RECORD_OVERHEAD 64u /* header, AEAD tag, TLS 1.3 type byte, with headroom */
+
+static void relay_arm(struct conn *c, enum op op, int fd, struct buf *b, bool recv)
+{
+	struct io_uring_sqe *sqe = worker_get_sqe(c->w);
+
+	if (!sqe) {
+		conn_close(c, "submission queue unavailable");
+		return;
+	}
+	if (recv)
+		io_uring_prep_recv(sqe, fd, buf_wptr(b), buf_room(b), 0);
+	else
+		io_uring_prep_send(sqe, fd, buf_rptr(b), buf_len(b), MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, ud_pack(op, c->gen, c->slot));
+	c->inflight |= 1u << op;
+}
+
+/* Returns -1 when the connection was handed to conn_flush_close(). */
+static int relay_decrypt(struct conn *c)
+{
+	struct buf *b = &c->to_back;
+
+	if (!conn_op_pending(c, OP_BSEND))
+		buf_compact(b);
+	while (!(c->flags & CONN_F_CLIENT_EOF) && buf_room(b)) {
+		size_t n = 0;
+		int err;
+
+		if (SSL_read_ex(c->ssl, buf_wptr(b), buf_room(b), &n)) {
+			b->tail += (uint32_t)n;
+			c->bytes_in += n;
+			continue;
+		}
+		err = SSL_get_error(c->ssl, 0);
+		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+			break;
+		if (err == SSL_ERROR_ZERO_RETURN) {
+			conn_log(c, LOG_LVL_DEBUG, "client %s",
+				 (c->flags & CONN_F_CLIENT_TCP_EOF) &&
+						 !(SSL_get_shutdown(c->ssl) & SSL_RECEIVED_SHUTDOWN)
+					 ? "closed without close_notify"
+					 : "sent close_notify");
+			c->flags |= CONN_F_CLIENT_EOF;
+			break;
+		}
+		char errs[512];
+
+		log_ssl_errors(errs, sizeof(errs));
+		conn_log(c, LOG_LVL_INFO, "TLS error from client: %s", errs);
+		conn_flush_close(c, "TLS error");
+		return -1;
+	}
+	return 0;
+}
+
+static int relay_encrypt(struct conn *c)
+{
+	struct buf *src = &c->to_cli;
+	struct buf *out = &c->tio.out;
+
+	while (buf_len(src) && !(c->flags & CONN_F_NOTIFY_QUEUED)) {
+		uint32_t n = buf_len(src) < TLS_MAX_PLAIN ? buf_len(src) : TLS_MAX_PLAIN;
+		uint32_t room;
+		size_t written = 0;
+
+		if (!c->tio.out_busy)
+			buf_compact(out);
+		room = buf_room(out);
+		/* Only whole records go to the BIO, so OpenSSL never holds a partial write. */
+		if (room < TLS_RECORD_OVERHEAD + 1)
+			break;
+		if (n > room - TLS_RECORD_OVERHEAD)
+			n = room - TLS_RECORD_OVERHEAD;
+		if (SSL_write_ex(c->ssl, buf_rptr(src), n, &written)) {
+			buf_consume(src, (uint32_t)written);
+			c->bytes_out += written;
+			continue;
+		}
+		if (SSL_get_error(c->ssl, 0) == SSL_ERROR_WANT_WRITE)
+			break;
+		char errs[512];
+
+		log_ssl_errors(errs, sizeof(errs));
+		conn_log(c, LOG_LVL_ERR, "TLS write failed: %s", errs);
+		conn_close(c, "TLS write error");
+		return -1;
+	}
+	if ((c->flags & CONN_F_BACKEND_EOF) && !buf_len(src) &&
+	    !(c->flags & CONN_F_NOTIFY_QUEUED)) {
+		/* 0 means "sent, not yet received": exactly the half-close we want. */
+		SSL_shutdown(c->ssl);
+		ERR_clear_error();
+		c->flags |= CONN_F_NOTIFY_QUEUED;
+	}
+	return 0;
+}
+
+/* Turns finished directions into TCP half-closes; returns true when all is done. */
+static bool relay_half_close(struct conn *c)
+{
+	if ((c->flags & CONN_F_CLIENT_EOF) && !(c->flags & CONN_F_BACKEND_SHUT) &&
+	    !buf_len(&c->to_back) && !conn_op_pending(c, OP_BSEND)) {
+		if (shutdown(c->bfd, SHUT_WR) < 0 && errno != ENOTCONN)
+			conn_log(c, LOG_LVL_DEBUG, "backend shutdown: %s", strerror(errno));
+		c->flags |= CONN_F_BACKEND_SHUT;
+	}
+	if ((c->flags & CONN_F_NOTIFY_QUEUED) && !(c->flags & CONN_F_CLIENT_SHUT) &&
+	    !buf_len(&c->tio.out) && !conn_op_pending(c, OP_CSEND)) {
+		if (shutdown(c->cfd, SHUT_WR) < 0 && errno != ENOTCONN)
+			conn_log(c, LOG_LVL_DEBUG, "client shutdown: %s", strerror(errno));
+		c->flags |= CONN_F_CLIENT_SHUT;
+	}
+	return (c->flags & CONN_F_BACKEND_SHUT) && (c->flags & CONN_F_CLIENT_SHUT);
+}
+
+static void relay_arm_client(struct conn *c)
+{
+	struct tls_io *io = &c->tio;
+
+	if (!(c->flags & (CONN_F_CLIENT_EOF | CONN_F_CLIENT_TCP_EOF)) &&
+	    !conn_op_pending(c, OP_CRECV) && c->state != CONN_FLUSHING) {
+		buf_compact(&io->in);
+		if (buf_room(&io->in))
+			relay_arm(c, OP_CRECV, c->cfd, &io->in, true);
+	}
+	if (c->state != CONN_CLOSING && buf_len(&io->out) && !conn_op_pending(c, OP_CSEND)) {
+		relay_arm(c, OP_CSEND, c->cfd, &io->out, false);
+		io->out_busy = true;
+	}
+}
+
+static void relay_arm_backend(struct conn *c)
+{
+	if (!(c->flags & CONN_F_BACKEND_EOF) && !conn_op_pending(c, OP_BRECV)) {
+		buf_compact(&c->to_cli);
+		if (buf_room(&c->to_cli))
+			relay_arm(c, OP_BRECV, c->bfd, &c->to_cli, true);
+	}
+	if (c->state == CONN_RELAY && buf_len(&c->to_back) && !conn_op_pending(c, OP_BSEND))
+		relay_arm(c, OP_BSEND, c->bfd, &c->to_back, false);
+}
+
+/**
+ * relay_pump() - run the record layer and arm whatever the connection needs next.
+ * May close (and free) the connection: the caller must not touch @c afterwards.
+ */
+void relay_pump(struct conn *c)
+{
+	switch (c->state) {
+	case CONN_CLOSING:
+		return;
+	case CONN_FLUSHING:
+		if (!buf_len(&c->tio.out) && !conn_op_pending(c, OP_CSEND)) {
+			conn_close(c, c->close_reason);
+			return;
+		}
+		relay_arm_client(c);
+		return;
+	case CONN_RELAY:
+		if (relay_decrypt(c) < 0 || relay_encrypt(c) < 0)
+			return;
+		if (relay_half_close(c)) {
+			conn_close(c, "done");
+			return;
+		}
+		relay_arm_client(c);
+		if (c->state == CONN_RELAY)
+			relay_arm_backend(c);
+		return;
+	case CONN_HANDSHAKE:
+	case CONN_CONNECTING:
+		relay_arm_client(c);
+		return;
+	}
+}
+
+/* Runs the handshake over newly received bytes; true if the connection goes on. */
+static bool relay_handshake(struct conn *c)
+{
+	switch (handshake_step(c)) {
+	case HS_WANT_IO:
+		return true;
+	case HS_DONE:
+		backend_connect(c);
+		return c->state == CONN_CONNECTING;
+	case HS_FAILED:
+	default:
+		conn_flush_close(c, "handshake failed");
+		return false;
+	}
+}
+
+/** relay_on_client_recv() - @res bytes (or 0 for EOF, -errno) arrived in tio.in. */
+void relay_on_client_recv(struct conn *c, int res)
+{
+	if (res < 0) {
+		conn_log(c, LOG_LVL_DEBUG, "client recv: %s", strerror(-res));
+		conn_close(c, "client reset");
+		return;
+	}
+	if (res == 0) {
+		c->flags |= CONN_F_CLIENT_TCP_EOF;
+		c->tio.in_eof = true;
+	} else {
+		c->tio.in.tail += (uint32_t)res;
+	}
+	if (c->state == CONN_HANDSHAKE) {
+		if (!relay_handshake(c))
+			return;
+	} else if (c->state == CONN_RELAY) {
+		c->deadline_ms = c->w->now_ms + c->lcfg->idle_timeout_ms;
+	}
+	relay_pump(c);
+}
+
+/** relay_on_client_send() - @res bytes of tio.out reached the client (or -errno). */
+void relay_on_client_send(struct conn *c, int res)
+{
+	if (res < 0) {
+		conn_log(c, LOG_LVL_DEBUG, "client send: %s", strerror(-res));
+		conn_close(c, "client reset");
+		return;
+	}
+	buf_consume(&c->tio.out, (uint32_t)res);
+	if (c->state == CONN_RELAY)
+		c->deadline_ms = c->w->now_ms + c->lcfg->idle_timeout_ms;
+	relay_pump(c);
+}
+
+/** relay_on_backend_recv() - @res bytes (0 for EOF, -errno) arrived in to_cli. */
+void relay_on_backend_recv(struct conn *c, int res)
+{
+	if (res < 0) {
+		conn_log(c, LOG_LVL_INFO, "backend %s: recv: %s", c->lcfg->backend.str,
+			 strerror(-res));
+		/* Deliver what arrived, then close_notify: an orderly end for the client. */
+		res = 0;
+	}
+	if (res == 0)
+		c->flags |= CONN_F_BACKEND_EOF;
+	else
+		c->to_cli.tail += (uint32_t)res;
+	c->deadline_ms = c->w->now_ms + c->lcfg->idle_timeout_ms;
+	relay_pump(c);
+}
+
+/** relay_on_backend_send() - @res bytes of to_back reached the backend (or -errno). */
+void relay_on_backend_send(struct conn *c, int res)
+{
+	if (res < 0) {
+		conn_log(c, LOG_LVL_INFO, "backend %s: send: %s", c->lcfg->backend.str,
+			 strerror(-res));
+		SSL_shutdown(c->ssl);
+		ERR_clear_error();
+		c->flags |= CONN_F_NOTIFY_QUEUED;
+		conn_flush_close(c, "backend reset");
+		return;
+	}
+	buf_consume(&c->to_back, (uint32_t)res);
+	c->deadline_ms = c->w->now_ms + c->lcfg->idle_timeout_ms;
+	relay_pump(c);
+}

@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tlsprof.c - TLS profiles: one SSL_CTX per configured profile, SNI and ALPN selection.
+ *
+ * Every profile's SSL_CTX carries the same two callbacks. The ClientHello callback picks
+ * the profile by SNI among the listener's profiles and moves the SSL onto that profile's
+ * context and settings; the ALPN callback uses the listener's protocol list. Both find the
+ * listener through the connection's struct hs_info (SSL_get_app_data), so one profile can
+ * serve several listeners with different ALPN lists.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/tls1.h>
+
+#include "ktlsd.h"
+
+static bool tlsprof_name_matches(const char *pattern, const char *name)
+{
+	if (pattern[0] == '*' && pattern[1] == '.') {
+		const char *dot = strchr(name, '.');
+
+		/* "*.example.com" covers exactly one label: a.example.com, not example.com. */
+		return dot && dot != name && strcasecmp(dot + 1, pattern + 2) == 0;
+	}
+	return strcasecmp(pattern, name) == 0;
+}
+
+/* Returns the index in snap->profiles of the listener's profile serving @name, or -1. */
+static ssize_t tlsprof_find(const struct snapshot *s, const struct cfg_listener *l,
+			    const char *name)
+{
+	for (size_t i = 0; i < l->n_profiles; i++) {
+		const struct cfg_profile *p = &s->cfg->profiles[l->profiles[i]];
+
+		for (size_t j = 0; j < p->n_server_names; j++)
+			if (tlsprof_name_matches(p->server_names[j], name))
+				return (ssize_t)l->profiles[i];
+	}
+	return -1;
+}
+
+/* Extracts the host_name from a server_name extension body; false if malformed. */
+static bool tlsprof_parse_sni(const unsigned char *p, size_t len, char *out, size_t outlen)
+{
+	size_t list_len, name_len;
+
+	if (len < 5)
+		return false;
+	list_len = ((size_t)p[0] << 8) | p[1];
+	if (list_len + 2 != len || p[2] != TLSEXT_NAMETYPE_host_name)
+		return false;
+	name_len = ((size_t)p[3] << 8) | p[4];
+	if (name_len == 0 || name_len + 5 > len || name_len >= outlen)
+		return false;
+	memcpy(out, p + 5, name_len);
+	out[name_len] = '\0';
+	/* An embedded NUL would let "a.test\0.evil" match "a.test". */
+	return strlen(out) == name_len;
+}
+
+static int tlsprof_apply(SSL *ssl, const struct tls_profile *prof)
+{
+	const struct cfg_profile *p = prof->cfg;
+
+	if (SSL_set_SSL_CTX(ssl, prof->ctx) != prof->ctx)
+		return -1;
+	/* SSL_set_SSL_CTX moves certificates only; the protocol settings follow by hand. */
+	if (!SSL_set_min_proto_version(ssl, p->min_version) ||
+	    !SSL_set_max_proto_version(ssl, p->max_version) ||
+	    !SSL_set_cipher_list(ssl, p->ciphers) || !SSL_set_ciphersuites(ssl, p->ciphersuites) ||
+	    !SSL_set1_groups_list(ssl, p->groups))
+		return -1;
+	return 0;
+}
+
+static int tlsprof_client_hello_cb(SSL *ssl, int *alert, void *arg)
+{
+	struct hs_info *hs = SSL_get_app_data(ssl);
+	const unsigned char *ext;
+	size_t ext_len;
+	ssize_t found = -1;
+
+	(void)arg;
+	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &ext_len)) {
+		if (!tlsprof_parse_sni(ext, ext_len, hs->sni, sizeof(hs->sni))) {
+			*alert = SSL_AD_DECODE_ERROR;
+			return SSL_CLIENT_HELLO_ERROR;
+		}
+		found = tlsprof_find(hs->snap, hs->lcfg, hs->sni);
+		if (found < 0 && hs->lcfg->sni_strict) {
+			log_debug("conn %llu: refused unknown server name \"%s\"",
+				  (unsigned long long)hs->conn_id, hs->sni);
+			*alert = SSL_AD_UNRECOGNIZED_NAME;
+			return SSL_CLIENT_HELLO_ERROR;
+		}
+	}
+	if (found < 0)
+		found = (ssize_t)hs->lcfg->profiles[0];
+	if ((size_t)found != hs->profile) {
+		if (tlsprof_apply(ssl, &hs->snap->profiles[found]) < 0) {
+			*alert = SSL_AD_INTERNAL_ERROR;
+			return SSL_CLIENT_HELLO_ERROR;
+		}
+		hs->profile = (size_t)found;
+	}
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+static int tlsprof_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+			   const unsigned char *in, unsigned int inlen, void *arg)
+{
+	const struct hs_info *hs = SSL_get_app_data(ssl);
+	const struct cfg_listener *l = hs->lcfg;
+	unsigned char *sel;
+
+	(void)arg;
+	if (!l->alpn_wire_len)
+		return SSL_TLSEXT_ERR_NOACK;
+	/* Server preference: the first of our protocols that the client also offers. */
+	if (SSL_select_next_proto(&sel, outlen, l->alpn_wire, (unsigned int)l->alpn_wire_len, in,
+				  inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_ALERT_FATAL; /* RFC 7301: no_application_protocol */
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static int tlsprof_load_certs(SSL_CTX *ctx, const struct cfg_profile *p, char *err,
+			      size_t errlen)
+{
+	int seen[4] = { 0 };
+	size_t n_seen = 0;
+
+	for (size_t i = 0; i < p->n_certs; i++) {
+		const struct cfg_cert *cc = &p->certs[i];
+		char ssl_err[512];
+		X509 *x;
+		int type;
+
+		if (SSL_CTX_use_certificate_chain_file(ctx, cc->cert_file) != 1) {
+			log_ssl_errors(ssl_err, sizeof(ssl_err));
+			snprintf(err, errlen, ":%d: profile \"%s\": cannot load certificate %s: %s",
+				 p->line, p->name, cc->cert_file, ssl_err);
+			return -EINVAL;
+		}
+		if (SSL_CTX_use_PrivateKey_file(ctx, cc->key_file, SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_check_private_key(ctx) != 1) {
+			log_ssl_errors(ssl_err, sizeof(ssl_err));
+			snprintf(err, errlen,
+				 ":%d: profile \"%s\": key %s does not load or match %s: %s",
+				 p->line, p->name, cc->key_file, cc->cert_file, ssl_err);
+			return -EINVAL;
+		}
+		x = SSL_CTX_get0_certificate(ctx);
+		type = x ? EVP_PKEY_get_base_id(X509_get0_pubkey(x)) : 0;
+		for (size_t j = 0; j < n_seen; j++) {
+			if (seen[j] == type) {
+				/* OpenSSL keeps one certificate per key type; a second replaces. */
+				snprintf(err, errlen,
+					 ":%d: profile \"%s\": two certificates of key type %s",
+					 p->line, p->name, OBJ_nid2sn(type));
+				return -EINVAL;
+			}
+		}
+		if (n_seen < sizeof(seen) / sizeof(seen[0]))
+			seen[n_seen++] = type;
+	}
+	return 0;
+}
+
+static SSL_CTX *tlsprof_ctx_new(const struct cfg_profile *p, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	char ssl_err[512];
+
+	if (!ctx) {
+		log_ssl_errors(ssl_err, sizeof(ssl_err));
+		snprintf(err, errlen, "SSL_CTX_new: %s", ssl_err);
+		return NULL;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+					 SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* Records leave through our own buffers: partial writes keep the relay streaming. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* OpenSSL sends two TLS 1.3 tickets by default; each costs about 60 us of CPU. */
+	SSL_CTX_set_num_tickets(ctx, 1);
+	if (!SSL_CTX_set_min_proto_version(ctx, p->min_version) ||
+	    !SSL_CTX_set_max_proto_version(ctx, p->max_version)) {
+		snprintf(err, errlen, ":%d: profile \"%s\": unsupported TLS version range", p->line,
+			 p->name);
+		goto fail;
+	}
+	if (!SSL_CTX_set_cipher_list(ctx, p->ciphers)) {
+		snprintf(err, errlen, ":%d: profile \"%s\": no usable cipher in \"%s\"", p->line,
+			 p->name, p->ciphers);
+		goto fail;
+	}
+	if (!SSL_CTX_set_ciphersuites(ctx, p->ciphersuites)) {
+		snprintf(err, errlen, ":%d: profile \"%s\": bad ciphersuites \"%s\"", p->line,
+			 p->name, p->ciphersuites);
+		goto fail;
+	}
+	if (!SSL_CTX_set1_groups_list(ctx, p->groups)) {
+		snprintf(err, errlen, ":%d: profile \"%s\": bad groups \"%s\"", p->line, p->name,
+			 p->groups);
+		goto fail;
+	}
+	if (SSL_CTX_set_session_id_context(ctx, (const unsigned char *)p->name,
+					   (unsigned int)strnlen(p->name,
+								 SSL_MAX_SID_CTX_LENGTH)) != 1) {
+		snprintf(err, errlen, ":%d: profile \"%s\": session id context", p->line, p->name);
+		goto fail;
+	}
+	if (tlsprof_load_certs(ctx, p, err, errlen) < 0)
+		goto fail;
+	SSL_CTX_set_client_hello_cb(ctx, tlsprof_client_hello_cb, NULL);
+	SSL_CTX_set_alpn_select_cb(ctx, tlsprof_alpn_cb, NULL);
+	return ctx;
+fail:
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+/* Prefixes @err (which starts with ":line:") with the config file name. */
+static void tlsprof_prefix_path(const struct ktlsd_cfg *cfg, char *err, size_t errlen)
+{
+	char tmp[1024];
+
+	snprintf(tmp, sizeof(tmp), "%s%s", cfg->path, err);
+	snprintf(err, errlen, "%s", tmp);
+}
+
+/**
+ * snapshot_create() - build the TLS contexts for @cfg.
+ * @cfg:        a loaded configuration; on success the snapshot owns it
+ * @generation: a number that tells snapshots apart in logs
+ * @out:        the snapshot with one reference for the caller; NULL on failure
+ * @err:        on failure, "file:line: what is wrong"
+ *
+ * Return: 0 or -EINVAL; on failure @cfg still belongs to the caller.
+ */
+int snapshot_create(struct ktlsd_cfg *cfg, uint64_t generation, struct snapshot **out,
+		    char *err, size_t errlen)
+{
+	struct snapshot *s;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->profiles = calloc(cfg->n_profiles, sizeof(*s->profiles));
+	if (!s->profiles) {
+		free(s);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		s->profiles[i].cfg = &cfg->profiles[i];
+		s->profiles[i].ctx = tlsprof_ctx_new(&cfg->profiles[i], err, errlen);
+		if (!s->profiles[i].ctx) {
+			/* The messages above start with ":line:" or "SSL_CTX_new". */
+			if (err[0] == ':')
+				tlsprof_prefix_path(cfg, err, errlen);
+			for (size_t j = 0; j < i; j++)
+				SSL_CTX_free(s->profiles[j].ctx);
+			free(s->profiles);
+			free(s);
+			return -EINVAL;
+		}
+	}
+	atomic_init(&s->refs, 1);
+	s->generation = generation;
+	s->cfg = cfg;
+	*out = s;
+	return 0;
+}
+
+/** snapshot_get() - take one more reference; returns @s. */
+struct snapshot *snapshot_get(struct snapshot *s)
+{
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	return s;
+}
+
+/** snapshot_put() - drop a reference; the last one frees contexts and configuration. */
+void snapshot_put(struct snapshot *s)
+{
+	if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	for (size_t i = 0; i < s->cfg->n_profiles; i++)
+		SSL_CTX_free(s->profiles[i].ctx);
+	free(s->profiles);
+	config_free(s->cfg);
+	free(s);
+}
+
+/**
+ * tlsprof_new_ssl() - a server SSL for a new connection on listener @l.
+ * @hs: the connection's handshake info; filled in here and used by the callbacks
+ *
+ * Return: the SSL (caller frees with SSL_free), or NULL with the error logged.
+ */
+SSL *tlsprof_new_ssl(const struct snapshot *s, const struct cfg_listener *l, struct hs_info *hs)
+{
+	SSL *ssl;
+
+	hs->snap = s;
+	hs->lcfg = l;
+	hs->profile = l->profiles[0];
+	hs->sni[0] = '\0';
+	ssl = SSL_new(s->profiles[hs->profile].ctx);
+	if (!ssl) {
+		log_ssl(LOG_LVL_ERR, "conn %llu: SSL_new", (unsigned long long)hs->conn_id);
+		return NULL;
+	}
+	SSL_set_app_data(ssl, hs);
+	SSL_set_accept_state(ssl);
+	return ssl;
+}

@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: MIT
+/*
+ * worker.c - a worker thread: its io_uring ring, its listening sockets, its connections.
+ *
+ * Concurrency model. Each worker owns one ring and everything reached from it; no other
+ * thread touches a worker's ring, sockets or connections, so the data path takes no locks.
+ * Each worker has its own SO_REUSEPORT socket per listener, so the kernel spreads new
+ * connections across workers and a connection stays on the worker that accepted it.
+ * The main thread talks to a worker in exactly two ways, both through atomics followed by
+ * a write to the worker's eventfd: a new configuration snapshot (next_snap) and the stop
+ * request (stop). The worker reads the eventfd through its own ring.
+ *
+ * The loop submits and waits in one system call, then reaps completions in a batch. A
+ * periodic timer sweeps connection deadlines (handshake, connect, idle, drain).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ktlsd.h"
+
+#define WORKER_RING_ENTRIES 4096
+#define WORKER_TICK_MS	    250
+
+/**
+ * listener_open() - a bound, listening SO_REUSEPORT socket for @l.
+ * Return: 0 with *fd_out set, or -errno (logged with the listener's name).
+ */
+int listener_open(const struct cfg_listener *l, int *fd_out)
+{
+	int fd, one = 1, err;
+
+	*fd_out = -1;
+	fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
+	/* Accepted sockets inherit TCP_NODELAY: handshake flights leave at once. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		goto fail;
+	/* "[::]:443" and "0.0.0.0:443" can then be two listeners, as with nginx. */
+	if (l->addr.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
+	if (bind(fd, (const struct sockaddr *)&l->addr, l->addr_len) < 0)
+		goto fail;
+	if (listen(fd, l->backlog) < 0)
+		goto fail;
+	*fd_out = fd;
+	return 0;
+fail:
+	err = -errno;
+	log_err("listener \"%s\" (%s): %s", l->name, l->listen_str, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/**
+ * worker_get_sqe() - a free submission entry, flushing the queue to the kernel if full.
+ * Return: the SQE or NULL if even a submit could not make room (logged).
+ */
+struct io_uring_sqe *worker_get_sqe(struct worker *w)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+	int ret;
+
+	if (sqe)
+		return sqe;
+	ret = io_uring_submit(&w->ring);
+	if (ret < 0)
+		log_err("worker %u: io_uring_submit: %s", w->idx, strerror(-ret));
+	sqe = io_uring_get_sqe(&w->ring);
+	if (!sqe)
+		log_err("worker %u: submission queue full", w->idx);
+	return sqe;
+}
+
+static void worker_arm_accept(struct worker *w, size_t i)
+{
+	struct worker_listener *wl = &w->listeners[i];
+	struct io_uring_sqe *sqe;
+
+	if (wl->armed || wl->fd < 0 || w->draining)
+		return;
+	sqe = worker_get_sqe(w);
+	if (!sqe)
+		return; /* retried on the next tick */
+	if (w->multishot_accept)
+		io_uring_prep_multishot_accept(sqe, wl->fd, NULL, NULL, SOCK_CLOEXEC);
+	else
+		io_uring_prep_accept(sqe, wl->fd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_ACCEPT, 0, (uint32_t)i));
+	wl->armed = true;
+}
+
+static void worker_arm_timer(struct worker *w)
+{
+	struct io_uring_sqe *sqe = worker_get_sqe(w);
+
+	if (!sqe)
+		return;
+	io_uring_prep_timeout(sqe, &w->tick, 0, 0);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_TIMER, 0, 0));
+}
+
+static void worker_arm_notify(struct worker *w)
+{
+	struct io_uring_sqe *sqe = worker_get_sqe(w);
+
+	if (!sqe)
+		return;
+	io_uring_prep_read(sqe, w->notify_fd, &w->notify_buf, sizeof(w->notify_buf), 0);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_NOTIFY, 0, 0));
+}
+
+static void worker_begin_drain(struct worker *w)
+{
+	if (w->draining)
+		return;
+	w->draining = true;
+	w->drain_deadline_ms = w->now_ms + w->snap->cfg->shutdown_timeout_ms;
+	/* Closing the sockets makes the kernel refuse new connections at once. */
+	for (size_t i = 0; i < w->n_listeners; i++) {
+		struct worker_listener *wl = &w->listeners[i];
+		struct io_uring_sqe *sqe;
+
+		if (wl->fd < 0)
+			continue;
+		if (wl->armed && (sqe = worker_get_sqe(w)) != NULL) {
+			io_uring_prep_cancel64(sqe, ud_pack(OP_ACCEPT, 0, (uint32_t)i), 0);
+			io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
+		}
+		close(wl->fd);
+		wl->fd = -1;
+	}
+	if (w->n_conns)
+		log_info("worker %u: draining %u connection(s), at most %u ms", w->idx,
+			 w->n_conns, w->snap->cfg->shutdown_timeout_ms);
+}
+
+static void worker_on_notify(struct worker *w)
+{
+	struct snapshot *s = atomic_exchange(&w->next_snap, NULL);
+
+	if (s) {
+		snapshot_put(w->snap);
+		w->snap = s;
+	}
+	if (atomic_load(&w->stop))
+		worker_begin_drain(w);
+	else
+		worker_arm_notify(w);
+}
+
+static void worker_on_accept(struct worker *w, size_t i, int res, unsigned flags)
+{
+	struct worker_listener *wl = &w->listeners[i];
+	struct conn *c;
+
+	if (!(flags & IORING_CQE_F_MORE))
+		wl->armed = false;
+	if (res == -EINVAL && w->multishot_accept && !wl->armed) {
+		/* Kernels before 5.19 have no multishot accept: one accept per completion. */
+		log_info("worker %u: multishot accept unavailable, using single accepts", w->idx);
+		w->multishot_accept = false;
+	} else if (res < 0) {
+		if (res != -ECANCELED)
+			log_warn("worker %u: accept on \"%s\": %s", w->idx,
+				 w->snap->cfg->listeners[i].name, strerror(-res));
+	} else if (w->draining) {
+		close(res);
+	} else {
+		c = conn_new(w, res, i);
+		if (!c) {
+			log_err("worker %u: out of memory for a connection", w->idx);
+			close(res);
+		} else if (handshake_begin(c) < 0) {
+			conn_close(c, "out of memory");
+		} else {
+			relay_pump(c);
+		}
+	}
+	worker_arm_accept(w, i);
+}
+
+static void worker_on_conn_cqe(struct worker *w, uint64_t ud, int res)
+{
+	struct conn *c = conn_lookup(w, ud);
+	enum op op = ud_op(ud);
+
+	if (!c)
+		return;
+	conn_op_done(c, op);
+	if (c->state == CONN_CLOSING)
+		return; /* freed by conn_op_done once idle */
+	switch (op) {
+	case OP_CRECV:
+		relay_on_client_recv(c, res);
+		break;
+	case OP_CSEND:
+		relay_on_client_send(c, res);
+		break;
+	case OP_CONNECT:
+		backend_on_connect(c, res);
+		break;
+	case OP_BRECV:
+		relay_on_backend_recv(c, res);
+		break;
+	case OP_BSEND:
+		relay_on_backend_send(c, res);
+		break;
+	default:
+		break;
+	}
+}
+
+static void worker_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	uint64_t ud = io_uring_cqe_get_data64(cqe);
+
+	switch (ud_op(ud)) {
+	case OP_NONE:
+		return;
+	case OP_ACCEPT:
+		worker_on_accept(w, ud_slot(ud), cqe->res, cqe->flags);
+		return;
+	case OP_TIMER:
+		conn_sweep(w);
+		for (size_t i = 0; i < w->n_listeners; i++)
+			worker_arm_accept(w, i);
+		worker_arm_timer(w);
+		return;
+	case OP_NOTIFY:
+		worker_on_notify(w);
+		return;
+	default:
+		worker_on_conn_cqe(w, ud, cqe->res);
+		return;
+	}
+}
+
+static int worker_ring_init(struct worker *w)
+{
+	/* Newest first: one submitter and deferred task work cut wake-ups on 6.1+. */
+	/* R_DISABLED: the worker thread that enables the ring becomes its single issuer. */
+	static const unsigned flag_sets[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED,
+		IORING_SETUP_COOP_TASKRUN,
+		0,
+	};
+	int ret = -EINVAL;
+
+	for (size_t i = 0; i < sizeof(flag_sets) / sizeof(flag_sets[0]); i++) {
+		ret = io_uring_queue_init(WORKER_RING_ENTRIES, &w->ring, flag_sets[i]);
+		if (ret == 0)
+			return 0;
+		if (ret != -EINVAL)
+			break;
+	}
+	return ret;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct io_uring_cqe *cqe;
+	unsigned head, seen;
+	int ret;
+
+	if (w->ring.flags & IORING_SETUP_R_DISABLED) {
+		/* liburing 2.3 declares io_uring_enable_rings() but does not export it. */
+		ret = (int)syscall(__NR_io_uring_register, w->ring.ring_fd,
+				   IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+		if (ret < 0) {
+			ret = -errno;
+			log_err("worker %u: enabling the ring: %s", w->idx, strerror(-ret));
+			w->start_err = ret;
+			sem_post(&w->started);
+			return NULL;
+		}
+	}
+	sem_post(&w->started);
+	w->now_ms = now_monotonic_ms();
+	worker_arm_notify(w);
+	worker_arm_timer(w);
+	for (size_t i = 0; i < w->n_listeners; i++)
+		worker_arm_accept(w, i);
+
+	while (!(w->draining && w->n_conns == 0)) {
+		ret = io_uring_submit_and_wait(&w->ring, 1);
+		if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EBUSY) {
+			log_err("worker %u: io_uring_submit_and_wait: %s", w->idx, strerror(-ret));
+			break;
+		}
+		w->now_ms = now_monotonic_ms();
+		seen = 0;
+		io_uring_for_each_cqe(&w->ring, head, cqe)
+		{
+			worker_handle_cqe(w, cqe);
+			seen++;
+		}
+		io_uring_cq_advance(&w->ring, seen);
+	}
+	log_debug("worker %u: stopped", w->idx);
+	return NULL;
+}
+
+/**
+ * worker_start() - open this worker's listening sockets and ring, start its thread.
+ * @snap: the current snapshot; the worker takes its own reference
+ *
+ * Called from the main thread with the signals blocked, so the thread inherits the mask.
+ * Return: 0 or -errno (logged); on failure nothing is left open.
+ */
+int worker_start(struct worker *w, unsigned idx, struct snapshot *snap)
+{
+	const struct ktlsd_cfg *cfg = snap->cfg;
+	int ret;
+
+	w->idx = idx;
+	w->multishot_accept = true;
+	w->tick.tv_nsec = WORKER_TICK_MS * 1000000L;
+	w->notify_fd = -1;
+	w->listeners = calloc(cfg->n_listeners, sizeof(*w->listeners));
+	if (!w->listeners)
+		return -ENOMEM;
+	w->n_listeners = cfg->n_listeners;
+	for (size_t i = 0; i < cfg->n_listeners; i++)
+		w->listeners[i].fd = -1;
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		ret = listener_open(&cfg->listeners[i], &w->listeners[i].fd);
+		if (ret < 0)
+			goto fail;
+	}
+	w->notify_fd = eventfd(0, EFD_CLOEXEC);
+	if (w->notify_fd < 0) {
+		ret = -errno;
+		log_err("worker %u: eventfd: %s", idx, strerror(errno));
+		goto fail;
+	}
+	ret = worker_ring_init(w);
+	if (ret < 0) {
+		log_err("worker %u: io_uring_queue_init: %s", idx, strerror(-ret));
+		goto fail;
+	}
+	w->snap = snapshot_get(snap);
+	sem_init(&w->started, 0, 0);
+	ret = pthread_create(&w->thread, NULL, worker_main, w);
+	if (ret) {
+		log_err("worker %u: pthread_create: %s", idx, strerror(ret));
+		ret = -ret;
+		goto fail_ring;
+	}
+	while (sem_wait(&w->started) < 0 && errno == EINTR)
+		;
+	if (w->start_err) {
+		pthread_join(w->thread, NULL);
+		ret = w->start_err;
+		goto fail_ring;
+	}
+	return 0;
+fail_ring:
+	sem_destroy(&w->started);
+	snapshot_put(w->snap);
+	w->snap = NULL;
+	io_uring_queue_exit(&w->ring);
+fail:
+	for (size_t i = 0; i < w->n_listeners; i++)
+		if (w->listeners[i].fd >= 0)
+			close(w->listeners[i].fd);
+	if (w->notify_fd >= 0)
+		close(w->notify_fd);
+	free(w->listeners);
+	w->listeners = NULL;
+	return ret;
+}
+
+/** worker_notify() - wake the worker to look at next_snap and stop. */
+void worker_notify(struct worker *w)
+{
+	uint64_t one = 1;
+
+	if (write(w->notify_fd, &one, sizeof(one)) != sizeof(one))
+		log_err("worker %u: eventfd write: %s", w->idx, strerror(errno));
+}
+
+/** worker_join() - wait for a stopping worker and free what it owned. */
+void worker_join(struct worker *w)
+{
+	struct snapshot *pending;
+
+	pthread_join(w->thread, NULL);
+	sem_destroy(&w->started);
+	io_uring_queue_exit(&w->ring);
+	for (size_t i = 0; i < w->n_listeners; i++)
+		if (w->listeners[i].fd >= 0)
+			close(w->listeners[i].fd);
+	close(w->notify_fd);
+	for (uint32_t i = 0; i < w->n_slots; i++)
+		free(w->slots[i]);
+	free(w->slots);
+	free(w->free_slots);
+	free(w->listeners);
+	pending = atomic_exchange(&w->next_snap, NULL);
+	snapshot_put(pending);
+	snapshot_put(w->snap);
+}
