@@ -73,7 +73,7 @@ format:
 	clang-format -i daemon/*.c daemon/*.h tests/unit/*.c tests/tools/*.c
 
 tidy:
-	clang-tidy --quiet daemon/*.c -- $(CFLAGS)
+	clang-tidy --quiet daemon/*.c -- -std=gnu11 -D_GNU_SOURCE -Idaemon -Iinclude -DKTLSD_VERSION=\"tidy\"
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -Idaemon -Iinclude -D_GNU_SOURCE daemon/
 

@@ -24,7 +24,7 @@ static int conn_slab_grow(struct worker *w)
 
 	if (n > (1u << 31))
 		return -ENOSPC;
-	slots = realloc(w->slots, n * sizeof(*slots));
+	slots = realloc(w->slots, n * sizeof(struct conn *));
 	if (!slots)
 		return -ENOMEM;
 	w->slots = slots;
@@ -252,27 +252,23 @@ void conn_sweep(struct worker *w)
 /** conn_peer_str() - "address:port" of the client, for messages. */
 const char *conn_peer_str(const struct conn *c, char *buf, size_t len)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[INET6_ADDRSTRLEN];
-	unsigned port;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+		struct sockaddr_storage ss;
+	} a = { .ss = { 0 } };
+	socklen_t sl = sizeof(a);
+	char host[INET6_ADDRSTRLEN] = "?";
 
-	if (getpeername(c->cfd, (struct sockaddr *)&ss, &sl) < 0) {
+	if (getpeername(c->cfd, &a.sa, &sl) < 0) {
 		snprintf(buf, len, "?");
-		return buf;
-	}
-	if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)&ss;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		port = ntohs(s6->sin6_port);
-		snprintf(buf, len, "[%s]:%u", host, port);
+	} else if (a.sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a.in6.sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(a.in6.sin6_port));
 	} else {
-		const struct sockaddr_in *s4 = (const void *)&ss;
-
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		port = ntohs(s4->sin_port);
-		snprintf(buf, len, "%s:%u", host, port);
+		inet_ntop(AF_INET, &a.in4.sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(a.in4.sin_port));
 	}
 	return buf;
 }
@@ -280,13 +276,13 @@ const char *conn_peer_str(const struct conn *c, char *buf, size_t len)
 /** conn_log() - a log line prefixed with the connection id. */
 void conn_log(const struct conn *c, enum log_level lvl, const char *fmt, ...)
 {
-	char msg[1024];
+	char prefix[32];
 	va_list ap;
 
 	if (!log_enabled(lvl))
 		return;
+	snprintf(prefix, sizeof(prefix), "conn %llu: ", (unsigned long long)c->id);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_vmsg(lvl, prefix, fmt, ap);
 	va_end(ap);
-	log_msg(lvl, "conn %llu: %s", (unsigned long long)c->id, msg);
 }

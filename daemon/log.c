@@ -47,26 +47,31 @@ void log_ssl_errors(char *buf, size_t len)
 		snprintf(buf, len, "no OpenSSL error recorded");
 }
 
-static void log_vwrite(enum log_level lvl, const char *suffix, const char *fmt, va_list ap)
+static void log_vwrite(enum log_level lvl, const char *prefix, const char *suffix,
+		       const char *fmt, va_list ap)
 {
 	char line[2048];
-	int n, m;
+	const size_t max = sizeof(line) - 1; /* room for the newline */
+	size_t n = 0;
+	int m;
 
-	n = snprintf(line, sizeof(line), "ktlsd[%d] %s: ", (int)getpid(), log_level_tag[lvl]);
-	if (n < 0)
-		return;
-	m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	m = snprintf(line, max, "ktlsd[%d] %s: %s", (int)getpid(), log_level_tag[lvl],
+		     prefix ? prefix : "");
 	if (m < 0)
 		return;
-	n = (size_t)(n + m) >= sizeof(line) - 2 ? (int)sizeof(line) - 2 : n + m;
+	n = (size_t)m;
+	m = vsnprintf(line + n, max - n, fmt, ap);
+	if (m < 0)
+		return;
+	n = n + (size_t)m < max ? n + (size_t)m : max - 1;
 	if (suffix) {
-		m = snprintf(line + n, sizeof(line) - (size_t)n, ": %s", suffix);
+		m = snprintf(line + n, max - n, ": %s", suffix);
 		if (m > 0)
-			n = (size_t)(n + m) >= sizeof(line) - 2 ? (int)sizeof(line) - 2 : n + m;
+			n = n + (size_t)m < max ? n + (size_t)m : max - 1;
 	}
 	line[n++] = '\n';
 	/* One write per line: lines from different threads do not interleave. */
-	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+	if (write(STDERR_FILENO, line, n) < 0)
 		return;
 }
 
@@ -77,7 +82,7 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	if (!log_enabled(lvl))
 		return;
 	va_start(ap, fmt);
-	log_vwrite(lvl, NULL, fmt, ap);
+	log_vwrite(lvl, NULL, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -90,6 +95,12 @@ void log_ssl(enum log_level lvl, const char *fmt, ...)
 	if (!log_enabled(lvl))
 		return;
 	va_start(ap, fmt);
-	log_vwrite(lvl, errs, fmt, ap);
+	log_vwrite(lvl, NULL, errs, fmt, ap);
 	va_end(ap);
+}
+
+void log_vmsg(enum log_level lvl, const char *prefix, const char *fmt, va_list ap)
+{
+	if (log_enabled(lvl))
+		log_vwrite(lvl, prefix, NULL, fmt, ap);
 }

@@ -6,6 +6,7 @@
 #ifndef KTLSD_LOG_H
 #define KTLSD_LOG_H
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -15,6 +16,8 @@ extern _Atomic int log_threshold;
 
 void log_set_level(enum log_level lvl);
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same with a va_list and a prefix before the message ("conn 7: "). */
+void log_vmsg(enum log_level lvl, const char *prefix, const char *fmt, va_list ap);
 /* Appends the pending OpenSSL error queue (and clears it) to the message. */
 void log_ssl(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Writes the OpenSSL error queue as text into buf and clears the queue. */
