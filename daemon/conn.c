@@ -16,6 +16,14 @@
 
 #define CONN_SLAB_MIN 64
 
+static atomic_uint_fast64_t conn_ids;
+
+/** conn_next_id() - a process-wide connection id, for logs and the control API. */
+static uint64_t conn_next_id(void)
+{
+	return atomic_fetch_add_explicit(&conn_ids, 1, memory_order_relaxed) + 1;
+}
+
 static int conn_slab_grow(struct worker *w)
 {
 	uint32_t n = w->n_slots ? w->n_slots * 2 : CONN_SLAB_MIN;
@@ -69,7 +77,7 @@ struct conn *conn_new(struct worker *w, int cfd, size_t listener)
 	c->gen = gen & 0xffffff;
 	c->slot = slot;
 	c->w = w;
-	c->id = ktlsd_next_conn_id();
+	c->id = conn_next_id();
 	c->cfd = cfd;
 	c->bfd = -1;
 	c->listener = listener;

@@ -177,6 +177,7 @@ void worker_join(struct worker *w);
 /* Returns an SQE, submitting queued ones first if the SQ ring is full; NULL only on error. */
 struct io_uring_sqe *worker_get_sqe(struct worker *w);
 int listener_open(const struct cfg_listener *l, int *fd_out);
+uint64_t now_monotonic_ms(void);
 
 /* ---- conn.c: connection lifetime ---- */
 
@@ -259,9 +260,5 @@ void relay_on_client_send(struct conn *c, int res);
 void relay_on_backend_recv(struct conn *c, int res);
 void relay_on_backend_send(struct conn *c, int res);
 
-/* ---- main.c ---- */
-
-uint64_t ktlsd_next_conn_id(void);
-uint64_t now_monotonic_ms(void);
 
 #endif

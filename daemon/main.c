@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -29,23 +28,6 @@ struct ktlsd {
 	struct worker *workers;
 	unsigned n_workers;
 };
-
-static atomic_uint_fast64_t conn_ids;
-
-/** ktlsd_next_conn_id() - a process-wide connection id, for logs and the control API. */
-uint64_t ktlsd_next_conn_id(void)
-{
-	return atomic_fetch_add_explicit(&conn_ids, 1, memory_order_relaxed) + 1;
-}
-
-/** now_monotonic_ms() - CLOCK_MONOTONIC in milliseconds. */
-uint64_t now_monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void usage(FILE *f)
 {

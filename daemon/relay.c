@@ -63,11 +63,8 @@ static int relay_decrypt(struct conn *c)
 		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
 			break;
 		if (err == SSL_ERROR_ZERO_RETURN) {
-			conn_log(c, LOG_LVL_DEBUG, "client %s",
-				 (c->flags & CONN_F_CLIENT_TCP_EOF) &&
-						 !(SSL_get_shutdown(c->ssl) & SSL_RECEIVED_SHUTDOWN)
-					 ? "closed without close_notify"
-					 : "sent close_notify");
+			/* With SSL_OP_IGNORE_UNEXPECTED_EOF a bare FIN also ends up here. */
+			conn_log(c, LOG_LVL_DEBUG, "client finished sending (close_notify or FIN)");
 			c->flags |= CONN_F_CLIENT_EOF;
 			break;
 		}

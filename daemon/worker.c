@@ -22,12 +22,22 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ktlsd.h"
 
 #define WORKER_RING_ENTRIES 4096
 #define WORKER_TICK_MS	    250
+
+/** now_monotonic_ms() - CLOCK_MONOTONIC_COARSE in milliseconds (a few ms resolution). */
+uint64_t now_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 /**
  * listener_open() - a bound, listening SO_REUSEPORT socket for @l.
@@ -200,9 +210,11 @@ static void worker_on_conn_cqe(struct worker *w, uint64_t ud, int res)
 
 	if (!c)
 		return;
+	if (c->state == CONN_CLOSING) {
+		conn_op_done(c, op); /* frees it with the last operation */
+		return;
+	}
 	conn_op_done(c, op);
-	if (c->state == CONN_CLOSING)
-		return; /* freed by conn_op_done once idle */
 	switch (op) {
 	case OP_CRECV:
 		relay_on_client_recv(c, res);
