@@ -189,6 +189,48 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 	return ret;
 }
 
+/* Everything after option parsing; returns the process exit status. */
+static int ktlsd_run(struct ktlsd *k, bool test_only)
+{
+	sigset_t sigs;
+	int ret = 1;
+
+	k->snap = ktlsd_load(k);
+	if (!k->snap)
+		return 1;
+	ktlsd_apply_log_level(k, k->snap->cfg);
+	if (test_only) {
+		printf("%s: configuration OK (%zu profile(s), %zu listener(s))\n", k->config_path,
+		       k->snap->cfg->n_profiles, k->snap->cfg->n_listeners);
+		ret = 0;
+		goto out;
+	}
+	if (bio_init() < 0) {
+		log_err("cannot register the BIO method");
+		goto out;
+	}
+	if (!k->foreground && daemon(0, 1) < 0) {
+		log_err("daemon: %s", strerror(errno));
+		goto out_bio;
+	}
+
+	/* Workers inherit this mask: only the main thread takes these signals. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	ret = ktlsd_serve(k, &sigs) < 0 ? 1 : 0;
+out_bio:
+	bio_cleanup();
+out:
+	snapshot_put(k->snap);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -199,7 +241,6 @@ int main(int argc, char **argv)
 	};
 	struct ktlsd k = { .config_path = "/etc/ktlsd/ktlsd.conf" };
 	bool test_only = false;
-	sigset_t sigs;
 	int opt, ret;
 
 	while ((opt = getopt_long(argc, argv, "c:ftvVh", opts, NULL)) != -1) {
@@ -233,39 +274,13 @@ int main(int argc, char **argv)
 	}
 	if (k.verbose)
 		log_set_level(LOG_LVL_DEBUG);
+	/* daemon() moves to "/": a reload must still find a relative -c path. */
+	char *abs_path = realpath(k.config_path, NULL);
 
-	k.snap = ktlsd_load(&k);
-	if (!k.snap)
-		return 1;
-	ktlsd_apply_log_level(&k, k.snap->cfg);
-	if (test_only) {
-		printf("%s: configuration OK (%zu profile(s), %zu listener(s))\n", k.config_path,
-		       k.snap->cfg->n_profiles, k.snap->cfg->n_listeners);
-		snapshot_put(k.snap);
-		return 0;
-	}
-	if (bio_init() < 0) {
-		log_err("cannot register the BIO method");
-		snapshot_put(k.snap);
-		return 1;
-	}
-	if (!k.foreground && daemon(0, 1) < 0) {
-		log_err("daemon: %s", strerror(errno));
-		snapshot_put(k.snap);
-		return 1;
-	}
+	if (abs_path)
+		k.config_path = abs_path;
 
-	/* Workers inherit this mask: only the main thread takes these signals. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	ret = ktlsd_serve(&k, &sigs);
-	snapshot_put(k.snap);
-	bio_cleanup();
-	return ret < 0 ? 1 : 0;
+	ret = ktlsd_run(&k, test_only);
+	free(abs_path);
+	return ret;
 }

@@ -1,0 +1,859 @@
+// SPDX-License-Identifier: MIT
+/*
+ * config.c - a libconfig file into a struct ktlsd_cfg.
+ *
+ * Each kind of group (the root, a profile, a certificate, a listener) is described by a table
+ * of known settings. The same table rejects unknown (misspelt) settings, reports missing
+ * required ones, applies string defaults and dispatches to a typed handler. Handlers write
+ * straight into the struct being built, which is always reachable from the root, so a single
+ * config_free() undoes a half-built configuration.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <libgen.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <libconfig.h>
+#include <openssl/tls1.h>
+
+#include "config.h"
+
+#define ARRAY_SIZE(a)	  (sizeof(a) / sizeof((a)[0]))
+#define CFG_MAX_WORKERS	  256
+#define CFG_MAX_TIMEOUT_S 86400 /* one day */
+#define CFG_MAX_ALPN_WIRE 65535 /* the ALPN extension has a 16-bit length */
+
+/* config_set_int() and config_set_enum() store 32 bits into each of these. */
+_Static_assert(sizeof(((struct ktlsd_cfg *)0)->workers) == 4, "workers");
+_Static_assert(sizeof(((struct ktlsd_cfg *)0)->log_level) == 4, "log_level");
+_Static_assert(sizeof(((struct cfg_profile *)0)->min_version) == 4, "min_version");
+_Static_assert(sizeof(((struct cfg_listener *)0)->buffer_size) == 4, "buffer_size");
+_Static_assert(sizeof(((struct cfg_listener *)0)->backlog) == 4, "backlog");
+
+struct cfg_ctx {
+	const char *name; /* file name for messages */
+	const char *dir;  /* absolute directory that relative paths resolve against */
+	char *err;
+	size_t errlen;
+	struct ktlsd_cfg *cfg;
+};
+
+struct cfg_key;
+typedef int cfg_handler(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+			void *obj);
+
+struct cfg_key {
+	const char *name;
+	cfg_handler *parse;
+	size_t off;		  /* target field in obj, for the generic handlers */
+	long long min, max;	  /* config_set_int() range; min is config_set_enum()'s base */
+	const char *const *names; /* config_set_enum() choices, NULL-terminated */
+	const char *def;	  /* string default, applied when the setting is absent */
+	bool required;
+};
+
+/* clang-format off */
+#define KEY(n, fn, ...) { .name = n, .parse = fn, __VA_ARGS__ }
+/* clang-format on */
+
+static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
+static const char *const version_names[] = {"1.2", "1.3", NULL};
+
+static int __attribute__((format(printf, 3, 4)))
+config_err(struct cfg_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+{
+	const char *file = ctx->name;
+	unsigned int line = 0;
+	va_list ap;
+	int n;
+
+	if (!ctx->err || !ctx->errlen)
+		return -EINVAL;
+	if (s) {
+		line = config_setting_source_line(s);
+		/* Settings from an @include'd file carry that file's name. */
+		if (config_setting_source_file(s))
+			file = config_setting_source_file(s);
+	}
+	if (line)
+		n = snprintf(ctx->err, ctx->errlen, "%s:%u: ", file, line);
+	else
+		n = snprintf(ctx->err, ctx->errlen, "%s: ", file);
+	if (n >= 0 && (size_t)n < ctx->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(ctx->err + n, ctx->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static int config_nomem(struct cfg_ctx *ctx)
+{
+	config_err(ctx, NULL, "out of memory");
+	return -ENOMEM;
+}
+
+static void *config_field(void *obj, const struct cfg_key *key)
+{
+	return (char *)obj + key->off;
+}
+
+static int config_dup(struct cfg_ctx *ctx, char **dst, const char *s)
+{
+	*dst = strdup(s);
+	return *dst ? 0 : config_nomem(ctx);
+}
+
+static int config_get_str(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+			  const char **out)
+{
+	*out = "";
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return config_err(ctx, s, "%s must be a string", key->name);
+	*out = config_setting_get_string(s);
+	if (!**out)
+		return config_err(ctx, s, "%s must not be empty", key->name);
+	return 0;
+}
+
+/*
+ * The length of an array or list of strings (@elem CONFIG_TYPE_STRING), or of a list of groups
+ * (CONFIG_TYPE_GROUP); -EINVAL naming the expected type if @s is anything else.
+ */
+static int config_count(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+			int elem)
+{
+	int i, n = config_setting_length(s), type = config_setting_type(s);
+	bool ok = type == CONFIG_TYPE_LIST ||
+		  (type == CONFIG_TYPE_ARRAY && elem == CONFIG_TYPE_STRING);
+
+	for (i = 0; ok && i < n; i++)
+		ok = config_setting_type(config_setting_get_elem(s, (unsigned int)i)) == elem;
+	if (!ok)
+		return config_err(ctx, s, "%s must be %s", key->name,
+				  elem == CONFIG_TYPE_GROUP ? "a list of groups: ( { ... }, ... )"
+							    : "an array of strings");
+	return n;
+}
+
+/* Copies an array of strings into *v and *n. */
+static int config_dup_strings(struct cfg_ctx *ctx, const config_setting_t *s,
+			      const struct cfg_key *key, char ***v, size_t *n)
+{
+	int i, len = config_count(ctx, s, key, CONFIG_TYPE_STRING);
+
+	if (len <= 0)
+		return len;
+	*v = calloc((size_t)len, sizeof(**v));
+	if (!*v)
+		return config_nomem(ctx);
+	*n = (size_t)len;
+	for (i = 0; i < len; i++)
+		if (config_dup(ctx, &(*v)[i], config_setting_get_string_elem(s, (unsigned int)i)))
+			return -ENOMEM;
+	return 0;
+}
+
+/* A non-empty list of groups: its zeroed elements, their number in *n. NULL and *ret on error. */
+static void *config_alloc_list(struct cfg_ctx *ctx, const config_setting_t *s,
+			       const struct cfg_key *key, size_t size, size_t *n, int *ret)
+{
+	int len = config_count(ctx, s, key, CONFIG_TYPE_GROUP);
+	void *arr;
+
+	if (len <= 0) {
+		*ret = len ? len : config_err(ctx, s, "%s must not be empty", key->name);
+		return NULL;
+	}
+	arr = calloc((size_t)len, size);
+	*ret = arr ? 0 : config_nomem(ctx);
+	*n = arr ? (size_t)len : 0;
+	return arr;
+}
+
+static int config_parse_group(struct cfg_ctx *ctx, const config_setting_t *grp,
+			      const struct cfg_key *keys, size_t n_keys, void *obj)
+{
+	const config_setting_t *m;
+	size_t k;
+	int i, ret;
+
+	/* Unknown names first, so that a typo is not reported as a missing setting. */
+	for (i = 0; (m = config_setting_get_elem(grp, (unsigned int)i)); i++) {
+		for (k = 0; k < n_keys && strcmp(keys[k].name, config_setting_name(m)) != 0; k++)
+			continue;
+		if (k == n_keys)
+			return config_err(ctx, m, "unknown setting \"%s\"", config_setting_name(m));
+	}
+	/* Table order, not file order: profiles must exist before listeners refer to them. */
+	for (k = 0; k < n_keys; k++) {
+		m = config_setting_get_member(grp, keys[k].name);
+		if (m)
+			ret = keys[k].parse(ctx, m, &keys[k], obj);
+		else if (keys[k].def)
+			ret = config_dup(ctx, config_field(obj, &keys[k]), keys[k].def);
+		else if (keys[k].required)
+			ret = config_err(ctx, grp, "missing required setting \"%s\"", keys[k].name);
+		else
+			ret = 0;
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* ---- generic handlers: they write the field at key->off ---- */
+
+static int config_set_int(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+			  void *obj)
+{
+	long long v;
+	uint32_t u;
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
+		return config_err(ctx, s, "%s must be an integer", key->name);
+	v = config_setting_get_int64(s);
+	if (v < key->min || v > key->max)
+		return config_err(ctx, s, "%s must be between %lld and %lld", key->name, key->min,
+				  key->max);
+	u = (uint32_t)v;
+	memcpy(config_field(obj, key), &u, sizeof(u));
+	return 0;
+}
+
+/* One of key->names; stores key->min plus its index (log levels, TLS versions). */
+static int config_set_enum(struct cfg_ctx *ctx, const config_setting_t *s,
+			   const struct cfg_key *key, void *obj)
+{
+	const char *const *n = key->names;
+	char choices[128] = "";
+	const char *v, *sep;
+	size_t len;
+	int i, ret = config_get_str(ctx, s, key, &v);
+
+	for (i = 0; !ret && n[i]; i++) {
+		if (!strcmp(v, n[i])) {
+			int val = (int)key->min + i;
+
+			memcpy(config_field(obj, key), &val, sizeof(val));
+			return 0;
+		}
+		/* Collects '"a", "b" or "c"' for the message. */
+		sep = !i ? "" : n[i + 1] ? ", " : " or ";
+		len = strlen(choices);
+		snprintf(choices + len, sizeof(choices) - len, "%s\"%s\"", sep, n[i]);
+	}
+	return ret ? ret : config_err(ctx, s, "%s must be %s", key->name, choices);
+}
+
+static int config_set_timeout(struct cfg_ctx *ctx, const config_setting_t *s,
+			      const struct cfg_key *key, void *obj)
+{
+	uint32_t *ms = config_field(obj, key);
+	double sec;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		sec = (double)config_setting_get_int64(s);
+		break;
+	case CONFIG_TYPE_FLOAT:
+		sec = config_setting_get_float(s);
+		break;
+	default:
+		return config_err(ctx, s, "%s must be a number of seconds", key->name);
+	}
+	if (!(sec > 0) || sec > CFG_MAX_TIMEOUT_S)
+		return config_err(ctx, s, "%s must be more than 0 and at most %d seconds",
+				  key->name, CFG_MAX_TIMEOUT_S);
+	*ms = (uint32_t)(sec * 1000 + 0.5);
+	if (!*ms) /* a positive value must not turn into "no timeout" */
+		*ms = 1;
+	return 0;
+}
+
+static int config_set_bool(struct cfg_ctx *ctx, const config_setting_t *s,
+			   const struct cfg_key *key, void *obj)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return config_err(ctx, s, "%s must be true or false", key->name);
+	*(bool *)config_field(obj, key) = config_setting_get_bool(s);
+	return 0;
+}
+
+static int config_set_str(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+			  void *obj)
+{
+	const char *v;
+	int ret = config_get_str(ctx, s, key, &v);
+
+	return ret ? ret : config_dup(ctx, config_field(obj, key), v);
+}
+
+/* A readable file, relative to the configuration's directory, stored absolute. */
+static int config_set_path(struct cfg_ctx *ctx, const config_setting_t *s,
+			   const struct cfg_key *key, void *obj)
+{
+	char **dst = config_field(obj, key);
+	const char *v;
+	int ret = config_get_str(ctx, s, key, &v);
+
+	if (ret)
+		return ret;
+	if (v[0] == '/')
+		*dst = strdup(v);
+	else if (asprintf(dst, "%s/%s", ctx->dir, v) < 0)
+		*dst = NULL;
+	if (!*dst)
+		return config_nomem(ctx);
+	/* Only readable here; loading (and judging) the PEM is the TLS code's job. */
+	if (access(*dst, R_OK))
+		return config_err(ctx, s, "%s file \"%s\": %s", key->name, *dst, strerror(errno));
+	return 0;
+}
+
+/* ---- profiles ---- */
+
+/* An exact DNS name or "*." and one: letters, digits, '-', '_', no empty labels. */
+static bool config_valid_sni(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (!strncmp(n, "*.", 2)) {
+		n += 2;
+		len -= 2;
+	}
+	if (!len || len > 253 || n[0] == '.' || n[len - 1] == '.' || strstr(n, ".."))
+		return false;
+	return strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") ==
+	       len;
+}
+
+static int config_set_server_names(struct cfg_ctx *ctx, const config_setting_t *s,
+				   const struct cfg_key *key, void *obj)
+{
+	struct cfg_profile *p = obj;
+	unsigned int i;
+	char *c;
+	int ret = config_dup_strings(ctx, s, key, &p->server_names, &p->n_server_names);
+
+	for (i = 0; !ret && i < p->n_server_names; i++) {
+		if (!config_valid_sni(p->server_names[i]))
+			return config_err(ctx, config_setting_get_elem(s, i),
+					  "%s: invalid name \"%s\"", key->name, p->server_names[i]);
+		/* SNI is case-insensitive: store lowercase so matching can use strcmp(). */
+		for (c = p->server_names[i]; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+	}
+	return ret;
+}
+
+static const struct cfg_key cert_keys[] = {
+	KEY("cert", config_set_path, .off = offsetof(struct cfg_cert, cert_file), .required = true),
+	KEY("key", config_set_path, .off = offsetof(struct cfg_cert, key_file), .required = true),
+};
+
+static int config_set_certs(struct cfg_ctx *ctx, const config_setting_t *s,
+			    const struct cfg_key *key, void *obj)
+{
+	struct cfg_profile *p = obj;
+	unsigned int i;
+	int ret;
+
+	p->certs = config_alloc_list(ctx, s, key, sizeof(*p->certs), &p->n_certs, &ret);
+	for (i = 0; !ret && i < p->n_certs; i++)
+		ret = config_parse_group(ctx, config_setting_get_elem(s, i), cert_keys,
+					 ARRAY_SIZE(cert_keys), &p->certs[i]);
+	return ret;
+}
+
+#define P(m) .off = offsetof(struct cfg_profile, m)
+static const struct cfg_key profile_keys[] = {
+	KEY("name", config_set_str, P(name), .required = true),
+	KEY("server_names", config_set_server_names),
+	KEY("certificates", config_set_certs, .required = true),
+	KEY("min_version", config_set_enum, P(min_version), .names = version_names,
+	    .min = TLS1_2_VERSION),
+	KEY("max_version", config_set_enum, P(max_version), .names = version_names,
+	    .min = TLS1_2_VERSION),
+	KEY("ciphers", config_set_str, P(ciphers), .def = CFG_DEF_CIPHERS),
+	KEY("ciphersuites", config_set_str, P(ciphersuites), .def = CFG_DEF_CIPHERSUITES),
+	KEY("groups", config_set_str, P(groups), .def = CFG_DEF_GROUPS),
+};
+#undef P
+
+static int config_parse_profile(struct cfg_ctx *ctx, const config_setting_t *g, size_t i)
+{
+	struct cfg_profile *p = &ctx->cfg->profiles[i];
+	const config_setting_t *m;
+	size_t j;
+	int ret;
+
+	p->line = config_setting_source_line(g);
+	p->min_version = TLS1_2_VERSION;
+	p->max_version = TLS1_3_VERSION;
+	ret = config_parse_group(ctx, g, profile_keys, ARRAY_SIZE(profile_keys), p);
+	if (ret)
+		return ret;
+	if (p->min_version > p->max_version) {
+		m = config_setting_get_member(g, "max_version");
+		return config_err(ctx, m ? m : g,
+				  "profile \"%s\": min_version is above max_version", p->name);
+	}
+	for (j = 0; j < i; j++)
+		if (!strcmp(ctx->cfg->profiles[j].name, p->name))
+			return config_err(ctx, config_setting_get_member(g, "name"),
+					  "duplicate profile name \"%s\" (first at line %d)",
+					  p->name, ctx->cfg->profiles[j].line);
+	return 0;
+}
+
+static int config_set_profiles(struct cfg_ctx *ctx, const config_setting_t *s,
+			       const struct cfg_key *key, void *obj)
+{
+	struct ktlsd_cfg *cfg = obj;
+	unsigned int i;
+	int ret;
+
+	cfg->profiles =
+		config_alloc_list(ctx, s, key, sizeof(*cfg->profiles), &cfg->n_profiles, &ret);
+	for (i = 0; !ret && i < cfg->n_profiles; i++)
+		ret = config_parse_profile(ctx, config_setting_get_elem(s, i), i);
+	return ret;
+}
+
+/* ---- listeners ---- */
+
+static const char *config_lname(const struct cfg_listener *l)
+{
+	return l->name ? l->name : l->listen_str;
+}
+
+/* "listen" or "backend": only the backend may be a unix socket. */
+static int config_set_addr(struct cfg_ctx *ctx, const config_setting_t *s,
+			   const struct cfg_key *key, void *obj)
+{
+	struct cfg_listener *l = obj;
+	bool backend = !strcmp(key->name, "backend");
+	struct sockaddr_storage *ss = backend ? &l->backend.addr : &l->addr;
+	const char *v;
+	int ret = config_get_str(ctx, s, key, &v);
+
+	if (ret)
+		return ret;
+	if (config_parse_addr(v, backend, ss, backend ? &l->backend.addr_len : &l->addr_len))
+		return config_err(ctx, s, "%s: invalid or unresolvable address \"%s\"", key->name,
+				  v);
+	if (backend)
+		l->backend.kind = ss->ss_family == AF_UNIX ? BACKEND_UNIX : BACKEND_TCP;
+	return config_dup(ctx, backend ? &l->backend.str : &l->listen_str, v);
+}
+
+/* "profiles" (array of names) or "profile" (one name). */
+static int config_set_lprofiles(struct cfg_ctx *ctx, const config_setting_t *s,
+				const struct cfg_key *key, void *obj)
+{
+	struct cfg_listener *l = obj;
+	const struct ktlsd_cfg *cfg = ctx->cfg;
+	bool scalar = !strcmp(key->name, "profile");
+	const char *v;
+	size_t i, j, k;
+	int n;
+
+	if (l->profiles)
+		return config_err(ctx, s, "listener \"%s\": set profile or profiles, not both",
+				  config_lname(l));
+	n = scalar ? (config_get_str(ctx, s, key, &v) ? -EINVAL : 1)
+		   : config_count(ctx, s, key, CONFIG_TYPE_STRING);
+	if (n <= 0)
+		return n ? n : config_err(ctx, s, "%s must not be empty", key->name);
+	l->profiles = calloc((size_t)n, sizeof(*l->profiles));
+	if (!l->profiles)
+		return config_nomem(ctx);
+	l->n_profiles = (size_t)n;
+	for (i = 0; i < l->n_profiles; i++) {
+		const config_setting_t *e =
+			scalar ? s : config_setting_get_elem(s, (unsigned int)i);
+
+		v = config_setting_get_string(e);
+		for (k = 0; k < cfg->n_profiles && strcmp(cfg->profiles[k].name, v) != 0; k++)
+			continue;
+		if (k == cfg->n_profiles)
+			return config_err(ctx, e, "listener \"%s\": unknown profile \"%s\"",
+					  config_lname(l), v);
+		for (j = 0; j < i; j++)
+			if (l->profiles[j] == k)
+				return config_err(ctx, e,
+						  "listener \"%s\": profile \"%s\" listed twice",
+						  config_lname(l), v);
+		l->profiles[i] = k;
+	}
+	return 0;
+}
+
+static int config_set_alpn(struct cfg_ctx *ctx, const config_setting_t *s,
+			   const struct cfg_key *key, void *obj)
+{
+	struct cfg_listener *l = obj;
+	unsigned char *w;
+	unsigned int i;
+	int ret = config_dup_strings(ctx, s, key, &l->alpn, &l->n_alpn);
+
+	if (ret || !l->n_alpn)
+		return ret;
+	w = l->alpn_wire = malloc(l->n_alpn * 256);
+	if (!w)
+		return config_nomem(ctx);
+	/* Wire format (RFC 7301): each protocol as one length byte followed by its bytes. */
+	for (i = 0; i < l->n_alpn; i++) {
+		size_t len = strlen(l->alpn[i]);
+
+		if (!len || len > 255)
+			return config_err(ctx, config_setting_get_elem(s, i),
+					  "%s: each protocol must be 1 to 255 bytes", key->name);
+		*w++ = (unsigned char)len;
+		memcpy(w, l->alpn[i], len);
+		w += len;
+	}
+	l->alpn_wire_len = (size_t)(w - l->alpn_wire);
+	if (l->alpn_wire_len > CFG_MAX_ALPN_WIRE)
+		return config_err(ctx, s, "%s: list too long", key->name);
+	return 0;
+}
+
+#define L(m) .off = offsetof(struct cfg_listener, m)
+static const struct cfg_key listener_keys[] = {
+	/* listen and name come first: later messages name the listener. */
+	KEY("listen", config_set_addr, .required = true),
+	KEY("name", config_set_str, L(name)),
+	KEY("profiles", config_set_lprofiles),
+	KEY("profile", config_set_lprofiles),
+	KEY("sni_strict", config_set_bool, L(sni_strict)),
+	KEY("alpn", config_set_alpn),
+	KEY("backend", config_set_addr, .required = true),
+	KEY("proxy_protocol", config_set_bool, L(proxy_protocol)),
+	KEY("handshake_timeout", config_set_timeout, L(handshake_timeout_ms)),
+	KEY("idle_timeout", config_set_timeout, L(idle_timeout_ms)),
+	KEY("connect_timeout", config_set_timeout, L(connect_timeout_ms)),
+	KEY("buffer_size", config_set_int, L(buffer_size), .min = CFG_MIN_BUFFER_SIZE,
+	    .max = CFG_MAX_BUFFER_SIZE),
+	KEY("backlog", config_set_int, L(backlog), .min = 1, .max = 65535),
+};
+#undef L
+
+static int config_parse_listener(struct cfg_ctx *ctx, const config_setting_t *g, size_t i)
+{
+	struct cfg_listener *l = &ctx->cfg->listeners[i];
+	const config_setting_t *m = config_setting_get_member(g, "name");
+	size_t j;
+	int ret;
+
+	*l = (struct cfg_listener){
+		.handshake_timeout_ms = CFG_DEF_HANDSHAKE_TIMEOUT_MS,
+		.idle_timeout_ms = CFG_DEF_IDLE_TIMEOUT_MS,
+		.connect_timeout_ms = CFG_DEF_CONNECT_TIMEOUT_MS,
+		.buffer_size = CFG_DEF_BUFFER_SIZE,
+		.backlog = CFG_DEF_BACKLOG,
+		.line = config_setting_source_line(g),
+	};
+	ret = config_parse_group(ctx, g, listener_keys, ARRAY_SIZE(listener_keys), l);
+	if (ret)
+		return ret;
+	if (!l->profiles)
+		return config_err(ctx, g, "listener \"%s\": missing required setting \"profiles\"",
+				  config_lname(l));
+	if (!l->name && config_dup(ctx, &l->name, l->listen_str))
+		return -ENOMEM;
+	for (j = 0; j < i; j++) {
+		const struct cfg_listener *o = &ctx->cfg->listeners[j];
+
+		if (!strcmp(o->name, l->name))
+			return config_err(ctx, m ? m : g,
+					  "duplicate listener name \"%s\" (first at line %d)",
+					  l->name, o->line);
+		if (o->addr_len == l->addr_len && !memcmp(&o->addr, &l->addr, l->addr_len))
+			return config_err(ctx, config_setting_get_member(g, "listen"),
+					  "listener \"%s\": address \"%s\" already used at line %d",
+					  l->name, l->listen_str, o->line);
+	}
+	return 0;
+}
+
+static int config_set_listeners(struct cfg_ctx *ctx, const config_setting_t *s,
+				const struct cfg_key *key, void *obj)
+{
+	struct ktlsd_cfg *cfg = obj;
+	unsigned int i;
+	int ret;
+
+	cfg->listeners =
+		config_alloc_list(ctx, s, key, sizeof(*cfg->listeners), &cfg->n_listeners, &ret);
+	for (i = 0; !ret && i < cfg->n_listeners; i++)
+		ret = config_parse_listener(ctx, config_setting_get_elem(s, i), i);
+	return ret;
+}
+
+#define R(m) .off = offsetof(struct ktlsd_cfg, m)
+static const struct cfg_key root_keys[] = {
+	KEY("workers", config_set_int, R(workers), .max = CFG_MAX_WORKERS),
+	KEY("log_level", config_set_enum, R(log_level), .names = level_names),
+	KEY("shutdown_timeout", config_set_timeout, R(shutdown_timeout_ms)),
+	KEY("profiles", config_set_profiles, .required = true),
+	KEY("listeners", config_set_listeners, .required = true),
+};
+#undef R
+
+/* ---- entry points ---- */
+
+/* Parses @f, or @text when @f is NULL; relative paths resolve against @dir. */
+static int config_parse(const char *name, const char *dir, FILE *f, const char *text,
+			struct ktlsd_cfg **out, char *err, size_t errlen)
+{
+	struct cfg_ctx ctx = {.name = name, .dir = dir, .err = err, .errlen = errlen};
+	struct ktlsd_cfg *cfg = NULL;
+	config_t lc;
+	long ncpu;
+	int ret;
+
+	config_init(&lc);
+	if (f)
+		config_set_include_dir(&lc, dir);
+	if (!(f ? config_read(&lc, f) : config_read_string(&lc, text))) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s:%d: %s",
+				 config_error_file(&lc) ? config_error_file(&lc) : name,
+				 config_error_line(&lc), config_error_text(&lc));
+		ret = -EINVAL;
+		goto out;
+	}
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg || !(cfg->path = strdup(name))) {
+		ret = config_nomem(&ctx);
+		goto out;
+	}
+	cfg->log_level = LOG_LVL_INFO;
+	cfg->shutdown_timeout_ms = CFG_DEF_SHUTDOWN_TIMEOUT_MS;
+	ctx.cfg = cfg;
+	ret = config_parse_group(&ctx, config_root_setting(&lc), root_keys, ARRAY_SIZE(root_keys),
+				 cfg);
+	if (ret)
+		goto out;
+	if (!cfg->workers) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		if (ncpu > CFG_MAX_WORKERS)
+			ncpu = CFG_MAX_WORKERS;
+		cfg->workers = ncpu > 0 ? (unsigned int)ncpu : 1;
+	}
+	*out = cfg;
+	cfg = NULL;
+out:
+	config_free(cfg);
+	config_destroy(&lc);
+	return ret;
+}
+
+/**
+ * config_load() - parse a configuration file.
+ * @path:   file to read
+ * @out:    on success the new configuration (caller frees with config_free()); NULL on failure
+ * @err:    on failure "path:line: what is wrong" (line omitted when there is none)
+ * @errlen: size of @err
+ *
+ * Relative certificate paths and @include resolve against the directory of @path.
+ *
+ * Return: 0, or -EINVAL (bad content) / -errno (file could not be read).
+ */
+int config_load(const char *path, struct ktlsd_cfg **out, char *err, size_t errlen)
+{
+	char *copy = NULL, *dir = NULL;
+	struct stat st;
+	FILE *f;
+	int ret;
+
+	*out = NULL;
+	f = fopen(path, "re");
+	if (f && !fstat(fileno(f), &st) && S_ISDIR(st.st_mode))
+		errno = EISDIR; /* fopen() opens a directory; only reading it fails */
+	else if (f && (copy = strdup(path)))
+		dir = realpath(dirname(copy), NULL);
+	if (!dir) {
+		ret = -errno;
+		if (err && errlen)
+			snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		goto out;
+	}
+	ret = config_parse(path, dir, f, NULL, out, err, errlen);
+out:
+	if (f)
+		fclose(f);
+	free(copy);
+	free(dir);
+	return ret;
+}
+
+/**
+ * config_load_string() - parse a configuration held in memory.
+ * @text:   the configuration text
+ * @name:   stands in for the file name in messages
+ * @out:    as for config_load()
+ * @err:    as for config_load()
+ * @errlen: size of @err
+ *
+ * Relative paths resolve against the current directory. Used by the tests and the fuzz target.
+ *
+ * Return: 0, -EINVAL (bad content) or -errno.
+ */
+int config_load_string(const char *text, const char *name, struct ktlsd_cfg **out, char *err,
+		       size_t errlen)
+{
+	char *dir = getcwd(NULL, 0);
+	int ret;
+
+	*out = NULL;
+	if (!dir) {
+		ret = -errno;
+		if (err && errlen)
+			snprintf(err, errlen, "%s: %s", name, strerror(-ret));
+		return ret;
+	}
+	ret = config_parse(name, dir, NULL, text, out, err, errlen);
+	free(dir);
+	return ret;
+}
+
+static void config_free_strv(char **v, size_t n)
+{
+	while (n--)
+		free(v[n]);
+	free(v);
+}
+
+/**
+ * config_free() - free a configuration from config_load() or config_load_string().
+ * @cfg: the configuration; NULL is allowed
+ */
+void config_free(struct ktlsd_cfg *cfg)
+{
+	size_t i, j;
+
+	if (!cfg)
+		return;
+	for (i = 0; i < cfg->n_profiles; i++) {
+		struct cfg_profile *p = &cfg->profiles[i];
+
+		for (j = 0; j < p->n_certs; j++) {
+			free(p->certs[j].cert_file);
+			free(p->certs[j].key_file);
+		}
+		free(p->certs);
+		config_free_strv(p->server_names, p->n_server_names);
+		free(p->name);
+		free(p->ciphers);
+		free(p->ciphersuites);
+		free(p->groups);
+	}
+	for (i = 0; i < cfg->n_listeners; i++) {
+		struct cfg_listener *l = &cfg->listeners[i];
+
+		config_free_strv(l->alpn, l->n_alpn);
+		free(l->alpn_wire);
+		free(l->profiles);
+		free(l->name);
+		free(l->listen_str);
+		free(l->backend.str);
+	}
+	free(cfg->profiles);
+	free(cfg->listeners);
+	free(cfg->path);
+	free(cfg);
+}
+
+/**
+ * config_parse_addr() - an address string into a sockaddr.
+ * @s:          "a.b.c.d:port", "[v6]:port", "hostname:port" or, with @allow_unix, "unix:/path"
+ * @allow_unix: whether "unix:" is acceptable
+ * @ss:         the address
+ * @len:        its length
+ *
+ * Host names go through getaddrinfo() and the first result wins. Ports are numeric, 1..65535.
+ * A unix path must be absolute and fit sun_path.
+ *
+ * Return: 0 or -EINVAL.
+ */
+int config_parse_addr(const char *s, bool allow_unix, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	const char *end, *port;
+	char host[256];
+	size_t hlen;
+	int ret = -EINVAL;
+
+	if (!s || !ss || !len)
+		return -EINVAL;
+	memset(ss, 0, sizeof(*ss)); /* listeners compare addresses with memcmp() */
+	if (!strncmp(s, "unix:", 5)) {
+		struct sockaddr_un *un = (struct sockaddr_un *)ss;
+		size_t plen = strlen(s + 5);
+
+		if (!allow_unix || s[5] != '/' || plen >= sizeof(un->sun_path))
+			return -EINVAL;
+		un->sun_family = AF_UNIX;
+		memcpy(un->sun_path, s + 5, plen + 1);
+		*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + 1);
+		return 0;
+	}
+	if (s[0] == '[') {
+		s++;
+		end = strchr(s, ']');
+		if (!end || end[1] != ':')
+			return -EINVAL;
+		port = end + 2;
+		hints.ai_family = AF_INET6;
+		hints.ai_flags |= AI_NUMERICHOST;
+	} else {
+		end = strrchr(s, ':');
+		/* A bare IPv6 address has more than one colon: it needs brackets. */
+		if (!end || memchr(s, ':', (size_t)(end - s)))
+			return -EINVAL;
+		port = end + 1;
+	}
+	hlen = (size_t)(end - s);
+	/* Digits only: getaddrinfo() would take " 80" and service names. */
+	if (!hlen || hlen >= sizeof(host) || !*port || strlen(port) > 5 ||
+	    strspn(port, "0123456789") != strlen(port) || !atoi(port) || atoi(port) > 65535)
+		return -EINVAL;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (getaddrinfo(host, port, &hints, &res) || !res)
+		goto out;
+	if (res->ai_addrlen <= sizeof(*ss)) {
+		memcpy(ss, res->ai_addr, res->ai_addrlen);
+		*len = res->ai_addrlen;
+		ret = 0;
+	}
+out:
+	if (res)
+		freeaddrinfo(res);
+	return ret;
+}
+
+/**
+ * config_log_level_name() - the configuration-file name of a log level.
+ * @lvl: the level
+ *
+ * Return: "error", "warn", "info" or "debug"; "unknown" for anything else.
+ */
+const char *config_log_level_name(enum log_level lvl)
+{
+	return (unsigned int)lvl <= LOG_LVL_DEBUG ? level_names[lvl] : "unknown";
+}
