@@ -10,14 +10,6 @@
 
 #include "ktlsd.h"
 
-static void backend_fail(struct conn *c, const char *reason)
-{
-	/* The client gets an orderly close_notify rather than a bare reset. */
-	SSL_shutdown(c->ssl);
-	c->flags |= CONN_F_NOTIFY_QUEUED;
-	conn_flush_close(c, reason);
-}
-
 /**
  * backend_connect() - open the backend socket and start connecting through the ring.
  * On failure the connection is closed with the reason logged.
@@ -33,7 +25,7 @@ void backend_connect(struct conn *c)
 	c->bfd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->bfd < 0) {
 		conn_log(c, LOG_LVL_ERR, "backend %s: socket: %s", b->str, strerror(errno));
-		backend_fail(c, "backend socket failed");
+		relay_shutdown(c, "backend socket failed");
 		return;
 	}
 	if (b->kind == BACKEND_TCP &&
@@ -41,7 +33,7 @@ void backend_connect(struct conn *c)
 		conn_log(c, LOG_LVL_WARN, "backend %s: TCP_NODELAY: %s", b->str, strerror(errno));
 	sqe = worker_get_sqe(c->w);
 	if (!sqe) {
-		backend_fail(c, "submission queue unavailable");
+		relay_shutdown(c, "submission queue unavailable");
 		return;
 	}
 	io_uring_prep_connect(sqe, c->bfd, (const struct sockaddr *)&b->addr, b->addr_len);
@@ -90,19 +82,19 @@ void backend_on_connect(struct conn *c, int res)
 	if (res < 0) {
 		conn_log(c, LOG_LVL_WARN, "backend %s: connect: %s", c->lcfg->backend.str,
 			 strerror(-res));
-		backend_fail(c, "backend connect failed");
+		relay_shutdown(c, "backend connect failed");
 		return;
 	}
 	if (buf_alloc(&c->to_back, size) < 0 || buf_alloc(&c->to_cli, size) < 0) {
 		conn_log(c, LOG_LVL_ERR, "out of memory for relay buffers");
-		backend_fail(c, "out of memory");
+		relay_shutdown(c, "out of memory");
 		return;
 	}
 	if (c->lcfg->proxy_protocol) {
 		ret = backend_put_proxy_header(c);
 		if (ret < 0) {
 			conn_log(c, LOG_LVL_ERR, "PROXY v2 header: %s", strerror(-ret));
-			backend_fail(c, "PROXY header failed");
+			relay_shutdown(c, "PROXY header failed");
 			return;
 		}
 	}

@@ -245,15 +245,20 @@ void conn_sweep(struct worker *w)
 		next = c->next; /* conn_close may free c */
 		if (c->state == CONN_CLOSING)
 			continue;
-		if (drain_over) {
-			conn_close(c, "shutdown timeout");
-		} else if (w->now_ms >= c->deadline_ms) {
-			const char *why = conn_timeout_reason(c);
+		const char *why;
 
-			conn_log(c, c->state == CONN_CONNECTING ? LOG_LVL_WARN : LOG_LVL_INFO, "%s",
-				 why);
+		if (drain_over)
+			why = "shutdown timeout";
+		else if (w->now_ms >= c->deadline_ms)
+			why = conn_timeout_reason(c);
+		else
+			continue;
+		conn_log(c, c->state == CONN_CONNECTING ? LOG_LVL_WARN : LOG_LVL_INFO, "%s", why);
+		/* Past the handshake the client is owed a close_notify. */
+		if (c->state == CONN_RELAY || c->state == CONN_CONNECTING)
+			relay_shutdown(c, why);
+		else
 			conn_close(c, why);
-		}
 	}
 }
 

@@ -255,6 +255,7 @@ void backend_on_connect(struct conn *c, int res);
 
 /* Runs the record layer and arms every operation the connection needs next. */
 void relay_pump(struct conn *c);
+void relay_shutdown(struct conn *c, const char *reason);
 void relay_on_client_recv(struct conn *c, int res);
 void relay_on_client_send(struct conn *c, int res);
 void relay_on_backend_recv(struct conn *c, int res);

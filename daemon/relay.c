@@ -166,6 +166,20 @@ static void relay_arm_backend(struct conn *c)
 }
 
 /**
+ * relay_shutdown() - queue close_notify for the client, send what is queued, then close.
+ * For connections past the handshake; the caller must not touch @c afterwards.
+ */
+void relay_shutdown(struct conn *c, const char *reason)
+{
+	if (!(c->flags & CONN_F_NOTIFY_QUEUED)) {
+		SSL_shutdown(c->ssl);
+		ERR_clear_error();
+		c->flags |= CONN_F_NOTIFY_QUEUED;
+	}
+	conn_flush_close(c, reason);
+}
+
+/**
  * relay_pump() - run the record layer and arm whatever the connection needs next.
  * May close (and free) the connection: the caller must not touch @c afterwards.
  */
@@ -275,10 +289,7 @@ void relay_on_backend_send(struct conn *c, int res)
 	if (res < 0) {
 		conn_log(c, LOG_LVL_INFO, "backend %s: send: %s", c->lcfg->backend.str,
 			 strerror(-res));
-		SSL_shutdown(c->ssl);
-		ERR_clear_error();
-		c->flags |= CONN_F_NOTIFY_QUEUED;
-		conn_flush_close(c, "backend reset");
+		relay_shutdown(c, "backend reset");
 		return;
 	}
 	buf_consume(&c->to_back, (uint32_t)res);
