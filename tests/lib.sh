@@ -1,0 +1,751 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # variables set here are for the scenarios
+# SPDX-License-Identifier: MIT
+#
+# tests/lib.sh - shared helpers for the integration scenarios in tests/integration/.
+#
+# A scenario starts with
+#     . "$(dirname "$0")/../lib.sh"
+# and then gets:
+#   - strict mode (set -euo pipefail), a private temp dir $T, and an EXIT trap
+#     that stops every process the scenario started (ktlsd gets SIGTERM first
+#     so sanitizer builds report leaks) and fails the test if a sanitizer
+#     reported anything;
+#   - CERTS: a cached test PKI (scripts/gen-certs.sh) under $BUILD/test-certs;
+#   - free_port, write_config, start_ktlsd/stop_ktlsd/reload_ktlsd,
+#     start_backend, wait_port/wait_log/wait_exit, the client wrappers, and
+#     assertions that print what differed.
+#
+# Exit codes of a scenario: 0 pass, 1 fail, 77 skip.
+#
+# Environment:
+#   BUILD          build directory (default: build), relative to the repository
+#   KTLSD          the daemon binary (default: $BUILD/ktlsd)
+#   TIMEOUT_SCALE  multiplier for every wait and timeout (default 1; 10 in a slow VM)
+#   KTLSD_VERBOSE  1 (default) runs ktlsd with -v
+#   KEEP_TMP       1 keeps $T after the test (its path is printed)
+#   TEST_LOG_DIR   if set, every *.log of $T is copied there at exit
+#   PYTHON         python3 interpreter (default: python3)
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in
+/*) BUILDDIR=$BUILD ;;
+*) BUILDDIR=$ROOT/$BUILD ;;
+esac
+KTLSD=${KTLSD:-$BUILDDIR/ktlsd}
+TIMEOUT_SCALE=${TIMEOUT_SCALE:-1}
+KTLSD_VERBOSE=${KTLSD_VERBOSE:-1}
+PYTHON=${PYTHON:-python3}
+TOOLS=$ROOT/tests/tools
+BACKEND_PY=$TOOLS/backend.py
+TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
+OPENSSL=${OPENSSL:-openssl}
+
+# Sanitizer builds: report everything, keep going, never ask for a symbolizer we lack.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=0}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-}
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/ktlsd-$TEST_NAME.XXXXXX")
+_PIDS=()        # every background process started through this library
+_KTLSD_PIDS=()  # the ktlsd instances among them
+_KTLSD_LOGS=()  # and their logs
+declare -A _KTLSD_REAPED=() # the ones stop_ktlsd (or start_ktlsd) already collected
+_KTLSD_N=0
+_BACKEND_N=0
+_FAILED=0
+_T0=$SECONDS
+
+# ------------------------------------------------------------------ messages
+say() { printf '[%s +%ds] %s\n' "$TEST_NAME" $((SECONDS - _T0)) "$*"; }
+note() { say "$*"; }
+
+# Prints the tail of a file under a header (for diagnostics).
+show_tail() { # FILE [LINES]
+	local f=$1 n=${2:-40}
+	if [[ -s $f ]]; then
+		printf -- '----- last %d lines of %s -----\n' "$n" "${f#"$T"/}"
+		tail -n "$n" "$f"
+		printf -- '-----\n'
+	fi
+}
+
+# Dumps every ktlsd log, then exits 1.
+fail() {
+	_FAILED=1
+	say "FAIL: $*"
+	local l
+	for l in "${_KTLSD_LOGS[@]}"; do show_tail "$l" 60; done
+	exit 1
+}
+
+skip() {
+	say "SKIP: $*"
+	exit 77
+}
+
+# ------------------------------------------------------------------ timing
+# scaled SECONDS -> SECONDS * TIMEOUT_SCALE (decimals allowed)
+scaled() { awk -v a="$1" -v s="$TIMEOUT_SCALE" 'BEGIN { v = a * s; printf (v == int(v) ? "%d\n" : "%.2f\n"), v }'; }
+
+# scaled_int SECONDS -> SECONDS * TIMEOUT_SCALE rounded up to a whole number
+scaled_int() { awk -v a="$1" -v s="$TIMEOUT_SCALE" 'BEGIN { v = a * s; i = int(v); print (i < v ? i + 1 : i) }'; }
+
+# to SECONDS CMD... : run CMD with a scaled timeout (KILL 5 s after TERM).
+to() {
+	local secs
+	secs=$(scaled "$1")
+	shift
+	timeout -k 5 "$secs" "$@"
+}
+
+now_ms() { date +%s%3N; }
+
+# ------------------------------------------------------------------ cleanup
+_stop_pid() { # PID: TERM the process, KILL it if it is still there after 5 s
+	local pid=$1 i
+	is_running "$pid" || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 50; i++)); do
+		is_running "$pid" || return 0
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+}
+
+# Looks for sanitizer reports in a log; prints them and returns 1 if any.
+check_sanitizer_log() { # FILE
+	local f=$1
+	[[ -f $f ]] || return 0
+	if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer|SUMMARY: (Address|Undefined|Leak)' "$f"; then
+		say "sanitizer report in ${f#"$T"/}:"
+		grep -nE -A25 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" | head -n 80
+		return 1
+	fi
+	return 0
+}
+
+_cleanup() {
+	local rc=$? i pid deadline
+	set +e
+	trap - EXIT INT TERM
+	# ktlsd first, gracefully: a sanitizer build prints its leak report at exit,
+	# and a ktlsd that does not exit 0 on SIGTERM fails the test.
+	for i in "${!_KTLSD_PIDS[@]}"; do
+		pid=${_KTLSD_PIDS[$i]}
+		[[ -n ${_KTLSD_REAPED[$pid]:-} ]] && continue # stop_ktlsd collected it
+		if ! is_running "$pid"; then
+			# (after a failure or a timeout kill this is old news: stay quiet)
+			local st=0
+			wait "$pid" 2>/dev/null || st=$?
+			if ((rc == 0)); then
+				say "FAIL: ktlsd pid $pid had exited by itself (status $st) before the test ended"
+				show_tail "${_KTLSD_LOGS[$i]}" 20
+				rc=1
+			fi
+		else
+			kill -TERM "$pid" 2>/dev/null
+			deadline=$(deadline_ms 15)
+			while is_running "$pid" && (($(now_ms) < deadline)); do sleep 0.1; done
+			if is_running "$pid"; then
+				say "FAIL: ktlsd pid $pid did not exit within $(scaled 15) s of SIGTERM (cleanup); killing it"
+				kill -KILL "$pid" 2>/dev/null
+				rc=1
+			else
+				local st=0
+				wait "$pid" 2>/dev/null || st=$?
+				if ((st != 0)); then
+					say "FAIL: ktlsd pid $pid exited with status $st on SIGTERM (cleanup)"
+					show_tail "${_KTLSD_LOGS[$i]}" 20
+					rc=1
+				fi
+			fi
+		fi
+	done
+	for pid in "${_PIDS[@]}" $(jobs -p); do _stop_pid "$pid"; done
+	wait 2>/dev/null
+	for i in "${!_KTLSD_LOGS[@]}"; do
+		if ! check_sanitizer_log "${_KTLSD_LOGS[$i]}"; then
+			((rc == 0 || rc == 77)) && say "FAIL: sanitizer reported errors"
+			rc=1
+		fi
+	done
+	if [[ -n ${TEST_LOG_DIR:-} ]]; then
+		mkdir -p "$TEST_LOG_DIR"
+		find "$T" -maxdepth 1 -name '*.log' -exec cp -f {} "$TEST_LOG_DIR"/ \; 2>/dev/null
+	fi
+	if [[ ${KEEP_TMP:-0} == 1 ]]; then
+		say "kept $T"
+	else
+		rm -rf "$T"
+	fi
+	exit "$rc"
+}
+trap _cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Registers a background process started by the scenario itself.
+track() { _PIDS+=("$1"); }
+
+# ------------------------------------------------------------------ prerequisites
+need_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip "command '$c' not found (run scripts/deps.sh)"
+	done
+}
+
+need_ktlsd() {
+	[[ -x $KTLSD ]] || fail "ktlsd binary not found at $KTLSD (build it with make)"
+}
+
+have_ipv6() {
+	"$PYTHON" - <<'EOF' 2>/dev/null
+import socket
+s = socket.socket(socket.AF_INET6)
+s.bind(("::1", 0))
+EOF
+}
+
+# ------------------------------------------------------------------ ports
+# free_port -> a TCP port that is free on 127.0.0.1 and (if present) ::1, below
+# the ephemeral range so outgoing connections cannot grab it, and never one this
+# test already handed out.
+free_port() {
+	local p
+	p=$("$PYTHON" - "$T/.ports" <<'EOF'
+import os, random, socket, sys
+used = set()
+try:
+    used = set(int(x) for x in open(sys.argv[1]).read().split())
+except OSError:
+    pass
+rng = random.SystemRandom()
+for _ in range(500):
+    port = rng.randrange(20000, 32000)
+    if port in used:
+        continue
+    ok = True
+    for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        try:
+            s = socket.socket(fam, socket.SOCK_STREAM)
+        except OSError:
+            continue
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+        except OSError as e:
+            if fam == socket.AF_INET or e.errno not in (99, 97):  # no ::1 is fine
+                ok = False
+        finally:
+            s.close()
+    if ok:
+        print(port)
+        break
+else:
+    sys.exit("no free port found")
+EOF
+	) || fail "free_port: could not find a free port"
+	echo "$p" >>"$T/.ports"
+	echo "$p"
+}
+
+# ------------------------------------------------------------------ waiting
+# deadline_ms SECONDS -> now + SECONDS*TIMEOUT_SCALE, in ms
+deadline_ms() { echo $(($(now_ms) + $(awk -v a="$1" -v s="$TIMEOUT_SCALE" 'BEGIN { printf "%d", a * s * 1000 }'))); }
+
+# The socket checks below read /proc/net/{tcp,tcp6,unix} directly (no ss/netstat
+# needed, so they also work in a minimal VM).  Ports are unique per test, so only
+# the port (and the address family) is compared.
+
+# port_listening HOST PORT: is something listening there right now? (no connection made)
+port_listening() {
+	local f=/proc/net/tcp
+	[[ $1 == *:* ]] && f=/proc/net/tcp6
+	[[ -r $f ]] || return 1
+	awk -v p="$(printf '%04X' "$2")" '
+		FNR > 1 && $4 == "0A" { n = split($2, a, ":"); if (a[n] == p) { found = 1; exit } }
+		END { exit !found }' "$f"
+}
+
+# client_ports PORT -> local ports of established TCP connections to PORT (IPv4 and IPv6)
+client_ports() {
+	local h
+	awk -v p="$(printf '%04X' "$1")" '
+		FNR > 1 && $4 == "01" { n = split($3, r, ":"); if (r[n] == p) { m = split($2, l, ":"); print l[m] } }' \
+		/proc/net/tcp /proc/net/tcp6 2>/dev/null |
+		while read -r h; do echo $((16#$h)); done
+}
+
+# unix_listening PATH: a unix stream socket listens at PATH
+unix_listening() {
+	[[ -S $1 ]] && awk -v p="$1" 'FNR > 1 && $NF == p && $4 == "00010000" { found = 1; exit } END { exit !found }' /proc/net/unix
+}
+
+# wait_port HOST PORT [SECONDS]: until something listens there.
+wait_port() {
+	local deadline
+	deadline=$(deadline_ms "${3:-10}")
+	until port_listening "$1" "$2"; do
+		(($(now_ms) < deadline)) || return 1
+		sleep 0.05
+	done
+}
+
+# wait_unix PATH [SECONDS]: until a unix socket listens at PATH.
+wait_unix() {
+	local deadline
+	deadline=$(deadline_ms "${2:-10}")
+	until unix_listening "$1"; do
+		(($(now_ms) < deadline)) || return 1
+		sleep 0.05
+	done
+}
+
+# wait_log FILE REGEX [SECONDS]: until an extended regex (case-insensitive) matches a line.
+wait_log() {
+	local deadline
+	deadline=$(deadline_ms "${3:-10}")
+	until grep -qiE -- "$2" "$1" 2>/dev/null; do
+		(($(now_ms) < deadline)) || return 1
+		sleep 0.05
+	done
+}
+
+# count_log FILE REGEX -> number of matching lines (case-insensitive)
+count_log() { grep -ciE -- "$2" "$1" 2>/dev/null || true; }
+
+# is_running PID: alive and not a zombie
+is_running() {
+	local st
+	kill -0 "$1" 2>/dev/null || return 1
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	[[ ${st%% *} != Z ]]
+}
+
+# wait_exit PID [SECONDS]: waits for a background child of this shell to exit and
+# sets EXIT_RC to its status.  Returns 1 on timeout.  (Not in $(...): a subshell
+# cannot wait for its parent's children.)
+wait_exit() {
+	local deadline
+	deadline=$(deadline_ms "${2:-10}")
+	while is_running "$1"; do
+		(($(now_ms) < deadline)) || return 1
+		sleep 0.05
+	done
+	EXIT_RC=0
+	wait "$1" 2>/dev/null || EXIT_RC=$?
+}
+
+# wait_until SECONDS CMD...: polls CMD (every 0.1 s) until it succeeds.
+wait_until() {
+	local deadline
+	deadline=$(deadline_ms "$1")
+	shift
+	until "$@"; do
+		(($(now_ms) < deadline)) || return 1
+		sleep 0.1
+	done
+}
+
+# ------------------------------------------------------------------ certificates
+# CERTS: the shared test PKI (generated once per build directory, read-only use).
+CERTS=$BUILDDIR/test-certs
+ensure_certs() {
+	"$ROOT/scripts/gen-certs.sh" "$CERTS" || fail "scripts/gen-certs.sh $CERTS failed"
+	CA=$CERTS/ca.crt
+}
+ensure_certs
+
+# private_certs DIR: a copy of the PKI a scenario may change (reload tests).
+private_certs() {
+	mkdir -p "$1"
+	cp -p "$CERTS"/*.crt "$CERTS"/*.key "$1"/
+}
+
+# new_leaf DIR NAME CN SAN [ec|rsa]: another leaf signed by DIR's CA.
+new_leaf() {
+	"$ROOT/scripts/gen-certs.sh" "$1" --leaf "$2" "$3" "$4" "${5:-ec}" || fail "new_leaf $2 failed"
+}
+
+# cert_field FILE -> "subject serial" one-liner of a PEM certificate
+cert_subject() { "$OPENSSL" x509 -in "$1" -noout -subject -nameopt RFC2253 | sed 's/^subject=//'; }
+cert_serial() { "$OPENSSL" x509 -in "$1" -noout -serial | sed 's/^serial=//'; }
+
+# ------------------------------------------------------------------ data
+# gen_file FILE N [SEED]: the deterministic stream backend.py serves in mode source/http.
+gen_file() { "$PYTHON" "$BACKEND_PY" gen "$2" "${3:-0}" >"$1"; }
+gen_sha() { "$PYTHON" "$BACKEND_PY" sha "$1" "${2:-0}"; }
+sha_of() { sha256sum "$1" | cut -d' ' -f1; }
+size_of() { stat -c %s "$1"; }
+
+# ------------------------------------------------------------------ config
+# write_config FILE [key=value ...]
+# One listener "main" (plus an optional second one, keys suffixed with 2) and two
+# profiles: "default" (localhost, ECDSA + RSA) and "other" (other.test, *.wild.test).
+# Keys (defaults in brackets):
+#   workers [1] log_level [debug] shutdown_timeout [5 s * TIMEOUT_SCALE]
+#   certdir [$CERTS]  default_certs [ecdsa,rsa]  other_certs [other]
+#   min_version max_version ciphers ciphersuites groups   (default profile; omitted if empty)
+#   listen [127.0.0.1:$(free_port)]  backend (required)  profiles [default,other]
+#   sni_strict [false]  alpn [h2,http/1.1] ("none" omits it)  proxy_protocol [false]
+#   handshake_timeout [5]  idle_timeout [30]  connect_timeout [3] (seconds; the defaults,
+#   not values passed in, are multiplied by TIMEOUT_SCALE)  buffer_size [65536]
+#   listen2 backend2 profiles2 sni_strict2 alpn2 proxy_protocol2 ...: a listener "second"
+#   (each key falls back to the main listener's value); the same with 3 ("third")
+#   and 4 ("fourth")
+#   extra: raw text appended at the end of the file
+# Sets LISTEN_PORT (and LISTEN2_PORT .. LISTEN4_PORT) from the listen addresses.
+write_config() {
+	local file=$1 kv k v
+	shift
+	local -A c=(
+		[workers]=1 [log_level]=debug [shutdown_timeout]="$(scaled_int 5)" [certdir]="$CERTS"
+		[default_certs]="ecdsa,rsa" [other_certs]=other
+		[min_version]="" [max_version]="" [ciphers]="" [ciphersuites]="" [groups]=""
+		[listen]="" [backend]="" [profiles]="default,other" [sni_strict]=false
+		[alpn]="h2,http/1.1" [proxy_protocol]=false [handshake_timeout]="$(scaled_int 5)"
+		[idle_timeout]="$(scaled_int 30)" [connect_timeout]="$(scaled_int 3)" [buffer_size]=65536 [extra]=""
+	)
+	for kv in "$@"; do
+		k=${kv%%=*}
+		v=${kv#*=}
+		[[ $kv == *=* ]] || fail "write_config: bad argument '$kv' (want key=value)"
+		c[$k]=$v
+	done
+	[[ -n ${c[backend]} ]] || fail "write_config: backend= is required"
+	[[ -n ${c[listen]} ]] || c[listen]=127.0.0.1:$(free_port)
+
+	_qlist() { # a,b -> "a", "b"
+		local IFS=, out="" x
+		for x in $1; do out+="${out:+, }\"$x\""; done
+		printf '%s' "$out"
+	}
+	_certs() { # ecdsa,rsa -> ( { cert = ...; key = ...; }, ... )
+		local IFS=, out="" x
+		for x in $1; do
+			out+="${out:+,}"$'\n'"      { cert = \"${c[certdir]}/$x.crt\"; key = \"${c[certdir]}/$x.key\"; }"
+		done
+		printf '(%s\n    )' "$out"
+	}
+	_listener() { # NAME SUFFIX
+		local s=$2 key val
+		printf '  {\n    name = "%s";\n' "$1"
+		for key in listen backend; do
+			val=${c[$key$s]:-${c[$key]}}
+			printf '    %s = "%s";\n' "$key" "$val"
+		done
+		printf '    profiles = [ %s ];\n' "$(_qlist "${c[profiles$s]:-${c[profiles]}}")"
+		val=${c[alpn$s]:-${c[alpn]}}
+		[[ $val == none ]] || printf '    alpn = [ %s ];\n' "$(_qlist "$val")"
+		for key in sni_strict proxy_protocol handshake_timeout idle_timeout connect_timeout buffer_size; do
+			val=${c[$key$s]:-${c[$key]}}
+			[[ -n $val ]] && printf '    %s = %s;\n' "$key" "$val"
+		done
+		printf '  }'
+	}
+	{
+		printf '# written by tests/lib.sh write_config for %s\n' "$TEST_NAME"
+		printf 'workers = %s;\nlog_level = "%s";\nshutdown_timeout = %s;\n\n' \
+			"${c[workers]}" "${c[log_level]}" "${c[shutdown_timeout]}"
+		printf 'profiles = (\n  {\n    name = "default";\n    server_names = [ "localhost" ];\n'
+		printf '    certificates = %s;\n' "$(_certs "${c[default_certs]}")"
+		for k in min_version max_version ciphers ciphersuites groups; do
+			[[ -n ${c[$k]} ]] && printf '    %s = "%s";\n' "$k" "${c[$k]}"
+		done
+		printf '  },\n  {\n    name = "other";\n    server_names = [ "other.test", "*.wild.test" ];\n'
+		printf '    certificates = %s;\n  }\n);\n\n' "$(_certs "${c[other_certs]}")"
+		printf 'listeners = (\n'
+		_listener main ""
+		local n names=([2]=second [3]=third [4]=fourth)
+		for n in 2 3 4; do
+			if [[ -n ${c[listen$n]:-} ]]; then
+				printf ',\n'
+				_listener "${names[$n]}" "$n"
+			fi
+		done
+		printf '\n);\n'
+		if [[ -n ${c[extra]} ]]; then printf '%s\n' "${c[extra]}"; fi
+	} >"$file"
+	LISTEN_ADDR=${c[listen]}
+	LISTEN_PORT=${LISTEN_ADDR##*:}
+	LISTEN2_PORT='' LISTEN3_PORT='' LISTEN4_PORT=''
+	[[ -z ${c[listen2]:-} ]] || LISTEN2_PORT=${c[listen2]##*:}
+	[[ -z ${c[listen3]:-} ]] || LISTEN3_PORT=${c[listen3]##*:}
+	[[ -z ${c[listen4]:-} ]] || LISTEN4_PORT=${c[listen4]##*:}
+	return 0
+}
+
+# ------------------------------------------------------------------ ktlsd
+# _listen_addrs CONF -> "host port" per listen = "..." line
+_listen_addrs() {
+	sed -nE 's/^[[:space:]]*listen[[:space:]]*=[[:space:]]*"([^"]+)".*/\1/p' "$1" |
+		sed -E 's/^\[(.*)\]:([0-9]+)$/\1 \2/; t; s/^(.*):([0-9]+)$/\1 \2/'
+}
+
+# start_ktlsd CONF [EXTRA ARGS...]
+# Starts "$KTLSD -f -c CONF [-v]" with its stderr in $T/ktlsd-N.log, waits for
+# the "ready" log line (or every listen port of CONF to be bound) and fails fast
+# if it exits. Sets KTLSD_PID and KTLSD_LOG.
+start_ktlsd() {
+	local conf=$1 args=() deadline rc
+	shift
+	need_ktlsd
+	_KTLSD_N=$((_KTLSD_N + 1))
+	KTLSD_LOG=$T/ktlsd-$_KTLSD_N.log
+	[[ $KTLSD_VERBOSE == 1 ]] && args+=(-v)
+	"$KTLSD" -f -c "$conf" "${args[@]}" "$@" >"$KTLSD_LOG" 2>&1 </dev/null &
+	KTLSD_PID=$!
+	_KTLSD_PIDS+=("$KTLSD_PID")
+	_KTLSD_LOGS+=("$KTLSD_LOG")
+	local -a addrs
+	mapfile -t addrs < <(_listen_addrs "$conf")
+	deadline=$(deadline_ms 15)
+	while :; do
+		if ! is_running "$KTLSD_PID"; then
+			rc=0
+			wait "$KTLSD_PID" || rc=$?
+			_KTLSD_REAPED[$KTLSD_PID]=1
+			fail "ktlsd exited with status $rc during startup ($KTLSD -f -c $conf)"
+		fi
+		grep -q 'ready' "$KTLSD_LOG" 2>/dev/null && break
+		if ((${#addrs[@]} > 0)); then
+			local a all=1
+			for a in "${addrs[@]}"; do
+				# shellcheck disable=SC2086 # "host port"
+				port_listening $a || { all=0 && break; }
+			done
+			if ((all)); then
+				wait_log "$KTLSD_LOG" ready 1 || note "ktlsd: ports bound but no 'ready' log line"
+				break
+			fi
+		fi
+		(($(now_ms) < deadline)) || fail "ktlsd did not become ready within $(scaled 15)s"
+		sleep 0.05
+	done
+	note "ktlsd pid $KTLSD_PID ready (log ${KTLSD_LOG#"$T"/})"
+}
+
+# stop_ktlsd [PID] [SIGNAL] [SECONDS]: signal (default TERM), wait for the exit
+# (default 30 s, scaled) and set KTLSD_RC to the exit status.
+stop_ktlsd() {
+	local pid=${1:-$KTLSD_PID} sig=${2:-TERM}
+	kill -"$sig" "$pid" 2>/dev/null || true
+	wait_exit "$pid" "${3:-30}" || fail "ktlsd pid $pid did not exit within $(scaled "${3:-30}")s of SIG$sig"
+	_KTLSD_REAPED[$pid]=1
+	KTLSD_RC=$EXIT_RC
+}
+
+# reload_ktlsd [PID] [LOG]: SIGHUP, then wait until the log has one more line
+# telling how the reload ended ("reloaded ..." or "reload failed/refused ...").
+# Returns 1 if none appeared.
+RELOAD_DONE_RE='reloaded|reload[a-z]* (failed|refused|error)'
+reload_ktlsd() {
+	local pid=${1:-$KTLSD_PID} log=${2:-$KTLSD_LOG} before
+	before=$(count_log "$log" "$RELOAD_DONE_RE")
+	kill -HUP "$pid"
+	wait_until 10 _log_count_above "$log" "$RELOAD_DONE_RE" "$before"
+}
+_log_count_above() { (($(count_log "$1" "$2") > $3)); }
+
+assert_ktlsd_alive() { # [PID]
+	is_running "${1:-$KTLSD_PID}" || fail "ktlsd (pid ${1:-$KTLSD_PID}) is not running any more"
+}
+
+# ------------------------------------------------------------------ backends
+# start_backend [--listen ADDR] MODE [ARGS...]
+# Starts tests/tools/backend.py; sets BACKEND_PID, BACKEND_LOG, BACKEND_ADDR
+# ("127.0.0.1:PORT" or "unix:/path") and BACKEND_PORT.
+start_backend() {
+	local listen=127.0.0.1:0
+	if [[ ${1:-} == --listen ]]; then
+		listen=$2
+		shift 2
+	fi
+	_BACKEND_N=$((_BACKEND_N + 1))
+	BACKEND_LOG=$T/backend-$_BACKEND_N-$1.log
+	local pf=$T/.backend-$_BACKEND_N.port
+	"$PYTHON" "$BACKEND_PY" --listen "$listen" --port-file "$pf" "$@" >"$BACKEND_LOG" 2>&1 </dev/null &
+	BACKEND_PID=$!
+	track "$BACKEND_PID"
+	wait_until 10 test -s "$pf" || {
+		show_tail "$BACKEND_LOG"
+		fail "backend $* did not start"
+	}
+	BACKEND_PORT=$(cat "$pf")
+	case $listen in
+	unix:*) BACKEND_ADDR=$listen ;;
+	\[*) BACKEND_ADDR=${listen%:*}:$BACKEND_PORT ;;
+	*) BACKEND_ADDR=${listen%:*}:$BACKEND_PORT ;;
+	esac
+}
+
+# ------------------------------------------------------------------ clients
+# Every client gets a scaled timeout; output goes where the caller redirects it.
+#
+# sclient PORT [s_client args...]: openssl s_client to 127.0.0.1:PORT verifying
+# against the test CA (stdin: whatever the caller gives; default </dev/null).
+sclient() {
+	local port=$1
+	shift
+	to 20 "$OPENSSL" s_client -connect "127.0.0.1:$port" -CAfile "$CA" -verify_return_error "$@"
+}
+
+# gnutls PORT HOSTNAME [gnutls-cli args...]: gnutls-cli to 127.0.0.1:PORT with SNI
+# and hostname verification for HOSTNAME.
+gnutls() {
+	local port=$1 host=$2
+	shift 2
+	to 20 gnutls-cli --x509cafile="$CA" --sni-hostname="$host" --verify-hostname="$host" \
+		-p "$port" "$@" 127.0.0.1
+}
+
+# curl_k PORT PATH [curl args...]: curl --http1.1 https://localhost:PORT/PATH
+# (resolved to 127.0.0.1) verifying against the test CA.  HTTP/1.1 because
+# backend.py speaks only that while the test listeners also offer h2 in ALPN.
+curl_k() {
+	local port=$1 path=$2
+	shift 2
+	to 60 curl -sS --fail --http1.1 --cacert "$CA" --resolve "localhost:$port:127.0.0.1" \
+		--connect-timeout "$(scaled 10)" "$@" "https://localhost:$port/${path#/}"
+}
+
+# s_client_info FILE KEY -> the value of "KEY: value" / "KEY : value" lines s_client prints
+sclient_field() {
+	sed -nE "s/^[[:space:]]*$2[[:space:]]*:[[:space:]]*(.*)$/\1/p" "$1" | head -n1
+}
+
+# ------------------------------------------------------------------ assertions
+assert_eq() { # EXPECTED ACTUAL WHAT
+	[[ "$1" == "$2" ]] || fail "$3: expected '$1', got '$2'"
+}
+assert_ne() { # UNEXPECTED ACTUAL WHAT
+	[[ "$1" != "$2" ]] || fail "$3: did not expect '$2'"
+}
+assert_contains() { # FILE STRING WHAT
+	grep -qF -- "$2" "$1" 2>/dev/null || {
+		show_tail "$1" 30
+		fail "$3: '$2' not found in ${1#"$T"/}"
+	}
+}
+assert_not_contains() { # FILE STRING WHAT
+	if grep -qF -- "$2" "$1" 2>/dev/null; then
+		grep -nF -- "$2" "$1" | head -n5
+		fail "$3: '$2' unexpectedly found in ${1#"$T"/}"
+	fi
+}
+assert_match() { # FILE ERE WHAT
+	grep -qE -- "$2" "$1" 2>/dev/null || {
+		show_tail "$1" 30
+		fail "$3: no line matching /$2/ in ${1#"$T"/}"
+	}
+}
+assert_rc() { # EXPECTED ACTUAL WHAT [OUTPUT FILE]
+	if [[ "$1" != "$2" ]]; then
+		[[ -n ${4:-} ]] && show_tail "$4" 30
+		fail "$3: exit status $2, expected $1"
+	fi
+}
+# assert_file_sha FILE SHA WHAT: compares content by sha256, printing sizes on mismatch.
+assert_file_sha() {
+	local got
+	[[ -f $1 ]] || fail "$3: output file ${1#"$T"/} does not exist"
+	got=$(sha_of "$1")
+	[[ $got == "$2" ]] || fail "$3: sha256 mismatch: got $got ($(size_of "$1") bytes), expected $2"
+}
+# assert_within MS LIMIT_MS WHAT: MS <= LIMIT_MS
+assert_le() {
+	(($1 <= $2)) || fail "$3: $1 > $2"
+}
+
+# ------------------------------------------------------------------ s_client probes
+# What the clients print, as measured with OpenSSL 3.0 and GnuTLS 3.7:
+#   s_client (without -quiet) prints "New, TLSv1.3, Cipher is X" once the handshake is
+#   done, "ALPN protocol: h2" or "No ALPN negotiated", and "closed" + exit 0 when the
+#   server sends close_notify; a bare TCP EOF instead gives "unexpected eof while
+#   reading" and exit 1.  -quiet prints only the application data on stdout.
+#   gnutls-cli --logfile=F writes "- Peer has closed the GnuTLS connection" (exit 0)
+#   on close_notify and "The TLS connection was non-properly terminated" (exit 1)
+#   on a bare EOF; it sends close_notify on stdin EOF and keeps reading (half-close).
+
+# probe PORT OUT [s_client args...]: handshake through ktlsd, send "GET / HTTP/1.0"
+# (the backend must be in http mode), read until the server closes.  Output
+# (stdout+stderr) in OUT, exit status in PROBE_RC.
+probe() {
+	local port=$1 out=$2
+	shift 2
+	PROBE_RC=0
+	printf 'GET / HTTP/1.0\r\nHost: localhost\r\n\r\n' |
+		sclient "$port" -ign_eof "$@" >"$out" 2>&1 || PROBE_RC=$?
+}
+
+# probe_ok PORT OUT WHAT [s_client args...]: probe that must succeed end to end
+# (handshake, verified certificate, the backend's hello page, close_notify).
+probe_ok() {
+	local port=$1 out=$2 what=$3
+	shift 3
+	probe "$port" "$out" "$@"
+	if ((PROBE_RC != 0)) || ! grep -q 'Hello from the backend' "$out"; then
+		show_tail "$out" 25
+		fail "$what: s_client $* did not get the backend's page through ktlsd (exit $PROBE_RC)"
+	fi
+}
+
+# sclient_proto OUT -> TLSv1.2 / TLSv1.3 (empty if no handshake)
+sclient_proto() { sed -nE 's/^New, (TLSv[0-9.]+), Cipher is .*/\1/p' "$1" | head -n1; }
+# sclient_cipher OUT -> the negotiated cipher name
+sclient_cipher() { sed -nE 's/^New, TLSv[0-9.]+, Cipher is (.*)/\1/p' "$1" | head -n1; }
+# sclient_alpn OUT -> the ALPN protocol, "none" if none was negotiated, "" if unknown
+sclient_alpn() {
+	if grep -q '^No ALPN negotiated' "$1"; then
+		echo none
+	else
+		sed -nE 's/^ALPN protocol: (.*)/\1/p' "$1" | head -n1
+	fi
+}
+# sclient_cert OUT CERT: writes the server certificate s_client printed to CERT
+sclient_cert() {
+	sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' "$1" |
+		sed '/-----END CERTIFICATE-----/q' >"$2"
+	[[ -s $2 ]] || fail "no server certificate in ${1#"$T"/}"
+}
+# cert_keytype CERT -> EC / RSA / other
+cert_keytype() {
+	case $("$OPENSSL" x509 -in "$1" -noout -text | sed -nE 's/^[[:space:]]*Public Key Algorithm: (.*)/\1/p' | head -n1) in
+	id-ecPublicKey) echo EC ;;
+	rsaEncryption) echo RSA ;;
+	*) echo other ;;
+	esac
+}
+cert_cn() { "$OPENSSL" x509 -in "$1" -noout -subject -nameopt multiline | sed -nE 's/^[[:space:]]*commonName[[:space:]]*= (.*)/\1/p'; }
+# sclient_error OUT -> the first OpenSSL error s_client printed, e.g.
+# "tlsv1 unrecognized name (alert 112)" or "wrong version number"; empty if none
+sclient_error() {
+	awk -F: '/:error:[0-9A-F]+:SSL routines:/ {
+		msg = $6; n = ""
+		if (match($0, /SSL alert number [0-9]+/)) n = " (alert " substr($0, RSTART + 17, RLENGTH - 17) ")"
+		print msg n; exit }' "$1"
+}
+
+# http_body IN OUT: splits a raw HTTP/1.x response (as s_client -quiet or gnutls-cli
+# print it) into its body (OUT) and prints the status line and Content-Length.
+http_body() {
+	"$PYTHON" - "$1" "$2" <<'PYEOF'
+import sys
+data = open(sys.argv[1], "rb").read()
+end = data.find(b"\r\n\r\n")
+if end < 0:
+    print("no-header-end 0")
+    open(sys.argv[2], "wb").close()
+    sys.exit(0)
+head = data[:end].decode("latin-1").split("\r\n")
+clen = [h.split(":", 1)[1].strip() for h in head[1:] if h.lower().startswith("content-length:")]
+open(sys.argv[2], "wb").write(data[end + 4:])
+print(head[0].replace(" ", "_"), clen[0] if clen else "-")
+PYEOF
+}
