@@ -22,7 +22,7 @@ TEST_PKGS=(
 # Development tools used by `make format` / `make tidy` and the shell lint.
 DEV_PKGS=(shellcheck)
 # Benchmarks (bench/run.sh): reference TLS terminators.
-BENCH_PKGS=(nginx-light haproxy)
+BENCH_PKGS=(nginx libnginx-mod-stream haproxy)
 # Later: the kTLS VM (a small kernel + busybox initramfs under qemu).
 VM_PKGS=(qemu-system-x86 busybox-static cpio)
 

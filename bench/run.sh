@@ -1,0 +1,461 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# bench/run.sh - server CPU per full TLS handshake and per relayed GB, for ktlsd and, side by
+# side in the same run, nginx and HAProxy from Debian as references. A harness, not a test:
+# it prints figures and never fails on them. See bench/README.md for the method.
+#
+#   BUILD=build bench/run.sh [-r REPS] [-t SECS] [-s all|handshake|bulk] [-o SERVERS]
+#                            [-b BYTES] [-p BASE_PORT] [-k]
+#
+# Everything listens on 127.0.0.1 only; every process it starts is stopped on exit.
+set -euo pipefail
+
+usage() {
+	cat <<'EOF'
+usage: BUILD=build bench/run.sh [options]
+  -r N        repetitions of every measurement; the best run counts (default 3)
+  -t SECS     length of one handshake run, per server and TLS version (default 5)
+  -s SUBSET   all | handshake | bulk (default all)
+  -o LIST     servers, comma-separated, in the order run within a repetition
+              (default ktlsd,nginx,haproxy,nginx-stream; missing ones are skipped)
+  -b BYTES    bytes relayed in the bulk run (default 1073741824 = 1 GiB)
+  -p PORT     first of the loopback ports used (default 18440; uses PORT..PORT+9)
+  -k          keep the temporary directory (configurations, logs) for inspection
+  -h          this help
+EOF
+}
+
+REPS=3
+HS_TIME=5
+SUBSET=all
+SERVERS_ARG="ktlsd,nginx,haproxy,nginx-stream"
+BULK_BYTES=1073741824
+BASE_PORT=18440
+KEEP=0
+CMDLINE="BUILD=${BUILD:-build} bench/run.sh${*:+ $*}"
+while getopts "r:t:s:o:b:p:kh" opt; do
+	case $opt in
+	r) REPS=$OPTARG ;;
+	t) HS_TIME=$OPTARG ;;
+	s) SUBSET=$OPTARG ;;
+	o) SERVERS_ARG=$OPTARG ;;
+	b) BULK_BYTES=$OPTARG ;;
+	p) BASE_PORT=$OPTARG ;;
+	k) KEEP=1 ;;
+	h) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+[[ $# -eq 0 ]] || { usage >&2; exit 2; }
+for v in REPS HS_TIME BULK_BYTES BASE_PORT; do
+	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: -${v}: not a positive integer: ${!v}" >&2; exit 2; }
+done
+case $SUBSET in
+all) DO_HS=1 DO_BULK=1 ;;
+handshake | hs) DO_HS=1 DO_BULK=0 ;;
+bulk) DO_HS=0 DO_BULK=1 ;;
+*) echo "bench: -s must be all, handshake or bulk" >&2; exit 2 ;;
+esac
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-build}
+[[ $BUILD = /* ]] || BUILD=$ROOT/$BUILD
+KTLSD=$BUILD/ktlsd
+TOOLS=$BUILD/bench
+CLK_TCK=$(getconf CLK_TCK)
+NGINX_STREAM_SO=/usr/lib/nginx/modules/ngx_stream_module.so
+
+# Ports: one TLS port per server and role, and the backend's two.
+P_KTLSD_HS=$((BASE_PORT + 0)) P_KTLSD_BULK=$((BASE_PORT + 1))
+P_NGINX=$((BASE_PORT + 2))
+P_HAPROXY_HS=$((BASE_PORT + 3)) P_HAPROXY_BULK=$((BASE_PORT + 4))
+P_NGXS_HS=$((BASE_PORT + 5)) P_NGXS_BULK=$((BASE_PORT + 6))
+P_SINK=$((BASE_PORT + 8)) P_SOURCE=$((BASE_PORT + 9))
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------- cleanup
+declare -a STARTED=()
+TMP=""
+# shellcheck disable=SC2317 # called from the EXIT trap
+descendants() { # PID -> PID and all its descendants, one a line
+	local root=$1
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$root" '
+		{ pid = $1; l = $0; sub(/^.*\) /, "", l); split(l, f, " "); pp[pid] = f[2] }
+		END { for (p in pp) { q = p; n = 0
+			while (q != root && q > 1 && n++ < 64) q = pp[q]
+			if (q == root) print p } }'
+}
+# shellcheck disable=SC2317 # the EXIT trap
+cleanup() {
+	local pid all=() p i
+	set +e
+	trap - EXIT INT TERM
+	for pid in "${STARTED[@]}"; do
+		kill -0 "$pid" 2>/dev/null || continue
+		mapfile -t -O "${#all[@]}" all < <(descendants "$pid")
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for i in $(seq 30); do
+		local alive=0
+		for p in "${STARTED[@]}" "${all[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		((alive)) || break
+		sleep 0.1
+	done
+	for p in "${STARTED[@]}" "${all[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	if [[ -n $TMP && -d $TMP ]]; then
+		if ((KEEP)); then log "kept $TMP"; else rm -rf "$TMP"; fi
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- tools, certificate, data
+for t in openssl gcc awk; do
+	command -v $t >/dev/null || { log "$t is missing: cannot run"; exit 0; }
+done
+mkdir -p "$TOOLS"
+build_tool() { # NAME [LIBS...]
+	local name=$1 src=$ROOT/bench/$1.c
+	shift
+	if [[ ! -x $TOOLS/$name || $src -nt $TOOLS/$name ]]; then
+		gcc -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$TOOLS/$name" "$src" "$@"
+	fi
+}
+build_tool backend
+build_tool tlsget -lssl -lcrypto
+
+CERT=$TOOLS/ecdsa-p256.crt KEY=$TOOLS/ecdsa-p256.key PEM=$TOOLS/ecdsa-p256.pem
+if [[ ! -s $PEM ]]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+		-subj /CN=bench.ktlsd.invalid -keyout "$KEY" -out "$CERT" 2>/dev/null
+	cat "$CERT" "$KEY" >"$PEM"
+fi
+
+# tmpfs if there is one: nginx's bulk file then never waits for, or competes with, writeback.
+TMP=$(mktemp -d /dev/shm/ktlsd-bench.XXXXXX 2>/dev/null || mktemp -d /tmp/ktlsd-bench.XXXXXX)
+mkdir -p "$TMP/www" "$TMP/nginx-tmp"
+
+# ---------------------------------------------------------------- which servers
+declare -A PID=() HS_PORT=() BULK_PORT=() BULK_NOTE=() LABEL=()
+LABEL[ktlsd]=ktlsd LABEL[nginx]=nginx LABEL[haproxy]=HAProxy LABEL[nginx-stream]="nginx stream"
+HS_PORT[ktlsd]=$P_KTLSD_HS BULK_PORT[ktlsd]=$P_KTLSD_BULK
+HS_PORT[nginx]=$P_NGINX BULK_PORT[nginx]=$P_NGINX
+HS_PORT[haproxy]=$P_HAPROXY_HS BULK_PORT[haproxy]=$P_HAPROXY_BULK
+HS_PORT[nginx-stream]=$P_NGXS_HS BULK_PORT[nginx-stream]=$P_NGXS_BULK
+declare -a SERVERS=() NOTES=()
+IFS=, read -r -a wanted <<<"$SERVERS_ARG"
+for s in "${wanted[@]}"; do
+	case $s in
+	ktlsd)
+		if [[ -x $KTLSD ]]; then SERVERS+=(ktlsd); else NOTES+=("ktlsd: $KTLSD not built; skipped"); fi ;;
+	nginx)
+		if command -v nginx >/dev/null; then SERVERS+=(nginx)
+		else NOTES+=("nginx: not installed (apt-get install nginx); skipped"); fi ;;
+	nginx-stream)
+		if command -v nginx >/dev/null && [[ -f $NGINX_STREAM_SO ]]; then SERVERS+=(nginx-stream)
+		else NOTES+=("nginx stream: needs nginx and libnginx-mod-stream; skipped"); fi ;;
+	haproxy)
+		if command -v haproxy >/dev/null; then SERVERS+=(haproxy)
+		else NOTES+=("HAProxy: not installed (apt-get install haproxy); skipped"); fi ;;
+	*) log "unknown server '$s' (ktlsd, nginx, haproxy, nginx-stream)"; exit 2 ;;
+	esac
+done
+((${#SERVERS[@]})) || { log "no server to measure"; exit 0; }
+
+# Every port must be free: a stale server would be measured in place of ours.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in $(seq "$BASE_PORT" $((BASE_PORT + 9))); do
+	if port_open "$p"; then log "127.0.0.1:$p is already in use: pick other ports with -p"; exit 0; fi
+done
+
+# ---------------------------------------------------------------- configurations
+cat >"$TMP/ktlsd.conf" <<EOF
+workers = 1;
+log_level = "warn";
+profiles = ( { name = "bench";
+               certificates = ( { cert = "$CERT"; key = "$KEY"; } );
+               min_version = "1.2"; max_version = "1.3"; groups = "X25519"; } );
+listeners = ( { listen = "127.0.0.1:$P_KTLSD_HS";   profiles = [ "bench" ]; backend = "127.0.0.1:$P_SINK"; },
+              { listen = "127.0.0.1:$P_KTLSD_BULK"; profiles = [ "bench" ]; backend = "127.0.0.1:$P_SOURCE"; } );
+EOF
+
+# nginx: the http server answers handshakes and serves the bulk file itself (the anchors'
+# method); the stream variant is the like-for-like TLS-to-TCP proxy.
+nginx_conf() { # FILE stream|http
+	local tls="ssl_certificate $CERT; ssl_certificate_key $KEY;
+		ssl_protocols TLSv1.2 TLSv1.3; ssl_ecdh_curve X25519;
+		ssl_session_cache off; ssl_session_tickets off;"
+	{
+		echo "user root root; worker_processes 1; daemon off; master_process on;"
+		echo "pid $TMP/nginx-$2.pid; error_log $TMP/nginx-$2.log warn;"
+		[[ $2 = stream ]] && echo "load_module $NGINX_STREAM_SO;"
+		echo "events { worker_connections 8192; }"
+		if [[ $2 = http ]]; then
+			cat <<EOF
+http {
+	access_log off;
+	client_body_temp_path $TMP/nginx-tmp/body; proxy_temp_path $TMP/nginx-tmp/proxy;
+	fastcgi_temp_path $TMP/nginx-tmp/fastcgi; uwsgi_temp_path $TMP/nginx-tmp/uwsgi;
+	scgi_temp_path $TMP/nginx-tmp/scgi;
+	server {
+		listen 127.0.0.1:$P_NGINX ssl;
+		$tls
+		root $TMP/www;
+	}
+}
+EOF
+		else
+			cat <<EOF
+stream {
+	server { listen 127.0.0.1:$P_NGXS_HS ssl;   $tls proxy_pass 127.0.0.1:$P_SINK; }
+	server { listen 127.0.0.1:$P_NGXS_BULK ssl; $tls proxy_pass 127.0.0.1:$P_SOURCE; }
+}
+EOF
+		fi
+	} >"$1"
+}
+nginx_conf "$TMP/nginx-http.conf" http
+nginx_conf "$TMP/nginx-stream.conf" stream
+
+hap_bind="ssl crt $PEM curves X25519 no-tls-tickets ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.3"
+cat >"$TMP/haproxy.cfg" <<EOF
+global
+	nbthread 1
+	maxconn 4096
+defaults
+	mode tcp
+	timeout connect 5s
+	timeout client 60s
+	timeout server 60s
+frontend hs
+	bind 127.0.0.1:$P_HAPROXY_HS $hap_bind
+	default_backend sink
+frontend bulk
+	bind 127.0.0.1:$P_HAPROXY_BULK $hap_bind
+	default_backend source
+backend sink
+	server sink 127.0.0.1:$P_SINK
+backend source
+	server source 127.0.0.1:$P_SOURCE
+EOF
+
+# ---------------------------------------------------------------- start everything
+wait_port() { # PORT PID NAME
+	local i
+	for i in $(seq 100); do
+		port_open "$1" && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+start() { # NAME LOG CMD...
+	local name=$1 logf=$2
+	shift 2
+	"$@" >"$logf" 2>&1 &
+	local pid=$!
+	STARTED+=("$pid")
+	PID[$name]=$pid
+}
+
+start backend "$TMP/backend.log" "$TOOLS/backend" "$P_SINK" "$P_SOURCE" "$BULK_BYTES"
+wait_port "$P_SOURCE" "${PID[backend]}" backend || { log "backend did not start"; cat "$TMP/backend.log" >&2; exit 0; }
+
+declare -a RUNNING=()
+for s in "${SERVERS[@]}"; do
+	case $s in
+	ktlsd) start ktlsd "$TMP/ktlsd.log" "$KTLSD" -f -c "$TMP/ktlsd.conf" ;;
+	nginx) start nginx "$TMP/nginx-http.out" nginx -e "$TMP/nginx-http.log" -p "$TMP" -c "$TMP/nginx-http.conf" ;;
+	nginx-stream) start nginx-stream "$TMP/nginx-stream.out" nginx -e "$TMP/nginx-stream.log" -p "$TMP" -c "$TMP/nginx-stream.conf" ;;
+	haproxy) start haproxy "$TMP/haproxy.log" haproxy -db -f "$TMP/haproxy.cfg" ;;
+	esac
+	if wait_port "${HS_PORT[$s]}" "${PID[$s]}" "$s" && wait_port "${BULK_PORT[$s]}" "${PID[$s]}" "$s"; then
+		RUNNING+=("$s")
+	else
+		NOTES+=("${LABEL[$s]}: did not start; skipped")
+		log "${LABEL[$s]} did not start:"
+		cat "$TMP"/"$s"*.log "$TMP"/"$s"*.out 2>/dev/null | tail -20 >&2 || true
+	fi
+done
+SERVERS=("${RUNNING[@]}")
+((${#SERVERS[@]})) || { log "no server started"; exit 0; }
+
+# How many NewSessionTickets each server sends after a full TLS 1.3 handshake: each costs
+# OpenSSL 3.0 tens of µs, so this is needed to read the handshake figures.
+declare -A TICKETS=()
+for s in "${SERVERS[@]}"; do
+	TICKETS[$s]=$( (sleep 0.5) | timeout 5 openssl s_client -connect "127.0.0.1:${HS_PORT[$s]}" \
+		-tls1_3 -msg 2>/dev/null | grep -c '^<<< TLS 1.3, Handshake.*NewSessionTicket' || true)
+done
+
+if ((DO_BULK)) && [[ " ${SERVERS[*]} " = *" nginx "* ]]; then
+	# nginx serves this file itself; read it once so that it comes from the page cache.
+	head -c "$BULK_BYTES" /dev/zero >"$TMP/www/bulk.bin"
+	cat "$TMP/www/bulk.bin" >/dev/null
+fi
+
+# ---------------------------------------------------------------- measuring
+tree_cpu() { # PID -> "USER_TICKS SYS_TICKS" of the process and all its descendants, each
+	# with its reaped children (cutime, cstime)
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
+		{ pid = $1; l = $0; sub(/^.*\) /, "", l); split(l, f, " ")
+		  pp[pid] = f[2]; ut[pid] = f[12] + f[14]; st[pid] = f[13] + f[15] }
+		END { u = 0; s = 0
+		      for (p in pp) { q = p; n = 0
+			while (q != root && q > 1 && n++ < 64) q = pp[q]
+			if (q == root) { u += ut[p]; s += st[p] } }
+		      print u, s }'
+}
+
+RESULTS=$TMP/results # lines: TEST SERVER REP UNITS USER_TICKS SYS_TICKS SECS
+: >"$RESULTS"
+
+hs_run() { # SERVER VERSION(1_2|1_3) SECS REP
+	local s=$1 v=$2 secs=$3 rep=$4 out=$TMP/s_time.out b a n
+	read -r -a b < <(tree_cpu "${PID[$s]}")
+	timeout $((secs + 30)) openssl s_time -connect "127.0.0.1:${HS_PORT[$s]}" -new \
+		-time "$secs" "-tls$v" >"$out" 2>&1 </dev/null || true
+	sleep 0.3 # let the server finish the last connection
+	read -r -a a < <(tree_cpu "${PID[$s]}")
+	if ! kill -0 "${PID[$s]}" 2>/dev/null; then log "${LABEL[$s]} is gone"; return; fi
+	n=$(sed -n 's/^\([0-9][0-9]*\) connections in [0-9.]* real seconds.*/\1/p' "$out" | tail -1)
+	if [[ -z $n || $n -eq 0 ]]; then
+		log "${LABEL[$s]} TLS ${v/_/.}: s_time failed: $(grep -v '^[tr]*$' "$out" | tail -3 | tr '\n' ' ')"
+		return
+	fi
+	((rep > 0)) || return 0
+	echo "hs$v $s $rep $n $((a[0] - b[0])) $((a[1] - b[1])) $secs" >>"$RESULTS"
+	log "$(printf '%-13s TLS %s rep %d: %6d handshakes, %6.0f µs server CPU each' "${LABEL[$s]}" "${v/_/.}" \
+		"$rep" "$n" "$(echo "${a[*]} ${b[*]}" | awk -v n="$n" -v hz="$CLK_TCK" '{ print ($1 + $2 - $3 - $4) / hz * 1e6 / n }')")"
+}
+
+bulk_run() { # SERVER REP
+	local s=$1 rep=$2 out=$TMP/tlsget.out b a path=() secs
+	[[ $s = nginx ]] && path=(/bulk.bin)
+	read -r -a b < <(tree_cpu "${PID[$s]}")
+	if ! "$TOOLS/tlsget" 127.0.0.1 "${BULK_PORT[$s]}" "$BULK_BYTES" "${path[@]}" >"$out" 2>&1; then
+		log "${LABEL[$s]} bulk: failed: $(tail -3 "$out" | tr '\n' ' ')"
+		return
+	fi
+	sleep 0.3
+	read -r -a a < <(tree_cpu "${PID[$s]}")
+	if ! kill -0 "${PID[$s]}" 2>/dev/null; then log "${LABEL[$s]} is gone"; return; fi
+	secs=$(sed -n 's/.*secs=\([0-9.]*\).*/\1/p' "$out")
+	echo "bulk $s $rep $BULK_BYTES $((a[0] - b[0])) $((a[1] - b[1])) $secs" >>"$RESULTS"
+	log "$(printf '%-13s bulk rep %d: ' "${LABEL[$s]}" "$rep")$(awk -v u=$((a[0] - b[0])) -v y=$((a[1] - b[1])) \
+		-v hz="$CLK_TCK" -v n="$BULK_BYTES" -v t="$secs" 'BEGIN { g = n / 1e9
+		printf "%.3f s/GB server CPU (user %.3f, sys %.3f), %.0f MB/s", (u + y) / hz / g, u / hz / g, y / hz / g, n / 1e6 / t }')"
+}
+
+rotate() { # REP -> the servers, rotated by REP so that no server always runs first
+	local i n=${#SERVERS[@]}
+	for ((i = 0; i < n; i++)); do echo "${SERVERS[$(((i + $1) % n))]}"; done
+}
+
+T_START=$(date +%s)
+log "servers: ${SERVERS[*]}; $REPS repetitions; handshake runs of ${HS_TIME}s; bulk $BULK_BYTES bytes"
+if ((DO_HS)); then
+	log "warm-up"
+	for s in "${SERVERS[@]}"; do hs_run "$s" 1_3 1 0; hs_run "$s" 1_2 1 0; done
+fi
+for ((rep = 1; rep <= REPS; rep++)); do
+	mapfile -t order < <(rotate $((rep - 1)))
+	if ((DO_HS)); then
+		for s in "${order[@]}"; do hs_run "$s" 1_3 "$HS_TIME" "$rep"; done
+		for s in "${order[@]}"; do hs_run "$s" 1_2 "$HS_TIME" "$rep"; done
+	fi
+	if ((DO_BULK)); then
+		for s in "${order[@]}"; do bulk_run "$s" "$rep"; done
+	fi
+done
+T_END=$(date +%s)
+
+# ---------------------------------------------------------------- report
+for s in "${SERVERS[@]}"; do
+	if ! kill -0 "${PID[$s]}" 2>/dev/null; then
+		NOTES+=("${LABEL[$s]} exited during the run (log: $(tail -1 "$TMP/$s"*.log 2>/dev/null || true))")
+	fi
+done
+[[ " ${SERVERS[*]} " = *" nginx "* ]] && BULK_NOTE[nginx]=" (file)"
+[[ " ${SERVERS[*]} " = *" nginx-stream "* ]] && BULK_NOTE[nginx-stream]=" (proxy)"
+
+# best[TEST SERVER] = the run with the least server CPU per unit
+best() { # TEST SERVER -> "CPU_PER_UNIT USER_PER_UNIT SYS_PER_UNIT MIN_RATE MAX_RATE RUNS" or nothing
+	awk -v t="$1" -v s="$2" -v hz="$CLK_TCK" '
+		$1 == t && $2 == s { per = t == "bulk" ? $4 / 1e9 : $4
+			c = ($5 + $6) / hz / per; u = $5 / hz / per; y = $6 / hz / per
+			r = t == "bulk" ? $4 / 1e6 / $7 : $4 / $7
+			if (!n || c < bc) { bc = c; bu = u; by = y }
+			if (!n || r < rmin) rmin = r; if (!n || r > rmax) rmax = r
+			runs = runs (n ? "," : "") sprintf(t == "bulk" ? "%.3f" : "%.0f", t == "bulk" ? c : c * 1e6); n++ }
+		END { if (n) printf "%.9f %.9f %.9f %.0f %.0f %s\n", bc, bu, by, rmin, rmax, runs }' "$RESULTS"
+}
+# The table lists ktlsd first, then the references, whatever order they ran in.
+declare -a SHOWN=()
+for s in ktlsd nginx haproxy nginx-stream; do [[ " ${SERVERS[*]} " = *" $s "* ]] && SHOWN+=("$s"); done
+declare -A B=()
+for s in "${SERVERS[@]}"; do
+	for t in hs1_3 hs1_2 bulk; do B[$t $s]=$(best "$t" "$s"); done
+done
+f_us() { [[ -n $1 ]] && awk -v x="${1%% *}" 'BEGIN { printf "%.0f", x * 1e6 }' || printf '–'; }
+f_s() { # "c u y ..." FIELD(1..3)
+	[[ -n $1 ]] && echo "$1" | awk -v f="$2" '{ printf "%.3f", $f }' || printf '–'
+}
+f_rate() { [[ -n $1 ]] && echo "$1" | awk '{ printf ($4 == $5 ? "%d" : "%d–%d"), $4, $5 }' || printf '–'; }
+ratio() { # A B FIELD -> A/B
+	if [[ -n $1 && -n $2 ]]; then
+		awk -v a="$(echo "$1" | cut -d' ' -f"$3")" -v b="$(echo "$2" | cut -d' ' -f"$3")" \
+			'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "–" }'
+	else printf '–'; fi
+}
+
+machine="$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
+versions="$(openssl version | cut -d' ' -f1-2)"
+command -v nginx >/dev/null && versions+=", $(nginx -v 2>&1 | sed 's/.*version: //')"
+command -v haproxy >/dev/null && versions+=", HAProxy $(haproxy -v 2>/dev/null | head -1 | awk '{ print $3 }')"
+[[ -x $KTLSD ]] && versions+=", $("$KTLSD" -V 2>/dev/null | cut -d' ' -f1-2) ($(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'), binary of $(date -r "$KTLSD" '+%Y-%m-%d %H:%M'))"
+
+echo
+echo "### ktlsd benchmark, $(date -u +%Y-%m-%d)"
+echo
+echo "Server CPU (utime+stime of the server's process tree) per full handshake and per relayed GB;"
+echo "best of $REPS runs, servers interleaved; one worker each, loopback, ECDSA P-256, X25519."
+echo "Bulk: $BULK_BYTES bytes over one TLS 1.3 connection, TLS_AES_256_GCM_SHA384."
+echo
+echo "| server | full TLS 1.3 µs/handshake | 1.3 tickets | full TLS 1.2 µs/handshake | bulk CPU s/GB | user s/GB | sys s/GB | MB/s |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+for s in "${SHOWN[@]}"; do
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "${LABEL[$s]}${BULK_NOTE[$s]:-}" \
+		"$(f_us "${B[hs1_3 $s]}")" "${TICKETS[$s]:-?}" "$(f_us "${B[hs1_2 $s]}")" \
+		"$(f_s "${B[bulk $s]}" 1)" "$(f_s "${B[bulk $s]}" 2)" "$(f_s "${B[bulk $s]}" 3)" "$(f_rate "${B[bulk $s]}")"
+done
+if [[ " ${SERVERS[*]} " = *" ktlsd "* ]]; then
+	for r in "${SHOWN[@]}"; do
+		[[ $r = ktlsd ]] && continue
+		printf '| ktlsd ÷ %s | %s | | %s | %s | %s | %s | %s |\n' "${LABEL[$r]}${BULK_NOTE[$r]:-}" \
+			"$(ratio "${B[hs1_3 ktlsd]}" "${B[hs1_3 $r]}" 1)" "$(ratio "${B[hs1_2 ktlsd]}" "${B[hs1_2 $r]}" 1)" \
+			"$(ratio "${B[bulk ktlsd]}" "${B[bulk $r]}" 1)" "$(ratio "${B[bulk ktlsd]}" "${B[bulk $r]}" 2)" \
+			"$(ratio "${B[bulk ktlsd]}" "${B[bulk $r]}" 3)" "$(ratio "${B[bulk ktlsd]}" "${B[bulk $r]}" 5)"
+	done
+fi
+echo
+echo "Command: \`$CMDLINE\` ($((T_END - T_START)) s of measuring). $machine; $versions."
+echo "nginx (file) serves the bulk file itself; nginx stream, HAProxy and ktlsd relay a plain-TCP"
+echo "backend on 127.0.0.1. MB/s is the range over the runs (client wall clock); a ratio's MB/s"
+echo "column compares the fastest runs."
+echo
+echo "All runs (µs per handshake; s/GB): "
+for s in "${SHOWN[@]}"; do
+	line=""
+	for t in hs1_3 hs1_2 bulk; do
+		[[ -n ${B[$t $s]} ]] && line+=" ${t/hs1_/TLS 1.}: $(echo "${B[$t $s]}" | awk '{ print $6 }');"
+	done
+	echo "- ${LABEL[$s]}:${line%;}"
+done
+for n in "${NOTES[@]}"; do echo "- note: $n"; done
+exit 0
