@@ -70,7 +70,7 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/ktlsd $(DESTDIR)$(SYSCONFDIR)/ktlsd/ktlsd.conf.example
 
 format:
-	clang-format -i daemon/*.c daemon/*.h tests/unit/*.c tests/tools/*.c
+	clang-format -i $(wildcard daemon/*.c daemon/*.h tests/unit/*.c tests/tools/*.c kmod-helpers/*.c)
 
 tidy:
 	@# One file per run: clang-tidy 14 misreports va_list state across files of one run.

@@ -63,8 +63,8 @@ struct cfg_key {
 #define KEY(n, fn, ...) { .name = n, .parse = fn, __VA_ARGS__ }
 /* clang-format on */
 
-static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
-static const char *const version_names[] = {"1.2", "1.3", NULL};
+static const char *const level_names[] = { "error", "warn", "info", "debug", NULL };
+static const char *const version_names[] = { "1.2", "1.3", NULL };
 
 static int __attribute__((format(printf, 3, 4)))
 config_err(struct cfg_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
@@ -617,7 +617,7 @@ static const struct cfg_key root_keys[] = {
 static int config_parse(const char *name, const char *dir, FILE *f, const char *text,
 			struct ktlsd_cfg **out, char *err, size_t errlen)
 {
-	struct cfg_ctx ctx = {.name = name, .dir = dir, .err = err, .errlen = errlen};
+	struct cfg_ctx ctx = { .name = name, .dir = dir, .err = err, .errlen = errlen };
 	struct ktlsd_cfg *cfg = NULL;
 	config_t lc;
 	long ncpu;
@@ -790,8 +790,8 @@ void config_free(struct ktlsd_cfg *cfg)
  */
 int config_parse_addr(const char *s, bool allow_unix, struct sockaddr_storage *ss, socklen_t *len)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
 	struct addrinfo *res = NULL;
 	const char *end, *port;
 	char host[256];

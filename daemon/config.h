@@ -26,10 +26,11 @@
 #define CFG_DEF_GROUPS		     "X25519:P-256"
 /* TLS 1.2: ECDHE with AEAD only. */
 #define CFG_DEF_CIPHERS                                                                            \
-	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                             \
-	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                             \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                               \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                               \
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
-#define CFG_DEF_CIPHERSUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+#define CFG_DEF_CIPHERSUITES                                                                       \
+	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 
 enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
@@ -117,8 +118,7 @@ int config_load_string(const char *text, const char *name, struct ktlsd_cfg **ou
 void config_free(struct ktlsd_cfg *cfg);
 
 /** config_parse_addr() - "host:port", "[v6]:port" or "unix:/path" into a sockaddr. */
-int config_parse_addr(const char *s, bool allow_unix, struct sockaddr_storage *ss,
-		      socklen_t *len);
+int config_parse_addr(const char *s, bool allow_unix, struct sockaddr_storage *ss, socklen_t *len);
 
 /** config_log_level_name() - "error", "warn", "info", "debug". */
 const char *config_log_level_name(enum log_level lvl);

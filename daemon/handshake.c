@@ -48,7 +48,8 @@ static void handshake_log_done(const struct conn *c)
 	if (!log_enabled(LOG_LVL_DEBUG))
 		return;
 	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
-	conn_log(c, LOG_LVL_DEBUG, "handshake done: %s %s, profile \"%s\", sni \"%s\", alpn \"%.*s\"%s",
+	conn_log(c, LOG_LVL_DEBUG,
+		 "handshake done: %s %s, profile \"%s\", sni \"%s\", alpn \"%.*s\"%s",
 		 SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl),
 		 c->snap->profiles[c->hs.profile].cfg->name, c->hs.sni, (int)alpn_len,
 		 alpn ? (const char *)alpn : "", SSL_session_reused(c->ssl) ? ", resumed" : "");

@@ -56,8 +56,8 @@ struct hs_info {
 	uint64_t conn_id;
 };
 
-int snapshot_create(struct ktlsd_cfg *cfg, uint64_t generation, struct snapshot **out,
-		    char *err, size_t errlen);
+int snapshot_create(struct ktlsd_cfg *cfg, uint64_t generation, struct snapshot **out, char *err,
+		    size_t errlen);
 struct snapshot *snapshot_get(struct snapshot *s);
 void snapshot_put(struct snapshot *s);
 SSL *tlsprof_new_ssl(const struct snapshot *s, const struct cfg_listener *l, struct hs_info *hs);
@@ -128,9 +128,9 @@ struct worker {
 	uint64_t notify_buf;
 	struct __kernel_timespec tick;
 
-	struct snapshot *snap;		       /* the current one, this worker's reference */
+	struct snapshot *snap;		      /* the current one, this worker's reference */
 	_Atomic(struct snapshot *) next_snap; /* handed over by main, taken on notify */
-	atomic_bool stop;		       /* drain, then exit */
+	atomic_bool stop;		      /* drain, then exit */
 
 	struct worker_listener *listeners; /* one per cfg listener */
 	size_t n_listeners;
@@ -146,8 +146,8 @@ struct worker {
 	uint64_t now_ms; /* CLOCK_MONOTONIC, refreshed once per batch of completions */
 	uint64_t drain_deadline_ms;
 	bool draining;
-	sem_t started;	/* posted by the thread once its ring is enabled */
-	int start_err;	/* set by the thread before posting, if start-up failed */
+	sem_t started; /* posted by the thread once its ring is enabled */
+	int start_err; /* set by the thread before posting, if start-up failed */
 };
 
 /* user_data: op in the top 8 bits, the slot's generation in the next 24, the slot below. */
@@ -260,6 +260,5 @@ void relay_on_client_recv(struct conn *c, int res);
 void relay_on_client_send(struct conn *c, int res);
 void relay_on_backend_recv(struct conn *c, int res);
 void relay_on_backend_send(struct conn *c, int res);
-
 
 #endif

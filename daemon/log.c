@@ -47,8 +47,8 @@ void log_ssl_errors(char *buf, size_t len)
 		snprintf(buf, len, "no OpenSSL error recorded");
 }
 
-static void log_vwrite(enum log_level lvl, const char *prefix, const char *suffix,
-		       const char *fmt, va_list ap)
+static void log_vwrite(enum log_level lvl, const char *prefix, const char *suffix, const char *fmt,
+		       va_list ap)
 {
 	char line[2048];
 	const size_t max = sizeof(line) - 1; /* room for the newline */

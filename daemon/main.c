@@ -168,8 +168,9 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 		if (sig == SIGHUP && !stopping) {
 			ktlsd_reload(k);
 		} else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
-			log_info("stopping: no new connections, draining open ones for at most %u ms",
-				 k->snap->cfg->shutdown_timeout_ms);
+			log_info(
+				"stopping: no new connections, draining open ones for at most %u ms",
+				k->snap->cfg->shutdown_timeout_ms);
 			stopping = true;
 			ktlsd_stop_workers(k);
 			if (pthread_create(&joiner, NULL, ktlsd_joiner, k) != 0) {
@@ -234,9 +235,12 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' }, { "foreground", no_argument, NULL, 'f' },
-		{ "test", no_argument, NULL, 't' },	    { "verbose", no_argument, NULL, 'v' },
-		{ "version", no_argument, NULL, 'V' },	    { "help", no_argument, NULL, 'h' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "test", no_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ktlsd k = { .config_path = "/etc/ktlsd/ktlsd.conf" };

@@ -128,8 +128,7 @@ static int tlsprof_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *o
 	return SSL_TLSEXT_ERR_OK;
 }
 
-static int tlsprof_load_certs(SSL_CTX *ctx, const struct cfg_profile *p, char *err,
-			      size_t errlen)
+static int tlsprof_load_certs(SSL_CTX *ctx, const struct cfg_profile *p, char *err, size_t errlen)
 {
 	int seen[4] = { 0 };
 	size_t n_seen = 0;
@@ -208,9 +207,9 @@ static SSL_CTX *tlsprof_ctx_new(const struct cfg_profile *p, char *err, size_t e
 			 p->groups);
 		goto fail;
 	}
-	if (SSL_CTX_set_session_id_context(ctx, (const unsigned char *)p->name,
-					   (unsigned int)strnlen(p->name,
-								 SSL_MAX_SID_CTX_LENGTH)) != 1) {
+	if (SSL_CTX_set_session_id_context(
+		    ctx, (const unsigned char *)p->name,
+		    (unsigned int)strnlen(p->name, SSL_MAX_SID_CTX_LENGTH)) != 1) {
 		snprintf(err, errlen, ":%d: profile \"%s\": session id context", p->line, p->name);
 		goto fail;
 	}
@@ -243,8 +242,8 @@ static void tlsprof_prefix_path(const struct ktlsd_cfg *cfg, char *err, size_t e
  *
  * Return: 0 or -EINVAL; on failure @cfg still belongs to the caller.
  */
-int snapshot_create(struct ktlsd_cfg *cfg, uint64_t generation, struct snapshot **out,
-		    char *err, size_t errlen)
+int snapshot_create(struct ktlsd_cfg *cfg, uint64_t generation, struct snapshot **out, char *err,
+		    size_t errlen)
 {
 	struct snapshot *s;
 

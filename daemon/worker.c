@@ -154,8 +154,8 @@ static void worker_begin_drain(struct worker *w)
 		wl->fd = -1;
 	}
 	if (w->n_conns)
-		log_info("worker %u: draining %u connection(s), at most %u ms", w->idx,
-			 w->n_conns, w->snap->cfg->shutdown_timeout_ms);
+		log_info("worker %u: draining %u connection(s), at most %u ms", w->idx, w->n_conns,
+			 w->snap->cfg->shutdown_timeout_ms);
 }
 
 static void worker_on_notify(struct worker *w)

@@ -91,8 +91,7 @@ static void test_ipv4_full(void)
 	v = find_tlv(ssl + 5, ssl + ssl_len, 0x21, &len);
 	check(v && len == 7 && memcmp(v, "TLSv1.3", 7) == 0, "SSL VERSION sub-TLV");
 	v = find_tlv(ssl + 5, ssl + ssl_len, 0x23, &len);
-	check(v && len == 22 && memcmp(v, "TLS_AES_128_GCM_SHA256", 22) == 0,
-	      "SSL CIPHER sub-TLV");
+	check(v && len == 22 && memcmp(v, "TLS_AES_128_GCM_SHA256", 22) == 0, "SSL CIPHER sub-TLV");
 }
 
 static void test_ipv6_minimal(void)
@@ -112,7 +111,8 @@ static void test_ipv6_minimal(void)
 	if (n < 52)
 		return;
 	check(out[13] == 0x21, "family TCP over IPv6");
-	check(memcmp(out + 16, &src.sin6_addr, 16) == 0 && memcmp(out + 32, &dst.sin6_addr, 16) == 0,
+	check(memcmp(out + 16, &src.sin6_addr, 16) == 0 &&
+		      memcmp(out + 32, &dst.sin6_addr, 16) == 0,
 	      "IPv6 addresses");
 	check(get16(out + 48) == 1 && get16(out + 50) == 65535, "IPv6 ports");
 	check(!find_tlv(out + 52, out + n, 0x01, &len) && !find_tlv(out + 52, out + n, 0x02, &len),
@@ -123,7 +123,8 @@ static void test_errors(void)
 {
 	struct sockaddr_in v4 = { .sin_family = AF_INET };
 	struct sockaddr_in6 v6 = { .sin6_family = AF_INET6 };
-	struct proxy_v2_info info = { .src = (struct sockaddr *)&v4, .dst = (struct sockaddr *)&v6 };
+	struct proxy_v2_info info = { .src = (struct sockaddr *)&v4,
+				      .dst = (struct sockaddr *)&v6 };
 	uint8_t out[PROXY_V2_MAX_LEN];
 
 	check(proxy_v2_encode(&info, out, sizeof(out)) == -EAFNOSUPPORT,
