@@ -13,9 +13,52 @@
 
 static BIO_METHOD *bio_method;
 
+#define TLS_HDR_LEN	  5
+#define TLS_TYPE_CCS	  20
+#define TLS_REC_LEN(hdr) (((uint32_t)(hdr)[3] << 8) | (hdr)[4])
+
+static void bio_track_end(struct tls_rec_track *t)
+{
+	t->records++;
+	if (t->type == TLS_TYPE_CCS)
+		t->ccs_mark = t->records;
+}
+
+/* Output side: OpenSSL writes in arbitrary pieces; follow the headers through them. */
+static void bio_track_bytes(struct tls_rec_track *t, const uint8_t *p, size_t n)
+{
+	while (n) {
+		if (t->left == 0) {
+			t->hdr[t->hdr_have++] = *p++;
+			n--;
+			if (t->hdr_have < TLS_HDR_LEN)
+				continue;
+			t->hdr_have = 0;
+			t->type = t->hdr[0];
+			t->left = TLS_REC_LEN(t->hdr);
+			if (t->left == 0)
+				bio_track_end(t);
+			continue;
+		}
+		size_t k = n < t->left ? n : t->left;
+
+		t->left -= (uint32_t)k;
+		p += k;
+		n -= k;
+		if (t->left == 0)
+			bio_track_end(t);
+	}
+}
+
+/*
+ * Input side. At a record boundary OpenSSL only gets bytes once the whole record is in
+ * io->in, so it never holds part of a record: at the switch to kernel TLS everything it
+ * consumed is accounted for, and what is left in io->in starts on a record boundary.
+ */
 static int bio_tls_io_read(BIO *b, char *out, size_t len, size_t *done)
 {
 	struct tls_io *io = BIO_get_data(b);
+	struct tls_rec_track *t = &io->rd;
 	uint32_t n = buf_len(&io->in);
 
 	BIO_clear_retry_flags(b);
@@ -25,12 +68,77 @@ static int bio_tls_io_read(BIO *b, char *out, size_t len, size_t *done)
 		BIO_set_retry_read(b);
 		return 0;
 	}
+	if (t->left == 0) {
+		const uint8_t *h = buf_rptr(&io->in);
+		uint32_t need = n >= TLS_HDR_LEN ? TLS_HDR_LEN + TLS_REC_LEN(h) : TLS_HDR_LEN;
+
+		/* A record larger than the buffer can never be whole: let OpenSSL reject it. */
+		if (n < need && !io->in_eof && need <= io->in.cap) {
+			BIO_set_retry_read(b);
+			return 0;
+		}
+		t->type = h[0];
+		t->left = need;
+	}
 	if (n > len)
 		n = (uint32_t)len;
+	if (n > t->left)
+		n = t->left;
 	memcpy(out, buf_rptr(&io->in), n);
 	buf_consume(&io->in, n);
+	t->left -= n;
+	if (t->left == 0)
+		bio_track_end(t);
 	*done = n;
 	return 1;
+}
+
+/**
+ * bio_in_missing() - how many more bytes io->in needs before the record at its head is
+ * whole: the exact amount to receive so that nothing past that record is read.
+ */
+uint32_t bio_in_missing(const struct tls_io *io)
+{
+	uint32_t n = buf_len(&io->in);
+	const uint8_t *h = buf_rptr(&io->in);
+
+	if (n == 0)
+		return 0;
+	if (n < TLS_HDR_LEN)
+		return TLS_HDR_LEN - n;
+	if (n >= TLS_HDR_LEN + TLS_REC_LEN(h))
+		return 0;
+	return TLS_HDR_LEN + TLS_REC_LEN(h) - n;
+}
+
+/**
+ * bio_mark_app_keys() - note where the application traffic keys began, once the
+ * handshake is complete.
+ * @version:              the negotiated version
+ * @wr_before_last_step:  io->wr.records before the SSL_do_handshake() call that finished
+ *
+ * TLS 1.2: both sides switch keys at their ChangeCipherSpec, so the Finished messages are
+ * the first records under the new keys. TLS 1.3: our application keys start after our
+ * Finished, which left in an earlier step (the last step only sends tickets), and the
+ * client's start after its Finished, the last record the handshake read.
+ */
+void bio_mark_app_keys(struct tls_io *io, int version, uint64_t wr_before_last_step)
+{
+	if (version == TLS1_3_VERSION) {
+		io->seq_base[KTLS_TX] = wr_before_last_step;
+		io->seq_base[KTLS_RX] = io->rd.records;
+	} else {
+		io->seq_base[KTLS_TX] = io->wr.ccs_mark;
+		io->seq_base[KTLS_RX] = io->rd.ccs_mark;
+	}
+}
+
+/** bio_seq() - the next record sequence number in direction @dir (KTLS_TX/KTLS_RX). */
+uint64_t bio_seq(const struct tls_io *io, int dir)
+{
+	const struct tls_rec_track *t = dir == KTLS_TX ? &io->wr : &io->rd;
+
+	return t->records - io->seq_base[dir];
 }
 
 static int bio_tls_io_write(BIO *b, const char *in, size_t len, size_t *done)
@@ -50,6 +158,7 @@ static int bio_tls_io_write(BIO *b, const char *in, size_t len, size_t *done)
 		len = room;
 	memcpy(buf_wptr(&io->out), in, len);
 	io->out.tail += (uint32_t)len;
+	bio_track_bytes(&io->wr, (const uint8_t *)in, len);
 	*done = len;
 	return 1;
 }

@@ -12,8 +12,8 @@
 
 #include "ktlsd.h"
 
-/* TLS records carry at most 16 KiB of plaintext; one record plus headroom always fits. */
-#define HS_MIN_BUF (16384u + 1024u)
+/* The largest legal TLS 1.2 record (2^14 + 2048 + header) must fit whole: see bio.c. */
+#define HS_MIN_BUF (16384u + 2048u + 5u + 1024u)
 
 /**
  * handshake_begin() - create the connection's SSL and its ciphertext buffers.
@@ -64,10 +64,12 @@ static void handshake_log_done(const struct conn *c)
  */
 enum hs_result handshake_step(struct conn *c)
 {
+	uint64_t wr_before = c->tio.wr.records;
 	int ret = SSL_do_handshake(c->ssl);
 	int err;
 
 	if (ret == 1) {
+		bio_mark_app_keys(&c->tio, SSL_version(c->ssl), wr_before);
 		handshake_log_done(c);
 		return HS_DONE;
 	}

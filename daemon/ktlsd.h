@@ -44,6 +44,8 @@ struct snapshot {
 	struct tls_profile *profiles; /* cfg->n_profiles entries */
 };
 
+enum { KTLS_TX = 0, KTLS_RX = 1 };
+
 /*
  * What the OpenSSL callbacks of one handshake need to know; lives in the connection and
  * is reached through SSL_get_app_data().
@@ -54,6 +56,10 @@ struct hs_info {
 	size_t profile; /* index into snap->profiles, chosen by SNI */
 	char sni[256];	/* empty when the client sent none */
 	uint64_t conn_id;
+	/* TLS 1.3 application traffic secrets, [KTLS_TX] ours, [KTLS_RX] the client's;
+	 * held from the keylog callback until ktls_export() cleanses them. */
+	uint8_t secret[2][48];
+	uint8_t secret_len[2];
 };
 
 int snapshot_create(struct ktlsd_cfg *cfg, uint64_t generation, struct snapshot **out, char *err,
@@ -69,9 +75,26 @@ SSL *tlsprof_new_ssl(const struct snapshot *s, const struct cfg_listener *l, str
  * extra memory BIO copy: OpenSSL reads records from @in and writes records to @out.
  * @in_eof makes a read of an empty @in report end of file instead of "retry".
  */
+/*
+ * Record boundaries seen in one direction. The kernel needs the exact record sequence
+ * numbers at the switch from OpenSSL, which has no API for them: the BIO counts records
+ * instead, and notes where the last ChangeCipherSpec went by (TLS 1.2 keys change there).
+ */
+struct tls_rec_track {
+	uint64_t records;  /* whole records passed */
+	uint64_t ccs_mark; /* value of @records just after the last ChangeCipherSpec */
+	uint32_t left;	   /* bytes of the current record still to come; 0 at a boundary */
+	uint8_t type;	   /* content type of the current record */
+	uint8_t hdr_have;  /* header bytes gathered so far (output side) */
+	uint8_t hdr[5];
+};
+
 struct tls_io {
 	struct buf in;
 	struct buf out;
+	struct tls_rec_track rd; /* records handed to OpenSSL, whole records only */
+	struct tls_rec_track wr; /* records OpenSSL wrote */
+	uint64_t seq_base[2];	 /* record counts where the application keys began */
 	bool in_eof;
 	bool out_busy; /* a send from @out is in flight: append only, never compact */
 };
@@ -80,6 +103,44 @@ int bio_init(void);
 void bio_cleanup(void);
 /* Returns a BIO reading from io->in and writing to io->out; the BIO does not own @io. */
 BIO *bio_new_tls_io(struct tls_io *io);
+/* Bytes still missing from io->in to complete the record at its head (0 if empty). */
+uint32_t bio_in_missing(const struct tls_io *io);
+void bio_mark_app_keys(struct tls_io *io, int version, uint64_t wr_before_last_step);
+uint64_t bio_seq(const struct tls_io *io, int dir);
+
+/* ---- ktls.c: exporting keys to kernel TLS ---- */
+
+/* One row per AEAD: the layout of the kernel's struct tls12_crypto_info_* for it. */
+struct ktls_cipher {
+	int nid; /* OpenSSL's NID_aes_128_gcm, ... */
+	const char *name;
+	uint16_t cipher_type; /* TLS_CIPHER_* */
+	uint16_t info_size;
+	uint8_t key_len, salt_len, iv_len;
+	uint8_t tls12_fixed_iv; /* implicit IV bytes from the TLS 1.2 key block */
+	uint8_t off_key, off_iv, off_salt, off_seq;
+};
+
+#define KTLS_F_TX 1u
+#define KTLS_F_RX 2u
+
+struct ktls_keys {
+	int version; /* TLS1_2_VERSION or TLS1_3_VERSION (the kernel uses the same values) */
+	const struct ktls_cipher *cipher;
+	uint8_t key[2][32]; /* [KTLS_TX], [KTLS_RX] */
+	uint8_t iv[2][12];  /* implicit IV: 12 bytes, or the 4-byte salt for TLS 1.2 GCM */
+	uint64_t seq[2];
+};
+
+int ktls_init(void);
+void ktls_cleanup(void);
+void ktls_ctx_setup(SSL_CTX *ctx);
+const struct ktls_cipher *ktls_cipher_find(int nid);
+const struct ktls_cipher *ktls_cipher_at(size_t i);
+int ktls_export(SSL *ssl, struct hs_info *hs, uint64_t tx_seq, uint64_t rx_seq,
+		struct ktls_keys *k);
+void ktls_keys_wipe(struct ktls_keys *k);
+int ktls_install(int fd, const struct ktls_keys *k, unsigned *installed);
 
 /* ---- proxy_v2.c: PROXY protocol version 2 header ---- */
 
