@@ -71,32 +71,41 @@ static int backend_put_proxy_header(struct conn *c)
 }
 
 /**
- * backend_on_connect() - the connect completed with @res (0 or -errno): start relaying,
- * or close the client cleanly.
+ * backend_prepare() - at handshake completion: the plaintext buffers, with the PROXY
+ * header first in line for the backend (before any data the client pipelined).
+ * Return: 0 or -errno (logged).
  */
-void backend_on_connect(struct conn *c, int res)
+int backend_prepare(struct conn *c)
 {
 	uint32_t size = c->lcfg->buffer_size;
 	int ret;
 
-	if (res < 0) {
-		conn_log(c, LOG_LVL_WARN, "backend %s: connect: %s", c->lcfg->backend.str,
-			 strerror(-res));
-		relay_shutdown(c, "backend connect failed");
-		return;
-	}
 	if (buf_alloc(&c->to_back, size) < 0 || buf_alloc(&c->to_cli, size) < 0) {
 		conn_log(c, LOG_LVL_ERR, "out of memory for relay buffers");
-		relay_shutdown(c, "out of memory");
-		return;
+		return -ENOMEM;
 	}
 	if (c->lcfg->proxy_protocol) {
 		ret = backend_put_proxy_header(c);
 		if (ret < 0) {
 			conn_log(c, LOG_LVL_ERR, "PROXY v2 header: %s", strerror(-ret));
-			relay_shutdown(c, "PROXY header failed");
-			return;
+			return ret;
 		}
+	}
+	return 0;
+}
+
+/**
+ * backend_on_connect() - the connect completed with @res (0 or -errno): start relaying,
+ * or close the client cleanly.
+ */
+void backend_on_connect(struct conn *c, int res)
+{
+	if (res < 0) {
+		conn_log(c, LOG_LVL_WARN, "backend %s: connect: %s", c->lcfg->backend.str,
+			 strerror(-res));
+		stats_inc(c->w, STAT_BACKEND_FAILURES);
+		relay_shutdown(c, "backend connect failed");
+		return;
 	}
 	c->state = CONN_RELAY;
 	c->deadline_ms = c->w->now_ms + c->lcfg->idle_timeout_ms;

@@ -540,6 +540,7 @@ static const struct cfg_key listener_keys[] = {
 	KEY("alpn", config_set_alpn),
 	KEY("backend", config_set_addr, .required = true),
 	KEY("proxy_protocol", config_set_bool, L(proxy_protocol)),
+	KEY("ktls", config_set_bool, L(ktls)),
 	KEY("handshake_timeout", config_set_timeout, L(handshake_timeout_ms)),
 	KEY("idle_timeout", config_set_timeout, L(idle_timeout_ms)),
 	KEY("connect_timeout", config_set_timeout, L(connect_timeout_ms)),
@@ -557,6 +558,7 @@ static int config_parse_listener(struct cfg_ctx *ctx, const config_setting_t *g,
 	int ret;
 
 	*l = (struct cfg_listener){
+		.ktls = true,
 		.handshake_timeout_ms = CFG_DEF_HANDSHAKE_TIMEOUT_MS,
 		.idle_timeout_ms = CFG_DEF_IDLE_TIMEOUT_MS,
 		.connect_timeout_ms = CFG_DEF_CONNECT_TIMEOUT_MS,

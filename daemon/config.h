@@ -76,6 +76,7 @@ struct cfg_listener {
 	size_t alpn_wire_len;
 	struct cfg_backend backend;
 	bool proxy_protocol; /* send a PROXY protocol v2 header to the backend */
+	bool ktls;	     /* hand records to kernel TLS where the kernel can (default) */
 	uint32_t handshake_timeout_ms;
 	uint32_t idle_timeout_ms;
 	uint32_t connect_timeout_ms;

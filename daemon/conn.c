@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "ktlsd.h"
 
 #define CONN_SLAB_MIN 64
@@ -85,6 +87,7 @@ struct conn *conn_new(struct worker *w, int cfd, size_t listener)
 	c->lcfg = &c->snap->cfg->listeners[listener];
 	c->hs.conn_id = c->id;
 	c->state = CONN_HANDSHAKE;
+	c->sd[0].pipe[0] = c->sd[0].pipe[1] = c->sd[1].pipe[0] = c->sd[1].pipe[1] = -1;
 	c->started_ms = w->now_ms;
 	c->deadline_ms = w->now_ms + c->lcfg->handshake_timeout_ms;
 
@@ -124,6 +127,9 @@ static void conn_free(struct conn *c)
 	if (c->bfd >= 0)
 		close(c->bfd);
 	SSL_free(c->ssl);
+	OPENSSL_cleanse(c->hs.secret, sizeof(c->hs.secret));
+	if (c->ktls)
+		splice_fini(c);
 	buf_free(&c->tio.in);
 	buf_free(&c->tio.out);
 	buf_free(&c->to_back);
@@ -179,7 +185,7 @@ void conn_close(struct conn *c, const char *reason)
 		return;
 	c->state = CONN_CLOSING;
 	c->close_reason = reason;
-	for (unsigned op = OP_CRECV; op <= OP_BSEND; op++) {
+	for (unsigned op = OP_CRECV; op < OP__COUNT; op++) {
 		struct io_uring_sqe *sqe;
 
 		if (!conn_op_pending(c, op))

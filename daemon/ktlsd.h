@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "stats.h"
 
 /* ---- tlsprof.c: one SSL_CTX per profile, bundled with the config as a snapshot ---- */
 
@@ -141,6 +142,8 @@ int ktls_export(SSL *ssl, struct hs_info *hs, uint64_t tx_seq, uint64_t rx_seq,
 		struct ktls_keys *k);
 void ktls_keys_wipe(struct ktls_keys *k);
 int ktls_install(int fd, const struct ktls_keys *k, unsigned *installed);
+/* Set once at start-up from the kernel probe: may kTLS carry this version and cipher? */
+bool ktls_kernel_supports(int version, const struct ktls_cipher *ci);
 
 /* ---- proxy_v2.c: PROXY protocol version 2 header ---- */
 
@@ -170,8 +173,19 @@ enum op {
 	OP_BSEND,
 	OP_TIMER,
 	OP_NOTIFY,
+	/* kernel-TLS relay (splice.c), per direction: poll+splice in, splice out, wait out */
+	OP_C2B_POLL,
+	OP_C2B_IN,
+	OP_C2B_OUT,
+	OP_C2B_WAIT,
+	OP_B2C_POLL,
+	OP_B2C_IN,
+	OP_B2C_OUT,
+	OP_B2C_WAIT,
 	OP__COUNT,
 };
+
+enum { DIR_C2B = 0, DIR_B2C = 1 };
 
 struct conn;
 
@@ -207,8 +221,9 @@ struct worker {
 	uint64_t now_ms; /* CLOCK_MONOTONIC, refreshed once per batch of completions */
 	uint64_t drain_deadline_ms;
 	bool draining;
-	sem_t started; /* posted by the thread once its ring is enabled */
-	int start_err; /* set by the thread before posting, if start-up failed */
+	struct stats stats; /* this worker's counters; it is their only writer */
+	sem_t started;	    /* posted by the thread once its ring is enabled */
+	int start_err;	    /* set by the thread before posting, if start-up failed */
 };
 
 /* user_data: op in the top 8 bits, the slot's generation in the next 24, the slot below. */
@@ -240,6 +255,16 @@ struct io_uring_sqe *worker_get_sqe(struct worker *w);
 int listener_open(const struct cfg_listener *l, int *fd_out);
 uint64_t now_monotonic_ms(void);
 
+static inline void stats_inc(struct worker *w, enum stat_id i)
+{
+	stats_add_to(&w->stats, i, 1);
+}
+
+static inline void stats_add(struct worker *w, enum stat_id i, uint64_t n)
+{
+	stats_add_to(&w->stats, i, n);
+}
+
 /* ---- conn.c: connection lifetime ---- */
 
 enum conn_state {
@@ -256,6 +281,17 @@ enum conn_state {
 #define CONN_F_CLIENT_SHUT    (1u << 3) /* we sent close_notify and FIN to the client */
 #define CONN_F_NOTIFY_QUEUED  (1u << 4) /* our close_notify is in the output buffer */
 #define CONN_F_CLIENT_TCP_EOF (1u << 5) /* recv() on the client returned 0 */
+#define CONN_F_HANDOVER	      (1u << 6) /* moving to kernel TLS once OpenSSL is drained */
+
+/* One direction of a kernel-TLS connection: bytes wait in a pipe between two splices. */
+struct splice_dir {
+	int pipe[2];
+	uint32_t cap;	  /* pipe capacity */
+	uint32_t pending; /* bytes in the pipe */
+	bool src_eof;
+	bool dst_shut;
+	bool wait_record; /* the source had part of a record: next splice may block */
+};
 
 struct conn {
 	struct worker *w;
@@ -273,7 +309,11 @@ struct conn {
 	struct snapshot *snap;
 	const struct cfg_listener *lcfg;
 
-	SSL *ssl;
+	SSL *ssl;	    /* NULL once the connection moved to kernel TLS */
+	unsigned ktls;	    /* KTLS_F_TX | KTLS_F_RX installed on cfd */
+	bool ktls_gcm;	    /* AES-GCM: bound the records per key */
+	uint64_t tx_records; /* upper bound of records the kernel sent for us */
+	struct splice_dir sd[2];
 	struct tls_io tio;  /* ciphertext from / to the client */
 	struct buf to_back; /* plaintext for the backend */
 	struct buf to_cli;  /* plaintext from the backend, to be encrypted */
@@ -307,8 +347,24 @@ enum hs_result { HS_WANT_IO, HS_DONE, HS_FAILED };
 int handshake_begin(struct conn *c);
 enum hs_result handshake_step(struct conn *c);
 
+/* ---- handover.c: from OpenSSL records to kernel TLS ---- */
+
+enum handover_result { HANDOVER_WAIT, HANDOVER_DONE, HANDOVER_USERSPACE, HANDOVER_CLOSED };
+
+void handover_begin(struct conn *c);
+enum handover_result handover_step(struct conn *c);
+
+/* ---- splice.c: relaying a kernel-TLS connection ---- */
+
+int splice_init(struct conn *c);
+void splice_fini(struct conn *c);
+void splice_pump(struct conn *c);
+bool splice_on_cqe(struct conn *c, enum op op, int res);
+int splice_send_close_notify(struct conn *c);
+
 /* ---- backend.c: connecting to the backend, PROXY header ---- */
 
+int backend_prepare(struct conn *c);
 void backend_connect(struct conn *c);
 void backend_on_connect(struct conn *c, int res);
 

@@ -57,6 +57,7 @@ static int relay_decrypt(struct conn *c)
 		if (SSL_read_ex(c->ssl, buf_wptr(b), buf_room(b), &n)) {
 			b->tail += (uint32_t)n;
 			c->bytes_in += n;
+			stats_add(c->w, STAT_BYTES_USERSPACE, n);
 			continue;
 		}
 		err = SSL_get_error(c->ssl, 0);
@@ -99,6 +100,7 @@ static int relay_encrypt(struct conn *c)
 		if (SSL_write_ex(c->ssl, buf_rptr(src), n, &written)) {
 			buf_consume(src, (uint32_t)written);
 			c->bytes_out += written;
+			stats_add(c->w, STAT_BYTES_USERSPACE, written);
 			continue;
 		}
 		if (SSL_get_error(c->ssl, 0) == SSL_ERROR_WANT_WRITE)
@@ -171,6 +173,14 @@ static void relay_arm_backend(struct conn *c)
  */
 void relay_shutdown(struct conn *c, const char *reason)
 {
+	if (c->ktls & KTLS_F_TX) {
+		int ret = splice_send_close_notify(c);
+
+		if (ret < 0)
+			conn_log(c, LOG_LVL_DEBUG, "close_notify: %s", strerror(-ret));
+		conn_close(c, reason);
+		return;
+	}
 	if (!(c->flags & CONN_F_NOTIFY_QUEUED)) {
 		SSL_shutdown(c->ssl);
 		ERR_clear_error();
@@ -195,22 +205,47 @@ void relay_pump(struct conn *c)
 		}
 		relay_arm_client(c);
 		return;
+	case CONN_HANDSHAKE:
+		relay_arm_client(c);
+		return;
+	case CONN_CONNECTING:
 	case CONN_RELAY:
-		if (relay_decrypt(c) < 0 || relay_encrypt(c) < 0)
+		break;
+	}
+	if (c->ktls) {
+		splice_pump(c);
+		return;
+	}
+	if (relay_decrypt(c) < 0)
+		return;
+	if (c->flags & CONN_F_HANDOVER) {
+		switch (handover_step(c)) {
+		case HANDOVER_DONE:
+			splice_pump(c);
+			return;
+		case HANDOVER_WAIT:
+			/* Only the backend may move meanwhile, to make room in to_back. */
+			if (c->state == CONN_RELAY && buf_len(&c->to_back) &&
+			    !conn_op_pending(c, OP_BSEND))
+				relay_arm(c, OP_BSEND, c->bfd, &c->to_back, false);
+			return;
+		case HANDOVER_CLOSED:
+			return;
+		case HANDOVER_USERSPACE:
+			break;
+		}
+	}
+	if (c->state == CONN_RELAY) {
+		if (relay_encrypt(c) < 0)
 			return;
 		if (relay_half_close(c)) {
 			conn_close(c, "done");
 			return;
 		}
-		relay_arm_client(c);
-		if (c->state == CONN_RELAY)
-			relay_arm_backend(c);
-		return;
-	case CONN_HANDSHAKE:
-	case CONN_CONNECTING:
-		relay_arm_client(c);
-		return;
 	}
+	relay_arm_client(c);
+	if (c->state == CONN_RELAY)
+		relay_arm_backend(c);
 }
 
 /* Runs the handshake over newly received bytes; true if the connection goes on. */
@@ -220,10 +255,17 @@ static bool relay_handshake(struct conn *c)
 	case HS_WANT_IO:
 		return true;
 	case HS_DONE:
+		stats_inc(c->w, STAT_HANDSHAKES);
+		if (backend_prepare(c) < 0) {
+			relay_shutdown(c, "out of memory");
+			return false;
+		}
+		handover_begin(c);
 		backend_connect(c);
 		return c->state == CONN_CONNECTING;
 	case HS_FAILED:
 	default:
+		stats_inc(c->w, STAT_HANDSHAKE_FAILURES);
 		conn_flush_close(c, "handshake failed");
 		return false;
 	}

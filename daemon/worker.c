@@ -194,7 +194,7 @@ static void worker_on_accept(struct worker *w, size_t i, int res, unsigned flags
 		if (!c) {
 			log_err("worker %u: out of memory for a connection", w->idx);
 			close(res);
-		} else if (handshake_begin(c) < 0) {
+		} else if (stats_inc(w, STAT_CONNS_ACCEPTED), handshake_begin(c) < 0) {
 			conn_close(c, "out of memory");
 		} else {
 			relay_pump(c);
@@ -232,6 +232,7 @@ static void worker_on_conn_cqe(struct worker *w, uint64_t ud, int res)
 		relay_on_backend_send(c, res);
 		break;
 	default:
+		splice_on_cqe(c, op, res);
 		break;
 	}
 }
@@ -314,6 +315,8 @@ static void *worker_main(void *arg)
 			log_err("worker %u: io_uring_submit_and_wait: %s", w->idx, strerror(-ret));
 			break;
 		}
+		if (ret > 0)
+			stats_add(w, STAT_URING_SUBMITTED, (uint64_t)ret);
 		w->now_ms = now_monotonic_ms();
 		seen = 0;
 		io_uring_for_each_cqe(&w->ring, head, cqe)

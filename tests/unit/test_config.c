@@ -155,6 +155,7 @@ static void test_defaults(void)
 	check(l->n_profiles == 1 && l->profiles[0] == 0, "scalar profile = form");
 	check(!l->sni_strict && !l->proxy_protocol && !l->n_alpn && !l->alpn && !l->alpn_wire,
 	      "default sni_strict, proxy_protocol, alpn off");
+	check(l->ktls, "kernel TLS on by default");
 	check(l->backend.kind == BACKEND_TCP && port_of(&l->backend.addr) == 8080 &&
 		      !strcmp(l->backend.str, "127.0.0.1:8080"),
 	      "TCP backend");
@@ -191,7 +192,7 @@ static void test_full(void)
 		"listeners = (\n"
 		"  { name = \"v6\"; listen = \"[::1]:8443\"; profiles = [ \"b\", \"a\" ];\n"
 		"    sni_strict = true; alpn = [ \"h2\", \"http/1.1\" ];\n"
-		"    backend = \"unix:/run/app.sock\"; proxy_protocol = true;\n"
+		"    backend = \"unix:/run/app.sock\"; proxy_protocol = true; ktls = false;\n"
 		"    handshake_timeout = 0.25; idle_timeout = 86400; connect_timeout = 1L;\n"
 		"    buffer_size = 4096; backlog = 65535; },\n"
 		"  { listen = \"127.0.0.1:8443\"; profile = \"a\"; backend = \"[::1]:80\"; }\n"
@@ -223,7 +224,7 @@ static void test_full(void)
 	check(!strcmp(l->name, "v6") && l->n_profiles == 2 && l->profiles[0] == 1 &&
 		      l->profiles[1] == 0,
 	      "profiles array in listener order (first is default)");
-	check(l->sni_strict && l->proxy_protocol, "booleans");
+	check(l->sni_strict && l->proxy_protocol && !l->ktls, "booleans");
 	check(l->n_alpn == 2 && !strcmp(l->alpn[0], "h2") && !strcmp(l->alpn[1], "http/1.1"),
 	      "alpn list");
 	check(l->alpn_wire_len == sizeof(wire) - 1 && !memcmp(l->alpn_wire, wire, sizeof(wire) - 1),

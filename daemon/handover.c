@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+/*
+ * handover.c - the switch from OpenSSL's records to kernel TLS, made exact.
+ *
+ * The kernel continues the record streams where OpenSSL stops, so at the moment the keys
+ * go in, OpenSSL must have consumed exactly whole records and sent everything it wrote:
+ *   1. the last handshake flight (TLS 1.3 tickets, TLS 1.2 Finished) leaves first;
+ *   2. whatever the client sent after its Finished (a pipelined request, early data) is
+ *      decrypted by OpenSSL and queued for the backend;
+ *   3. if a record is only partly received, exactly its missing bytes are received (never
+ *      more: what follows must stay in the socket for the kernel);
+ *   4. then the sequence numbers counted by the BIO, the keys, and setsockopt(); the SSL
+ *      object and its buffers are freed, leaving the connection its pipes.
+ * Like the rest of the relay, each step arms the operations it waits for and returns.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "ktlsd.h"
+
+/** handover_begin() - at handshake completion: decide whether to move to kernel TLS. */
+void handover_begin(struct conn *c)
+{
+	const SSL_CIPHER *sc = SSL_get_current_cipher(c->ssl);
+	const struct ktls_cipher *ci = sc ? ktls_cipher_find(SSL_CIPHER_get_cipher_nid(sc)) : NULL;
+
+	if (!c->lcfg->ktls) {
+		stats_inc(c->w, STAT_KTLS_DISABLED);
+	} else if (!ci || !ktls_kernel_supports(SSL_version(c->ssl), ci)) {
+		stats_inc(c->w, STAT_KTLS_UNSUPPORTED);
+	} else {
+		c->flags |= CONN_F_HANDOVER;
+		c->ktls_gcm = ci->nid != NID_chacha20_poly1305;
+		return;
+	}
+	stats_inc(c->w, STAT_PATH_USERSPACE);
+	/* Nothing will need the TLS 1.3 secrets any more. */
+	OPENSSL_cleanse(c->hs.secret, sizeof(c->hs.secret));
+}
+
+static void handover_arm_recv_exact(struct conn *c, uint32_t len)
+{
+	struct io_uring_sqe *sqe = worker_get_sqe(c->w);
+	struct buf *in = &c->tio.in;
+
+	if (!sqe) {
+		conn_close(c, "submission queue unavailable");
+		return;
+	}
+	buf_compact(in);
+	io_uring_prep_recv(sqe, c->cfd, buf_wptr(in), len, 0);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_CRECV, c->gen, c->slot));
+	c->inflight |= 1u << OP_CRECV;
+}
+
+static void handover_arm_send(struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (conn_op_pending(c, OP_CSEND))
+		return;
+	sqe = worker_get_sqe(c->w);
+	if (!sqe) {
+		conn_close(c, "submission queue unavailable");
+		return;
+	}
+	io_uring_prep_send(sqe, c->cfd, buf_rptr(&c->tio.out), buf_len(&c->tio.out), MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_CSEND, c->gen, c->slot));
+	c->inflight |= 1u << OP_CSEND;
+	c->tio.out_busy = true;
+}
+
+/* @why: the fallback counter to bump, or STAT__COUNT for none. */
+static enum handover_result handover_stay_userspace(struct conn *c, enum stat_id why)
+{
+	c->flags &= ~CONN_F_HANDOVER;
+	OPENSSL_cleanse(c->hs.secret, sizeof(c->hs.secret));
+	if (why != STAT__COUNT)
+		stats_inc(c->w, why);
+	stats_inc(c->w, STAT_PATH_USERSPACE);
+	return HANDOVER_USERSPACE;
+}
+
+static enum handover_result handover_install(struct conn *c)
+{
+	struct ktls_keys k;
+	unsigned installed = 0;
+	int ret;
+
+	ret = ktls_export(c->ssl, &c->hs, bio_seq(&c->tio, KTLS_TX), bio_seq(&c->tio, KTLS_RX),
+			  &k);
+	if (ret == 0)
+		ret = ktls_install(c->cfd, &k, &installed);
+	if (ret == 0)
+		conn_log(c, LOG_LVL_DEBUG, "kernel TLS TX+RX: %s %s, tx_seq %llu, rx_seq %llu",
+			 SSL_get_version(c->ssl), k.cipher->name,
+			 (unsigned long long)k.seq[KTLS_TX], (unsigned long long)k.seq[KTLS_RX]);
+	ktls_keys_wipe(&k);
+	if (ret < 0) {
+		conn_log(c, installed ? LOG_LVL_ERR : LOG_LVL_INFO, "kernel TLS install: %s",
+			 strerror(-ret));
+		if (installed) {
+			/* RX is in the kernel, TX is not: neither path can carry on. */
+			conn_close(c, "kernel TLS install failed");
+			return HANDOVER_CLOSED;
+		}
+		return handover_stay_userspace(c, STAT_KTLS_FAILED);
+	}
+	c->ktls = installed;
+	c->flags &= ~CONN_F_HANDOVER;
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+	buf_free(&c->tio.in);
+	buf_free(&c->tio.out);
+	buf_free(&c->to_cli);
+	if (splice_init(c) < 0) {
+		conn_close(c, "pipe creation failed");
+		return HANDOVER_CLOSED;
+	}
+	stats_inc(c->w, STAT_PATH_KTLS);
+	return HANDOVER_DONE;
+}
+
+/**
+ * handover_step() - advance the switch; called by relay_pump() after it decrypted what
+ * it could.
+ *
+ * Return: HANDOVER_WAIT (an operation is armed or the backend must drain to_back first),
+ * HANDOVER_DONE (kernel TLS installed: relay with splice), HANDOVER_USERSPACE (stay on
+ * OpenSSL records), HANDOVER_CLOSED (the connection was closed; do not touch it).
+ */
+enum handover_result handover_step(struct conn *c)
+{
+	struct tls_io *io = &c->tio;
+	uint32_t missing;
+
+	if (c->flags & (CONN_F_CLIENT_EOF | CONN_F_CLIENT_TCP_EOF))
+		return handover_stay_userspace(c, STAT__COUNT); /* the client is done sending */
+	if (buf_len(&io->out) || conn_op_pending(c, OP_CSEND)) {
+		handover_arm_send(c);
+		return HANDOVER_WAIT;
+	}
+	if (conn_op_pending(c, OP_CRECV))
+		return HANDOVER_WAIT;
+	if (buf_len(&io->in)) {
+		missing = bio_in_missing(io);
+		if (missing == 0)
+			return HANDOVER_WAIT; /* a whole record waits for room in to_back */
+		buf_compact(&io->in);
+		if (missing > buf_room(&io->in))
+			return handover_stay_userspace(c, STAT_KTLS_FAILED);
+		handover_arm_recv_exact(c, missing);
+		return HANDOVER_WAIT;
+	}
+	if (SSL_pending(c->ssl))
+		return HANDOVER_WAIT;
+	return handover_install(c);
+}
