@@ -35,46 +35,15 @@ void handover_begin(struct conn *c)
 		return;
 	}
 	stats_inc(c->w, STAT_PATH_USERSPACE);
+	c->flags &= ~CONN_F_RECV_EXACT;
 	/* Nothing will need the TLS 1.3 secrets any more. */
 	OPENSSL_cleanse(c->hs.secret, sizeof(c->hs.secret));
-}
-
-static void handover_arm_recv_exact(struct conn *c, uint32_t len)
-{
-	struct io_uring_sqe *sqe = worker_get_sqe(c->w);
-	struct buf *in = &c->tio.in;
-
-	if (!sqe) {
-		conn_close(c, "submission queue unavailable");
-		return;
-	}
-	buf_compact(in);
-	io_uring_prep_recv(sqe, c->cfd, buf_wptr(in), len, 0);
-	io_uring_sqe_set_data64(sqe, ud_pack(OP_CRECV, c->gen, c->slot));
-	c->inflight |= 1u << OP_CRECV;
-}
-
-static void handover_arm_send(struct conn *c)
-{
-	struct io_uring_sqe *sqe;
-
-	if (conn_op_pending(c, OP_CSEND))
-		return;
-	sqe = worker_get_sqe(c->w);
-	if (!sqe) {
-		conn_close(c, "submission queue unavailable");
-		return;
-	}
-	io_uring_prep_send(sqe, c->cfd, buf_rptr(&c->tio.out), buf_len(&c->tio.out), MSG_NOSIGNAL);
-	io_uring_sqe_set_data64(sqe, ud_pack(OP_CSEND, c->gen, c->slot));
-	c->inflight |= 1u << OP_CSEND;
-	c->tio.out_busy = true;
 }
 
 /* @why: the fallback counter to bump, or STAT__COUNT for none. */
 static enum handover_result handover_stay_userspace(struct conn *c, enum stat_id why)
 {
-	c->flags &= ~CONN_F_HANDOVER;
+	c->flags &= ~(CONN_F_HANDOVER | CONN_F_RECV_EXACT);
 	OPENSSL_cleanse(c->hs.secret, sizeof(c->hs.secret));
 	if (why != STAT__COUNT)
 		stats_inc(c->w, why);
@@ -133,24 +102,19 @@ static enum handover_result handover_install(struct conn *c)
 enum handover_result handover_step(struct conn *c)
 {
 	struct tls_io *io = &c->tio;
-	uint32_t missing;
 
 	if (c->flags & (CONN_F_CLIENT_EOF | CONN_F_CLIENT_TCP_EOF))
 		return handover_stay_userspace(c, STAT__COUNT); /* the client is done sending */
 	if (buf_len(&io->out) || conn_op_pending(c, OP_CSEND)) {
-		handover_arm_send(c);
+		relay_arm_client_send(c);
 		return HANDOVER_WAIT;
 	}
 	if (conn_op_pending(c, OP_CRECV))
 		return HANDOVER_WAIT;
 	if (buf_len(&io->in)) {
-		missing = bio_in_missing(io);
-		if (missing == 0)
-			return HANDOVER_WAIT; /* a whole record waits for room in to_back */
-		buf_compact(&io->in);
-		if (missing > buf_room(&io->in))
-			return handover_stay_userspace(c, STAT_KTLS_FAILED);
-		handover_arm_recv_exact(c, missing);
+		/* Whole records wait for room in to_back; a partial one gets its missing bytes. */
+		c->flags |= CONN_F_RECV_EXACT;
+		relay_arm_client_recv(c);
 		return HANDOVER_WAIT;
 	}
 	if (SSL_pending(c->ssl))

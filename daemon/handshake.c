@@ -55,6 +55,27 @@ static void handshake_log_done(const struct conn *c)
 		 alpn ? (const char *)alpn : "", SSL_session_reused(c->ssl) ? ", resumed" : "");
 }
 
+/*
+ * Once our last flight is out, the client's next records finish the handshake, and
+ * whatever it sends after its Finished is best left in the socket for kernel TLS: from
+ * then on the connection receives whole records only, never past them.
+ */
+static bool handshake_final_flight(const struct conn *c)
+{
+	if (!c->lcfg->ktls || !ktls_kernel_usable())
+		return false;
+	switch (SSL_get_state(c->ssl)) {
+	case TLS_ST_SW_SRVR_DONE: /* TLS 1.2 full: ClientKeyExchange, CCS, Finished to come */
+	case TLS_ST_SR_KEY_EXCH:
+	case TLS_ST_SR_CHANGE:
+	case TLS_ST_SW_FINISHED: /* TLS 1.2 resumed: the client's CCS and Finished to come */
+	case TLS_ST_EARLY_DATA:	 /* TLS 1.3: where OpenSSL waits for the client's Finished */
+		return true;
+	default:
+		return false;
+	}
+}
+
 /**
  * handshake_step() - run OpenSSL on whatever arrived.
  *
@@ -76,6 +97,8 @@ enum hs_result handshake_step(struct conn *c)
 	err = SSL_get_error(c->ssl, ret);
 	switch (err) {
 	case SSL_ERROR_WANT_READ:
+		if (handshake_final_flight(c))
+			c->flags |= CONN_F_RECV_EXACT;
 		if (c->tio.in_eof) {
 			conn_log(c, LOG_LVL_INFO, "handshake failed: client closed the connection");
 			ERR_clear_error();

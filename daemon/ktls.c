@@ -27,6 +27,7 @@
 #include <openssl/kdf.h>
 #include <openssl/obj_mac.h>
 
+#include "ktls_probe.h"
 #include "ktlsd.h"
 
 #ifndef SOL_TLS
@@ -54,6 +55,45 @@ static const struct ktls_cipher ktls_ciphers[] = {
 		    TLS_CIPHER_CHACHA20_POLY1305_SALT_SIZE, TLS_CIPHER_CHACHA20_POLY1305_KEY_SIZE,
 		    12),
 };
+
+/* The running kernel's capabilities, probed once at start-up (ktls_probe.c). */
+static struct ktls_probe ktls_kernel;
+
+/**
+ * ktls_probe_kernel() - probe the running kernel once, log the result, keep it for
+ * ktls_kernel_supports() and the stats. Return: true if kernel TLS is usable at all.
+ */
+bool ktls_probe_kernel(void)
+{
+	char line[512];
+
+	ktls_probe_run(&ktls_kernel);
+	ktls_probe_format_line(&ktls_kernel, line, sizeof(line));
+	log_info("kernel TLS: %s", line);
+	return ktls_kernel.ulp;
+}
+
+/** ktls_kernel_probe() - the start-up probe's result. */
+const struct ktls_probe *ktls_kernel_probe(void)
+{
+	return &ktls_kernel;
+}
+
+/** ktls_kernel_usable() - does the running kernel take the TLS ULP at all? */
+bool ktls_kernel_usable(void)
+{
+	return ktls_kernel.ulp;
+}
+
+/**
+ * ktls_kernel_supports() - may a connection of this version and cipher move to kernel
+ * TLS? Both directions must be supported: see handover.c.
+ */
+bool ktls_kernel_supports(int version, const struct ktls_cipher *ci)
+{
+	return ktls_kernel.ulp && ktls_probe_cipher_ok(&ktls_kernel, version, ci->cipher_type, false) &&
+	       ktls_probe_cipher_ok(&ktls_kernel, version, ci->cipher_type, true);
+}
 
 /* Fetched once: a fetch per handshake would cost more than the derivation. */
 static EVP_KDF *ktls_kdf_tls13;

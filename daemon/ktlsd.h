@@ -63,6 +63,7 @@ struct hs_info {
 	uint8_t secret_len[2];
 };
 
+/* Every profile's SSL_CTX goes through ktls_ctx_setup() (ktls.c). */
 int snapshot_create(struct ktlsd_cfg *cfg, uint64_t generation, struct snapshot **out, char *err,
 		    size_t errlen);
 struct snapshot *snapshot_get(struct snapshot *s);
@@ -143,6 +144,10 @@ int ktls_export(SSL *ssl, struct hs_info *hs, uint64_t tx_seq, uint64_t rx_seq,
 void ktls_keys_wipe(struct ktls_keys *k);
 int ktls_install(int fd, const struct ktls_keys *k, unsigned *installed);
 /* Set once at start-up from the kernel probe: may kTLS carry this version and cipher? */
+struct ktls_probe;
+bool ktls_probe_kernel(void);
+const struct ktls_probe *ktls_kernel_probe(void);
+bool ktls_kernel_usable(void);
 bool ktls_kernel_supports(int version, const struct ktls_cipher *ci);
 
 /* ---- proxy_v2.c: PROXY protocol version 2 header ---- */
@@ -282,6 +287,7 @@ enum conn_state {
 #define CONN_F_NOTIFY_QUEUED  (1u << 4) /* our close_notify is in the output buffer */
 #define CONN_F_CLIENT_TCP_EOF (1u << 5) /* recv() on the client returned 0 */
 #define CONN_F_HANDOVER	      (1u << 6) /* moving to kernel TLS once OpenSSL is drained */
+#define CONN_F_RECV_EXACT     (1u << 7) /* receive whole TLS records, nothing past them */
 
 /* One direction of a kernel-TLS connection: bytes wait in a pipe between two splices. */
 struct splice_dir {
@@ -372,6 +378,8 @@ void backend_on_connect(struct conn *c, int res);
 
 /* Runs the record layer and arms every operation the connection needs next. */
 void relay_pump(struct conn *c);
+void relay_arm_client_recv(struct conn *c);
+void relay_arm_client_send(struct conn *c);
 void relay_shutdown(struct conn *c, const char *reason);
 void relay_on_client_recv(struct conn *c, int res);
 void relay_on_client_send(struct conn *c, int res);

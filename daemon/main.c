@@ -109,6 +109,18 @@ static void ktlsd_reload(struct ktlsd *k)
 	log_info("reloaded: configuration generation %llu", (unsigned long long)s->generation);
 }
 
+/* Logs every counter, summed over the workers: on SIGUSR2 and at exit. */
+static void ktlsd_log_stats(const struct ktlsd *k)
+{
+	uint64_t sum[STAT__COUNT] = { 0 };
+	char line[2048];
+
+	for (unsigned i = 0; i < k->n_workers; i++)
+		stats_accumulate(&k->workers[i].stats, sum);
+	stats_format_line(sum, line, sizeof(line));
+	log_info("stats: %s", line);
+}
+
 static void ktlsd_stop_workers(struct ktlsd *k)
 {
 	for (unsigned i = 0; i < k->n_workers; i++) {
@@ -165,7 +177,9 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 			ret = -errno;
 			break;
 		}
-		if (sig == SIGHUP && !stopping) {
+		if (sig == SIGUSR2) {
+			ktlsd_log_stats(k);
+		} else if (sig == SIGHUP && !stopping) {
 			ktlsd_reload(k);
 		} else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
 			log_info(
@@ -182,6 +196,7 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 			exit(1);
 		} else if (sig == SIGUSR1 && stopping) {
 			pthread_join(joiner, NULL);
+			ktlsd_log_stats(k);
 			break;
 		}
 	}
@@ -210,6 +225,8 @@ static int ktlsd_run(struct ktlsd *k, bool test_only)
 		log_err("cannot register the BIO method");
 		goto out;
 	}
+	if (ktls_init() < 0)
+		goto out_bio;
 	if (!k->foreground && daemon(0, 1) < 0) {
 		log_err("daemon: %s", strerror(errno));
 		goto out_bio;
@@ -221,10 +238,13 @@ static int ktlsd_run(struct ktlsd *k, bool test_only)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
 	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	ktls_probe_kernel();
 	ret = ktlsd_serve(k, &sigs) < 0 ? 1 : 0;
+	ktls_cleanup();
 out_bio:
 	bio_cleanup();
 out:

@@ -26,8 +26,10 @@
 
 #define TLS_MAX_PLAIN	    16384u
 #define TLS_RECORD_OVERHEAD 64u /* header, AEAD tag, TLS 1.3 type byte, with headroom */
+#define TLS_RECORD_HEADER   5u
 
-static void relay_arm(struct conn *c, enum op op, int fd, struct buf *b, bool recv)
+/* Arms a recv of at most @len bytes (0: all the room) or a send of everything in @b. */
+static void relay_arm(struct conn *c, enum op op, int fd, struct buf *b, bool recv, uint32_t len)
 {
 	struct io_uring_sqe *sqe = worker_get_sqe(c->w);
 
@@ -36,7 +38,7 @@ static void relay_arm(struct conn *c, enum op op, int fd, struct buf *b, bool re
 		return;
 	}
 	if (recv)
-		io_uring_prep_recv(sqe, fd, buf_wptr(b), buf_room(b), 0);
+		io_uring_prep_recv(sqe, fd, buf_wptr(b), len ? len : buf_room(b), 0);
 	else
 		io_uring_prep_send(sqe, fd, buf_rptr(b), buf_len(b), MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, ud_pack(op, c->gen, c->slot));
@@ -140,20 +142,46 @@ static bool relay_half_close(struct conn *c)
 	return (c->flags & CONN_F_BACKEND_SHUT) && (c->flags & CONN_F_CLIENT_SHUT);
 }
 
-static void relay_arm_client(struct conn *c)
+/**
+ * relay_arm_client_recv() - receive from the client unless done or already receiving.
+ * With CONN_F_RECV_EXACT, only up to the end of the next TLS record: what follows the
+ * handshake must stay in the socket for kernel TLS (see handover.c).
+ */
+void relay_arm_client_recv(struct conn *c)
+{
+	struct tls_io *io = &c->tio;
+	uint32_t len = 0;
+
+	if ((c->flags & (CONN_F_CLIENT_EOF | CONN_F_CLIENT_TCP_EOF)) ||
+	    conn_op_pending(c, OP_CRECV) || c->state == CONN_FLUSHING)
+		return;
+	buf_compact(&io->in);
+	if (c->flags & CONN_F_RECV_EXACT) {
+		len = bio_in_missing(io);
+		if (!len)
+			len = buf_len(&io->in) ? 0 : TLS_RECORD_HEADER;
+		if (!len || len > buf_room(&io->in))
+			return; /* a whole record is waiting for OpenSSL */
+	}
+	if (buf_room(&io->in))
+		relay_arm(c, OP_CRECV, c->cfd, &io->in, true, len);
+}
+
+/** relay_arm_client_send() - send what waits in tio.out, unless a send is in flight. */
+void relay_arm_client_send(struct conn *c)
 {
 	struct tls_io *io = &c->tio;
 
-	if (!(c->flags & (CONN_F_CLIENT_EOF | CONN_F_CLIENT_TCP_EOF)) &&
-	    !conn_op_pending(c, OP_CRECV) && c->state != CONN_FLUSHING) {
-		buf_compact(&io->in);
-		if (buf_room(&io->in))
-			relay_arm(c, OP_CRECV, c->cfd, &io->in, true);
-	}
 	if (c->state != CONN_CLOSING && buf_len(&io->out) && !conn_op_pending(c, OP_CSEND)) {
-		relay_arm(c, OP_CSEND, c->cfd, &io->out, false);
+		relay_arm(c, OP_CSEND, c->cfd, &io->out, false, 0);
 		io->out_busy = true;
 	}
+}
+
+static void relay_arm_client(struct conn *c)
+{
+	relay_arm_client_recv(c);
+	relay_arm_client_send(c);
 }
 
 static void relay_arm_backend(struct conn *c)
@@ -161,10 +189,10 @@ static void relay_arm_backend(struct conn *c)
 	if (!(c->flags & CONN_F_BACKEND_EOF) && !conn_op_pending(c, OP_BRECV)) {
 		buf_compact(&c->to_cli);
 		if (buf_room(&c->to_cli))
-			relay_arm(c, OP_BRECV, c->bfd, &c->to_cli, true);
+			relay_arm(c, OP_BRECV, c->bfd, &c->to_cli, true, 0);
 	}
 	if (c->state == CONN_RELAY && buf_len(&c->to_back) && !conn_op_pending(c, OP_BSEND))
-		relay_arm(c, OP_BSEND, c->bfd, &c->to_back, false);
+		relay_arm(c, OP_BSEND, c->bfd, &c->to_back, false, 0);
 }
 
 /**
@@ -227,7 +255,7 @@ void relay_pump(struct conn *c)
 			/* Only the backend may move meanwhile, to make room in to_back. */
 			if (c->state == CONN_RELAY && buf_len(&c->to_back) &&
 			    !conn_op_pending(c, OP_BSEND))
-				relay_arm(c, OP_BSEND, c->bfd, &c->to_back, false);
+				relay_arm(c, OP_BSEND, c->bfd, &c->to_back, false, 0);
 			return;
 		case HANDOVER_CLOSED:
 			return;
