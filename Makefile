@@ -9,7 +9,7 @@ DESTDIR   ?=
 BUILD     ?= build
 
 CC        ?= gcc
-PKGS      := openssl liburing libconfig
+PKGS      := openssl liburing libconfig libnl-3.0
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
              -fno-strict-aliasing -D_GNU_SOURCE -DKTLSD_VERSION='"$(VERSION)"' \
@@ -28,9 +28,11 @@ UNIT_SRCS   := $(wildcard tests/unit/*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_SRCS   := $(wildcard tests/tools/*.c)
 TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
+# kmod-helpers programs: each links the daemon modules it names.
+HELPER_BINS := $(BUILD)/ktls-probe $(BUILD)/ktls-diag
 
-.PHONY: all check run install uninstall clean deps format tidy bench
-all: $(BUILD)/ktlsd $(UNIT_BINS) $(TOOL_BINS)
+.PHONY: all check check-ktls run install uninstall clean deps format tidy bench
+all: $(BUILD)/ktlsd $(UNIT_BINS) $(TOOL_BINS) $(HELPER_BINS)
 
 $(BUILD)/daemon/%.o: daemon/%.c
 	@mkdir -p $(@D)
@@ -43,6 +45,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJS) $(LDLIBS)
 
+$(BUILD)/ktls-probe: kmod-helpers/ktls-probe.c $(BUILD)/daemon/ktls_probe.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/ktls-diag: kmod-helpers/ktls-diag.c $(BUILD)/daemon/diag.o $(BUILD)/daemon/diag_tcpinfo.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/%: tests/tools/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
@@ -50,6 +58,10 @@ $(BUILD)/tests/%: tests/tools/%.c
 # Installs missing Debian packages (idempotent), builds, runs every suite.
 check: deps all
 	BUILD=$(BUILD) tests/run.sh
+
+# The kernel-TLS suite alone, in a VM with Debian's kernel (kmod-helpers/ktls-vm.sh).
+check-ktls: deps all
+	BUILD=$(BUILD) tests/run.sh --vm-only
 
 # Builds and runs ktlsd on the default configuration in front of a demo backend.
 run: deps all
@@ -64,10 +76,15 @@ bench: deps all
 install: $(BUILD)/ktlsd
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/ktlsd
 	install -m 0755 $(BUILD)/ktlsd $(DESTDIR)$(SBINDIR)/ktlsd
+	install -m 0755 $(BUILD)/ktls-probe $(BUILD)/ktls-diag $(DESTDIR)$(SBINDIR)/
+	install -d $(DESTDIR)$(PREFIX)/lib/modules-load.d
+	install -m 0644 kmod-helpers/ktls.conf $(DESTDIR)$(PREFIX)/lib/modules-load.d/ktls.conf
 	install -m 0644 etc/ktlsd.conf $(DESTDIR)$(SYSCONFDIR)/ktlsd/ktlsd.conf.example
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/ktlsd $(DESTDIR)$(SYSCONFDIR)/ktlsd/ktlsd.conf.example
+	rm -f $(DESTDIR)$(SBINDIR)/ktlsd $(DESTDIR)$(SBINDIR)/ktls-probe $(DESTDIR)$(SBINDIR)/ktls-diag \
+		$(DESTDIR)$(SYSCONFDIR)/ktlsd/ktlsd.conf.example \
+		$(DESTDIR)$(PREFIX)/lib/modules-load.d/ktls.conf
 
 format:
 	clang-format -i $(wildcard daemon/*.c daemon/*.h tests/unit/*.c tests/tools/*.c kmod-helpers/*.c)

@@ -128,8 +128,7 @@ static void conn_free(struct conn *c)
 		close(c->bfd);
 	SSL_free(c->ssl);
 	OPENSSL_cleanse(c->hs.secret, sizeof(c->hs.secret));
-	if (c->ktls)
-		splice_fini(c);
+	splice_fini(c);
 	buf_free(&c->tio.in);
 	buf_free(&c->tio.out);
 	buf_free(&c->to_back);

@@ -53,12 +53,15 @@ static enum handover_result handover_stay_userspace(struct conn *c, enum stat_id
 
 static enum handover_result handover_install(struct conn *c)
 {
-	struct ktls_keys k;
+	struct ktls_keys k = { 0 };
 	unsigned installed = 0;
 	int ret;
 
-	ret = ktls_export(c->ssl, &c->hs, bio_seq(&c->tio, KTLS_TX), bio_seq(&c->tio, KTLS_RX),
-			  &k);
+	/* The pipes first: without them the connection can still stay in userspace. */
+	ret = splice_init(c);
+	if (ret == 0)
+		ret = ktls_export(c->ssl, &c->hs, bio_seq(&c->tio, KTLS_TX),
+				  bio_seq(&c->tio, KTLS_RX), &k);
 	if (ret == 0)
 		ret = ktls_install(c->cfd, &k, &installed);
 	if (ret == 0)
@@ -74,6 +77,7 @@ static enum handover_result handover_install(struct conn *c)
 			conn_close(c, "kernel TLS install failed");
 			return HANDOVER_CLOSED;
 		}
+		splice_fini(c);
 		return handover_stay_userspace(c, STAT_KTLS_FAILED);
 	}
 	c->ktls = installed;
@@ -83,10 +87,6 @@ static enum handover_result handover_install(struct conn *c)
 	buf_free(&c->tio.in);
 	buf_free(&c->tio.out);
 	buf_free(&c->to_cli);
-	if (splice_init(c) < 0) {
-		conn_close(c, "pipe creation failed");
-		return HANDOVER_CLOSED;
-	}
 	stats_inc(c->w, STAT_PATH_KTLS);
 	return HANDOVER_DONE;
 }

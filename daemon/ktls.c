@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <linux/tls.h>
@@ -65,12 +66,30 @@ static struct ktls_probe ktls_kernel;
  */
 bool ktls_probe_kernel(void)
 {
-	char line[512];
+	const struct ktls_probe *p = &ktls_kernel;
+	char list[256] = "";
+	size_t off = 0;
 
 	ktls_probe_run(&ktls_kernel);
-	ktls_probe_format_line(&ktls_kernel, line, sizeof(line));
-	log_info("kernel TLS: %s", line);
-	return ktls_kernel.ulp;
+	if (!p->ulp) {
+		log_info("kernel TLS unavailable on %s (TCP_ULP \"tls\": %s): all connections use "
+			 "userspace records; kmod-helpers/ktls-load.sh explains why",
+			 p->kernel, strerror(p->ulp_errno));
+		return false;
+	}
+	for (size_t i = 0; i < KTLS_PROBE_NCOMBOS; i++) {
+		const struct ktls_probe_combo *cb = &p->combos[i];
+		int n = snprintf(list + off, sizeof(list) - off, "%s%s/%s%s%s", off ? " " : "",
+				 cb->version == TLS1_3_VERSION ? "1.3" : "1.2", cb->name,
+				 cb->tx ? "+tx" : "", cb->rx ? "+rx" : "");
+
+		if (n < 0 || (size_t)n >= sizeof(list) - off)
+			break;
+		off += (size_t)n;
+	}
+	log_info("kernel TLS available on %s: %s; rx_no_pad %s, io_uring splice %s", p->kernel,
+		 list, p->rx_no_pad ? "yes" : "no", p->uring_splice ? "yes" : "no");
+	return true;
 }
 
 /** ktls_kernel_probe() - the start-up probe's result. */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -205,6 +206,34 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 	return ret;
 }
 
+/*
+ * Each connection holds two sockets, and two pipes on the kernel-TLS path: raise the
+ * soft limit on open files to the hard one, as a server should.
+ */
+static void ktlsd_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_warn("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t old = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("setrlimit(RLIMIT_NOFILE, %llu): %s",
+				 (unsigned long long)rl.rlim_max, strerror(errno));
+		else
+			log_debug("open file limit raised from %llu to %llu",
+				  (unsigned long long)old, (unsigned long long)rl.rlim_max);
+	}
+	if (rl.rlim_cur < 16384)
+		log_warn("open file limit is %llu: at most about %llu kernel-TLS connections",
+			 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_cur / 6);
+}
+
 /* Everything after option parsing; returns the process exit status. */
 static int ktlsd_run(struct ktlsd *k, bool test_only)
 {
@@ -242,6 +271,7 @@ static int ktlsd_run(struct ktlsd *k, bool test_only)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	ktlsd_raise_nofile();
 	ktls_probe_kernel();
 	ret = ktlsd_serve(k, &sigs) < 0 ? 1 : 0;
 	ktls_cleanup();

@@ -72,9 +72,12 @@ int splice_init(struct conn *c)
 		struct splice_dir *sd = &c->sd[d];
 
 		if (pipe2(sd->pipe, O_CLOEXEC) < 0) {
+			int err = -errno;
+
 			sd->pipe[0] = sd->pipe[1] = -1;
-			conn_log(c, LOG_LVL_ERR, "pipe2: %s", strerror(errno));
-			return -errno;
+			conn_log(c, LOG_LVL_WARN, "pipe2: %s", strerror(errno));
+			splice_fini(c);
+			return err;
 		}
 		/* A pipe holds 64 KiB by default; larger buffers mean fewer splices. */
 		if (c->lcfg->buffer_size > 65536)
@@ -86,7 +89,7 @@ int splice_init(struct conn *c)
 	return 0;
 }
 
-/** splice_fini() - close the pipes; for conn teardown. */
+/** splice_fini() - close the pipes (any that are open). */
 void splice_fini(struct conn *c)
 {
 	for (int d = 0; d < 2; d++)
