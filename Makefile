@@ -31,7 +31,7 @@ TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
 # kmod-helpers programs: each links the daemon modules it names.
 HELPER_BINS := $(BUILD)/ktls-probe $(BUILD)/ktls-diag
 
-.PHONY: all check check-ktls run install uninstall clean deps format tidy bench
+.PHONY: all check check-ktls run install uninstall clean deps format tidy bench bench-ktls
 all: $(BUILD)/ktlsd $(UNIT_BINS) $(TOOL_BINS) $(HELPER_BINS)
 
 $(BUILD)/daemon/%.o: daemon/%.c
@@ -72,6 +72,10 @@ deps:
 
 bench: deps all
 	BUILD=$(BUILD) bench/run.sh
+
+# The kernel-TLS data path's counters, in the test VM.
+bench-ktls: deps all
+	BUILD=$(BUILD) bench/ktls-vm.sh
 
 install: $(BUILD)/ktlsd
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/ktlsd

@@ -271,10 +271,12 @@ static int ktls_export_tls12(SSL *ssl, const char *md, struct ktls_keys *k)
 	if (!kctx || EVP_KDF_derive(kctx, block, block_len, params) != 1)
 		goto out;
 	/* client_write_key, server_write_key, client_write_IV, server_write_IV */
-	memcpy(k->key[KTLS_RX], block, ci->key_len);
-	memcpy(k->key[KTLS_TX], block + ci->key_len, ci->key_len);
-	memcpy(k->iv[KTLS_RX], block + 2 * ci->key_len, ci->tls12_fixed_iv);
-	memcpy(k->iv[KTLS_TX], block + 2 * ci->key_len + ci->tls12_fixed_iv, ci->tls12_fixed_iv);
+	size_t kl = ci->key_len, ivl = ci->tls12_fixed_iv;
+
+	memcpy(k->key[KTLS_RX], block, kl);
+	memcpy(k->key[KTLS_TX], block + kl, kl);
+	memcpy(k->iv[KTLS_RX], block + 2 * kl, ivl);
+	memcpy(k->iv[KTLS_TX], block + 2 * kl + ivl, ivl);
 	ret = 0;
 out:
 	EVP_KDF_CTX_free(kctx);

@@ -297,6 +297,8 @@ struct splice_dir {
 	bool src_eof;
 	bool dst_shut;
 	bool wait_record; /* the source had part of a record: next splice may block */
+	bool streaming;	  /* the last splice in moved data: try the next without a poll */
+	bool polled;	  /* the splice in flight waits behind a poll */
 };
 
 struct conn {

@@ -111,18 +111,25 @@ static struct io_uring_sqe *splice_sqe(struct conn *c, enum op op)
 	return sqe;
 }
 
-/* Arms "wait until readable, then splice into the pipe" as one linked pair. */
+/*
+ * Arms a splice from the source into the pipe. While data streams (the last splice moved
+ * some), the splice goes alone and finds the next bytes already there; otherwise it is
+ * linked behind a poll, so no io-wq thread waits on an idle socket.
+ */
 static int splice_arm_in(struct conn *c, int d)
 {
 	struct splice_dir *sd = &c->sd[d];
 	const struct splice_dir_ops *o = &splice_ops[d];
 	struct io_uring_sqe *poll, *spl;
 
-	poll = splice_sqe(c, o->poll_in);
-	if (!poll)
-		return -EBUSY;
-	io_uring_prep_poll_add(poll, splice_src(c, d), POLLIN | POLLRDHUP);
-	poll->flags |= IOSQE_IO_LINK;
+	sd->polled = !sd->streaming;
+	if (sd->polled) {
+		poll = splice_sqe(c, o->poll_in);
+		if (!poll)
+			return -EBUSY;
+		io_uring_prep_poll_add(poll, splice_src(c, d), POLLIN | POLLRDHUP);
+		poll->flags |= IOSQE_IO_LINK;
+	}
 	spl = splice_sqe(c, o->in);
 	if (!spl)
 		return -EBUSY; /* the poll completes alone; the next pump re-arms */
@@ -316,7 +323,13 @@ void splice_pump(struct conn *c)
 		if (!sd->src_eof && !in_busy && sd->pending < sd->cap &&
 		    (d == DIR_B2C || !buf_len(&c->to_back)) && splice_arm_in(c, d) < 0)
 			return;
-		if (sd->pending && !out_busy && splice_arm_out(c, d) < 0)
+		/*
+		 * While the source streams, let the pipe collect several records before
+		 * moving them on; as soon as the source has nothing more, flush at once.
+		 */
+		bool batch = sd->streaming && !sd->src_eof && sd->pending < sd->cap / 2;
+
+		if (sd->pending && !out_busy && !batch && splice_arm_out(c, d) < 0)
 			return;
 	}
 }
@@ -328,6 +341,7 @@ static void splice_on_in(struct conn *c, int d, int res)
 	if (res > 0) {
 		sd->pending += (uint32_t)res;
 		sd->wait_record = false;
+		sd->streaming = true;
 		if (d == DIR_C2B)
 			c->bytes_in += (uint64_t)res;
 		else
@@ -344,11 +358,13 @@ static void splice_on_in(struct conn *c, int d, int res)
 		return;
 	case -EAGAIN:
 		/*
-		 * Readable, but only part of a TLS record is in: wait for the rest inside the
+		 * A speculative splice found nothing: back to polling. After a poll said
+		 * readable, only part of a TLS record is in: wait for the rest inside the
 		 * kernel rather than spinning on POLLIN.
 		 */
-		if (d == DIR_C2B)
+		if (sd->polled && d == DIR_C2B)
 			sd->wait_record = true;
+		sd->streaming = false;
 		return;
 	case -EIO:
 	case -EINVAL:

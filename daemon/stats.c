@@ -6,8 +6,8 @@
 
 #include "stats.h"
 
-#define STATS_NAME(e, name, help) [e] = name,
-#define STATS_HELP(e, name, help) [e] = help,
+#define STATS_NAME(e, name, help) [e] = (name),
+#define STATS_HELP(e, name, help) [e] = (help),
 static const char *const stats_names[STAT__COUNT] = { STATS_LIST(STATS_NAME) };
 static const char *const stats_helps[STAT__COUNT] = { STATS_LIST(STATS_HELP) };
 
