@@ -414,10 +414,11 @@ ratio() { # A B FIELD -> A/B
 	else printf '–'; fi
 }
 
-machine="$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
+# (no "| head": under pipefail the writer's SIGPIPE would end the script)
+machine="$(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r)"
 versions="$(openssl version | cut -d' ' -f1-2)"
 command -v nginx >/dev/null && versions+=", $(nginx -v 2>&1 | sed 's/.*version: //')"
-command -v haproxy >/dev/null && versions+=", HAProxy $(haproxy -v 2>/dev/null | head -1 | awk '{ print $3 }')"
+command -v haproxy >/dev/null && versions+=", HAProxy $(haproxy -v 2>/dev/null | awk 'NR == 1 { print $3 }')"
 [[ -x $KTLSD ]] && versions+=", $("$KTLSD" -V 2>/dev/null | cut -d' ' -f1-2) ($(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'), binary of $(date -r "$KTLSD" '+%Y-%m-%d %H:%M'))"
 
 echo
