@@ -31,7 +31,7 @@ TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
 # kmod-helpers programs: each links the daemon modules it names.
 HELPER_BINS := $(BUILD)/ktls-probe $(BUILD)/ktls-diag
 
-.PHONY: all check check-ktls run install uninstall clean deps format tidy bench bench-ktls
+.PHONY: all check check-ktls vm-selftest run install uninstall clean deps format tidy bench bench-ktls
 all: $(BUILD)/ktlsd $(UNIT_BINS) $(TOOL_BINS) $(HELPER_BINS)
 
 $(BUILD)/daemon/%.o: daemon/%.c
@@ -62,6 +62,10 @@ check: deps all
 # The kernel-TLS suite alone, in a VM with Debian's kernel (kmod-helpers/ktls-vm.sh).
 check-ktls: deps all
 	BUILD=$(BUILD) tests/run.sh --vm-only
+
+# Boots the test VM and checks kTLS and the tools the suite needs inside it.
+vm-selftest: $(BUILD)/ktls-probe
+	kmod-helpers/ktls-vm.sh -- env BUILD=$(BUILD) kmod-helpers/ktls-selftest.sh --tools
 
 # Builds and runs ktlsd on the default configuration in front of a demo backend.
 run: deps all

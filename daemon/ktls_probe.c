@@ -4,7 +4,8 @@
  *
  * Everything runs on loopback TCP connections made here (127.0.0.1, ephemeral
  * port), with dummy all-zero keys: the kernel only has to accept the crypto
- * parameters, nothing is decrypted. Each check uses its own connection, so one
+ * parameters (the splice check makes it encrypt one record; nothing is
+ * decrypted). Each (version, cipher) pair uses its own connection, so one
  * refusal cannot spoil the next check. Needs no privilege when the tls module
  * is loaded (or built in); loading it needs CAP_SYS_MODULE/CAP_NET_ADMIN.
  */
@@ -37,13 +38,10 @@
 #ifndef TLS_RX_EXPECT_NO_PAD
 #define TLS_RX_EXPECT_NO_PAD 4
 #endif
-#ifndef TLS_CIPHER_CHACHA20_POLY1305
-#define TLS_CIPHER_CHACHA20_POLY1305 54
-#endif
 
-#define TLS_RECORD_HDR_LEN  5
-#define TLS_CT_APP_DATA	    23
-#define PROBE_TIMEOUT_SEC   10 /* generous: the test VM emulates its CPU */
+#define TLS_RECORD_HDR_LEN   5
+#define TLS_CT_APP_DATA	     23
+#define PROBE_TIMEOUT_SEC    10 /* generous: the test VM emulates its CPU */
 #define PROBE_SPLICE_PAYLOAD "ktls-probe splice\n"
 
 /* Sizes of one struct tls12_crypto_info_* from <linux/tls.h>. */
@@ -56,7 +54,7 @@ struct ktls_cipher_desc {
 
 #define CIPHER(nm, id, stype)                                                                      \
 	{                                                                                          \
-		.name = nm, .cipher_type = TLS_CIPHER_##id, .key = TLS_CIPHER_##id##_KEY_SIZE,     \
+		.name = (nm), .cipher_type = TLS_CIPHER_##id, .key = TLS_CIPHER_##id##_KEY_SIZE,   \
 		.iv = TLS_CIPHER_##id##_IV_SIZE, .salt = TLS_CIPHER_##id##_SALT_SIZE,              \
 		.rec_seq = TLS_CIPHER_##id##_REC_SEQ_SIZE, .info_size = sizeof(struct stype),      \
 	}
@@ -375,12 +373,8 @@ int ktls_probe_run(struct ktls_probe *p)
 	close(cfd);
 	close(sfd);
 	ret = 0;
-	if (!p->ulp) {
-		for (i = 0; i < KTLS_PROBE_NCOMBOS; i++)
-			p->combos[i].tx_errno = p->combos[i].rx_errno = p->ulp_errno;
-		p->rx_no_pad_errno = p->tx_zc_ro_errno = p->uring_splice_errno = p->ulp_errno;
-		goto out;
-	}
+	if (!p->ulp)
+		goto out; /* nothing else can work: the rest stays "not tested" */
 	for (v = 0; v < 2; v++) {
 		for (i = 0; i < NCIPHERS; i++) {
 			ret = probe_combo(p, &p->combos[v * NCIPHERS + i], &ktls_ciphers[i]);
@@ -388,13 +382,6 @@ int ktls_probe_run(struct ktls_probe *p)
 				goto out;
 		}
 	}
-	/* never tried: no TLS 1.3 RX / no TX at all */
-	if (!p->rx_no_pad && !p->rx_no_pad_errno)
-		p->rx_no_pad_errno = EOPNOTSUPP;
-	if (!p->tx_zc_ro && !p->tx_zc_ro_errno)
-		p->tx_zc_ro_errno = EOPNOTSUPP;
-	if (!p->uring_splice && !p->uring_splice_errno)
-		p->uring_splice_errno = EOPNOTSUPP;
 out:
 	/* after TCP_ULP: that may have loaded the module, which creates the file */
 	p->tls_stat = access(KTLS_STAT_PATH, R_OK) == 0;
@@ -456,7 +443,7 @@ static const char *version_str(int version)
 	}
 }
 
-/* "yes", or "no (ENOENT: No such file or directory)" */
+/* "yes", "no (ENOENT: No such file or directory)", or "not tested" (no errno) */
 static void print_yes_no(FILE *f, bool ok, int err)
 {
 	const char *name;
@@ -466,7 +453,7 @@ static void print_yes_no(FILE *f, bool ok, int err)
 		return;
 	}
 	if (!err) {
-		fputs("no", f);
+		fputs("not tested", f);
 		return;
 	}
 	name = strerrorname_np(err);
@@ -509,7 +496,11 @@ void ktls_probe_format_text(const struct ktls_probe *p, FILE *f)
 	fprintf(f, "\nkTLS available:             %s\n", ktls_probe_available(p) ? "yes" : "no");
 }
 
-/* A JSON string: quotes, backslashes and control characters escaped. */
+/*
+ * A JSON string: quotes and backslashes escaped, and control characters and
+ * bytes >= 0x7f as \u00XX, so that the output is ASCII and valid JSON even
+ * for a release string that is not UTF-8.
+ */
 static void json_str(FILE *f, const char *s)
 {
 	const unsigned char *c;
@@ -518,7 +509,7 @@ static void json_str(FILE *f, const char *s)
 	for (c = (const unsigned char *)s; *c; c++) {
 		if (*c == '"' || *c == '\\')
 			fprintf(f, "\\%c", *c);
-		else if (*c < 0x20 || *c == 0x7f)
+		else if (*c < 0x20 || *c >= 0x7f)
 			fprintf(f, "\\u%04x", *c);
 		else
 			fputc(*c, f);
@@ -551,8 +542,9 @@ static const char *json_bool(bool b)
  *
  * Keys: kernel, available, ulp, ulp_error, tls_stat, ciphers (array of
  * {version, cipher, tx, tx_error, rx, rx_error}), rx_expect_no_pad(_error),
- * tx_zerocopy_ro(_error), uring_splice(_error). An *_error is null or the
- * errno's name ("ENOENT"). Ends with a newline.
+ * tx_zerocopy_ro(_error), uring_splice(_error). An *_error is the errno's name
+ * ("ENOENT") or null: accepted, or not tested when the value is false. Ends
+ * with a newline.
  */
 void ktls_probe_format_json(const struct ktls_probe *p, FILE *f)
 {

@@ -23,10 +23,14 @@ struct ktls_probe_combo {
 	int version;	  /* TLS_1_2_VERSION or TLS_1_3_VERSION */
 	int cipher_type;  /* TLS_CIPHER_* */
 	bool tx, rx;
-	int tx_errno, rx_errno; /* positive errno when refused, else 0 */
+	int tx_errno, rx_errno; /* positive errno when refused; 0 if accepted or not tested */
 };
 
-/* The probe's result. An *_errno is a positive errno, 0 if not applicable. */
+/*
+ * The probe's result. An *_errno is the positive errno of a refusal; false with
+ * errno 0 means "not tested" (e.g. everything after a failed TCP_ULP, or
+ * TLS_RX_EXPECT_NO_PAD when no TLS 1.3 RX was accepted).
+ */
 struct ktls_probe {
 	bool ulp; /* setsockopt(TCP_ULP, "tls") on an established socket */
 	int ulp_errno;
