@@ -85,14 +85,14 @@ install: $(BUILD)/ktlsd
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/ktlsd
 	install -m 0755 $(BUILD)/ktlsd $(DESTDIR)$(SBINDIR)/ktlsd
 	install -m 0755 $(BUILD)/ktls-probe $(BUILD)/ktls-diag $(DESTDIR)$(SBINDIR)/
-	install -d $(DESTDIR)$(PREFIX)/lib/modules-load.d
-	install -m 0644 kmod-helpers/ktls.conf $(DESTDIR)$(PREFIX)/lib/modules-load.d/ktls.conf
+	install -d $(DESTDIR)$(SYSCONFDIR)/modules-load.d
+	install -m 0644 kmod-helpers/ktls.conf $(DESTDIR)$(SYSCONFDIR)/modules-load.d/ktls.conf
 	install -m 0644 etc/ktlsd.conf $(DESTDIR)$(SYSCONFDIR)/ktlsd/ktlsd.conf.example
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/ktlsd $(DESTDIR)$(SBINDIR)/ktls-probe $(DESTDIR)$(SBINDIR)/ktls-diag \
 		$(DESTDIR)$(SYSCONFDIR)/ktlsd/ktlsd.conf.example \
-		$(DESTDIR)$(PREFIX)/lib/modules-load.d/ktls.conf
+		$(DESTDIR)$(SYSCONFDIR)/modules-load.d/ktls.conf
 
 format:
 	clang-format -i $(wildcard daemon/*.c daemon/*.h tests/unit/*.c tests/tools/*.c kmod-helpers/*.c)

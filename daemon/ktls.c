@@ -205,10 +205,14 @@ static void ktls_keylog_cb(const SSL *ssl, const char *line)
 	}
 }
 
-/** ktls_ctx_setup() - make an SSL_CTX report TLS 1.3 secrets to ktls_export(). */
+/**
+ * ktls_ctx_setup() - make an SSL_CTX report TLS 1.3 secrets to ktls_export(), when the
+ * kernel can take them: OpenSSL formats five hex lines per handshake for the callback.
+ */
 void ktls_ctx_setup(SSL_CTX *ctx)
 {
-	SSL_CTX_set_keylog_callback(ctx, ktls_keylog_cb);
+	if (ktls_kernel.ulp)
+		SSL_CTX_set_keylog_callback(ctx, ktls_keylog_cb);
 }
 
 /* HKDF-Expand-Label(secret, label, "", len), RFC 8446 section 7.1. */

@@ -240,6 +240,9 @@ static int ktlsd_run(struct ktlsd *k, bool test_only)
 	sigset_t sigs;
 	int ret = 1;
 
+	/* Before the TLS contexts: they only collect kTLS secrets if the kernel takes them. */
+	if (!test_only)
+		ktls_probe_kernel();
 	k->snap = ktlsd_load(k);
 	if (!k->snap)
 		return 1;
@@ -272,7 +275,6 @@ static int ktlsd_run(struct ktlsd *k, bool test_only)
 	signal(SIGPIPE, SIG_IGN);
 
 	ktlsd_raise_nofile();
-	ktls_probe_kernel();
 	ret = ktlsd_serve(k, &sigs) < 0 ? 1 : 0;
 	ktls_cleanup();
 out_bio:

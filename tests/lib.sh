@@ -167,6 +167,9 @@ _cleanup() {
 	done
 	for pid in "${_PIDS[@]}" $(jobs -p); do _stop_pid "$pid"; done
 	wait 2>/dev/null
+	if [[ ${KTLSD_EXPECT_KTLS:-0} == 1 ]] && ((rc == 0)) && ((${#_KTLSD_LOGS[@]} > 0)); then
+		_ktls_expect_check || rc=1
+	fi
 	for i in "${!_KTLSD_LOGS[@]}"; do
 		if ! check_sanitizer_log "${_KTLSD_LOGS[$i]}"; then
 			((rc == 0 || rc == 77)) && say "FAIL: sanitizer reported errors"
@@ -396,6 +399,7 @@ size_of() { stat -c %s "$1"; }
 #   sni_strict [false]  alpn [h2,http/1.1] ("none" omits it)  proxy_protocol [false]
 #   handshake_timeout [5]  idle_timeout [30]  connect_timeout [3] (seconds; the defaults,
 #   not values passed in, are multiplied by TIMEOUT_SCALE)  buffer_size [65536]
+#   ktls [omitted: the daemon's default, true] true/false: move connections to kernel TLS
 #   listen2 backend2 profiles2 sni_strict2 alpn2 proxy_protocol2 ...: a listener "second"
 #   (each key falls back to the main listener's value); the same with 3 ("third")
 #   and 4 ("fourth")
@@ -411,6 +415,7 @@ write_config() {
 		[listen]="" [backend]="" [profiles]="default,other" [sni_strict]=false
 		[alpn]="h2,http/1.1" [proxy_protocol]=false [handshake_timeout]="$(scaled_int 5)"
 		[idle_timeout]="$(scaled_int 30)" [connect_timeout]="$(scaled_int 3)" [buffer_size]=65536 [extra]=""
+		[ktls]=""
 	)
 	for kv in "$@"; do
 		k=${kv%%=*}
@@ -443,7 +448,7 @@ write_config() {
 		printf '    profiles = [ %s ];\n' "$(_qlist "${c[profiles$s]:-${c[profiles]}}")"
 		val=${c[alpn$s]:-${c[alpn]}}
 		[[ $val == none ]] || printf '    alpn = [ %s ];\n' "$(_qlist "$val")"
-		for key in sni_strict proxy_protocol handshake_timeout idle_timeout connect_timeout buffer_size; do
+		for key in sni_strict proxy_protocol handshake_timeout idle_timeout connect_timeout buffer_size ktls; do
 			val=${c[$key$s]:-${c[$key]}}
 			[[ -n $val ]] && printf '    %s = %s;\n' "$key" "$val"
 		done
@@ -504,6 +509,11 @@ start_ktlsd() {
 	_KTLSD_PIDS+=("$KTLSD_PID")
 	_KTLSD_LOGS+=("$KTLSD_LOG")
 	local -a addrs
+	local tx0=0 rx0=0
+	if [[ ${KTLSD_EXPECT_KTLS:-0} == 1 ]] && have_ktls; then
+		tx0=$(ktls_stat TlsTxSw)
+		rx0=$(ktls_stat TlsRxSw)
+	fi
 	mapfile -t addrs < <(_listen_addrs "$conf")
 	deadline=$(deadline_ms 15)
 	while :; do
@@ -528,6 +538,10 @@ start_ktlsd() {
 		(($(now_ms) < deadline)) || fail "ktlsd did not become ready within $(scaled 15)s"
 		sleep 0.05
 	done
+	if [[ ${KTLSD_EXPECT_KTLS:-0} == 1 ]] && have_ktls; then
+		_KTLSD_START_TX[${#_KTLSD_LOGS[@]} - 1]=$(($(ktls_stat TlsTxSw) - tx0))
+		_KTLSD_START_RX[${#_KTLSD_LOGS[@]} - 1]=$(($(ktls_stat TlsRxSw) - rx0))
+	fi
 	note "ktlsd pid $KTLSD_PID ready (log ${KTLSD_LOG#"$T"/})"
 }
 
@@ -555,6 +569,271 @@ _log_count_above() { (($(count_log "$1" "$2") > $3)); }
 
 assert_ktlsd_alive() { # [PID]
 	is_running "${1:-$KTLSD_PID}" || fail "ktlsd (pid ${1:-$KTLSD_PID}) is not running any more"
+}
+
+# ------------------------------------------------------------------ kernel TLS
+# The kernel's view (/proc/net/tls_stat, sock_diag through $BUILD/ktls-diag) and
+# ktlsd's own counters (the "stats: name=value ..." line it logs on SIGUSR2 and at
+# exit).  The tls_stat counters are per network namespace and count every socket
+# of the machine, so the deltas are exact only while one scenario runs at a time
+# (tests/run.sh runs them one after the other) and no client uses kTLS itself
+# (none of the test clients enables it: OpenSSL and GnuTLS need an explicit opt-in).
+#
+#   have_ktls / need_ktls        is kTLS there? (need_ktls skips the scenario if not)
+#   ktls_stat NAME               a tls_stat counter (TlsTxSw, TlsCurrRxSw, TlsDecryptError...)
+#   ktls_stat_snapshot           remembers all of them; ktls_stat_delta NAME -> now - then
+#   assert_ktls_deltas N WHAT    TlsTxSw and TlsRxSw grew by exactly N, TlsDecryptError by 0
+#   ktls_wait_closed [SECONDS]   until TlsCurrTxSw/TlsCurrRxSw are back at the snapshot
+#   ktlsd_stats NAME [PID] [LOG] SIGUSR2, wait for the new stats line, print counter NAME
+#   ktlsd_stats_refresh [PID] [LOG]  the same, filling the array KSTATS (no output)
+#   ktlsd_final_stats [LOG]      KSTATS from the last stats line (e.g. the one logged at exit)
+#   kstat NAME                   ${KSTATS[NAME]}, failing if ktlsd has no such counter
+#   ktlsd_stats_snapshot / kstat_delta NAME   the same for ktlsd's counters
+#   ktlsd_wait_stat NAME VALUE [SECONDS]      until ktlsd's counter NAME reaches VALUE
+#   ktls_diag_expect PORT VERSION CIPHER [COUNT]  live sockets on ktlsd's side of PORT
+#                                are on kTLS with that version and cipher, sw both ways
+#
+# KTLSD_EXPECT_KTLS=1 (tests/run.sh sets it in the VM): when the scenario ends, after
+# every ktlsd has exited, ktlsd's counters must agree with the kernel: the sum of
+# connections_ktls over the scenario's ktlsd instances == TlsTxSw delta == TlsRxSw
+# delta, TlsDecryptError delta == 0, ktls_fallback_failed == 0, and every kTLS socket
+# is closed again (TlsCurrTxSw/TlsCurrRxSw back where they were).
+KTLS_STAT_FILE=${KTLS_STAT_FILE:-/proc/net/tls_stat}
+KTLS_DIAG=${KTLS_DIAG:-$BUILDDIR/ktls-diag}
+
+# Errors of helpers that are meant to be used in $(...): to stderr, and exit.
+_kdie() {
+	say "FAIL: $*" >&2
+	exit 1
+}
+
+have_ktls() { [[ -r $KTLS_STAT_FILE ]]; }
+
+need_ktls() {
+	have_ktls || skip "no $KTLS_STAT_FILE: this kernel has no kernel TLS (run these in the VM: tests/run.sh --vm-only)"
+	[[ -x $KTLS_DIAG ]] || fail "$KTLS_DIAG not found (build it with make)"
+}
+
+ktls_stat() { # NAME -> value
+	local v
+	v=$(awk -v n="$1" '$1 == n { print $2; exit }' "$KTLS_STAT_FILE" 2>/dev/null)
+	[[ $v =~ ^[0-9]+$ ]] || _kdie "ktls_stat: no counter '$1' in $KTLS_STAT_FILE"
+	echo "$v"
+}
+
+declare -A _KTLS_SNAP=()
+ktls_stat_snapshot() {
+	local k v
+	_KTLS_SNAP=()
+	while read -r k v; do _KTLS_SNAP[$k]=$v; done <"$KTLS_STAT_FILE"
+}
+
+ktls_stat_delta() { # NAME -> now - snapshot
+	local now
+	[[ -n ${_KTLS_SNAP[$1]:-} ]] || _kdie "ktls_stat_delta $1: no ktls_stat_snapshot (or no such counter)"
+	now=$(ktls_stat "$1") || exit 1
+	echo $((now - _KTLS_SNAP[$1]))
+}
+
+# ktls_deltas -> "TlsTxSw +1 TlsRxSw +1 ..." for every counter that moved
+ktls_deltas() {
+	local k v out=""
+	while read -r k v; do
+		if [[ -n ${_KTLS_SNAP[$k]:-} ]] && ((v != _KTLS_SNAP[$k])); then
+			out+="${out:+ }$k $(printf '%+d' $((v - _KTLS_SNAP[$k])))"
+		fi
+	done <"$KTLS_STAT_FILE"
+	echo "${out:-(none)}"
+}
+
+# assert_ktls_deltas N WHAT: exactly N kTLS TX and N RX contexts were installed since
+# the snapshot, and no record failed to decrypt.
+assert_ktls_deltas() {
+	local n=$1 what=$2 tx rx de
+	tx=$(ktls_stat_delta TlsTxSw)
+	rx=$(ktls_stat_delta TlsRxSw)
+	de=$(ktls_stat_delta TlsDecryptError)
+	if ((tx != n || rx != n || de != 0)); then
+		say "tls_stat changes: $(ktls_deltas)"
+		fail "$what: kernel TLS installs: TlsTxSw +$tx, TlsRxSw +$rx, TlsDecryptError +$de; expected +$n, +$n, +0"
+	fi
+	note "$what: tls_stat TlsTxSw +$tx TlsRxSw +$rx TlsDecryptError +0"
+}
+
+_ktls_closed() {
+	(($(ktls_stat TlsCurrTxSw) == _KTLS_SNAP[TlsCurrTxSw] && $(ktls_stat TlsCurrRxSw) == _KTLS_SNAP[TlsCurrRxSw]))
+}
+# ktls_wait_closed [SECONDS]: every kTLS socket opened since the snapshot is closed.
+ktls_wait_closed() {
+	wait_until "${1:-10}" _ktls_closed ||
+		fail "kTLS sockets still open: TlsCurrTxSw $(ktls_stat TlsCurrTxSw), TlsCurrRxSw $(ktls_stat TlsCurrRxSw); at the snapshot ${_KTLS_SNAP[TlsCurrTxSw]}, ${_KTLS_SNAP[TlsCurrRxSw]}"
+}
+
+# ---- ktlsd's counters
+declare -A KSTATS=() _KSTATS0=()
+_parse_stats_line() { # LINE -> KSTATS
+	local kv
+	KSTATS=()
+	for kv in ${1#*stats: }; do
+		[[ $kv == *=* ]] && KSTATS[${kv%%=*}]=${kv#*=}
+	done
+	((${#KSTATS[@]} > 0))
+}
+_stats_lines() { grep -c ' stats: ' "$1" 2>/dev/null || true; }
+
+ktlsd_stats_refresh() { # [PID] [LOG]
+	local pid=${1:-$KTLSD_PID} log=${2:-$KTLSD_LOG} before
+	before=$(_stats_lines "$log")
+	kill -USR2 "$pid" 2>/dev/null || _kdie "ktlsd_stats: cannot signal ktlsd pid $pid"
+	wait_until 10 _log_count_above "$log" ' stats: ' "$before" ||
+		_kdie "ktlsd pid $pid logged no stats line within $(scaled 10) s of SIGUSR2"
+	_parse_stats_line "$(grep ' stats: ' "$log" | tail -n1)" || _kdie "cannot parse ktlsd's stats line"
+}
+
+ktlsd_stats() { # NAME [PID] [LOG] -> value
+	ktlsd_stats_refresh "${2:-$KTLSD_PID}" "${3:-$KTLSD_LOG}"
+	kstat "$1"
+}
+
+ktlsd_final_stats() { # [LOG]
+	local line
+	line=$(grep ' stats: ' "${1:-$KTLSD_LOG}" | tail -n1)
+	[[ -n $line ]] || _kdie "no stats line in ${1:-$KTLSD_LOG}"
+	_parse_stats_line "$line"
+}
+
+kstat() { # NAME -> value from the last refresh
+	[[ -n ${KSTATS[$1]:-} ]] || _kdie "ktlsd has no counter '$1' (have: ${!KSTATS[*]})"
+	echo "${KSTATS[$1]}"
+}
+
+ktlsd_stats_snapshot() { # [PID] [LOG]
+	local k
+	ktlsd_stats_refresh "$@"
+	_KSTATS0=()
+	for k in "${!KSTATS[@]}"; do _KSTATS0[$k]=${KSTATS[$k]}; done
+}
+
+kstat_delta() { # NAME -> last refresh - snapshot
+	local v
+	v=$(kstat "$1") || exit 1
+	echo $((v - ${_KSTATS0[$1]:-0}))
+}
+
+# kstats_line [NAME...] -> "name=value ..." of the last refresh (all counters by default)
+kstats_line() {
+	local k out=""
+	# shellcheck disable=SC2046 # one word per counter name
+	(($# == 0)) && set -- $(printf '%s\n' "${!KSTATS[@]}" | sort)
+	for k in "$@"; do out+="${out:+ }$k=${KSTATS[$k]:-?}"; done
+	echo "$out"
+}
+
+_kstat_reached() { # NAME VALUE [PID] [LOG]
+	ktlsd_stats_refresh "${3:-$KTLSD_PID}" "${4:-$KTLSD_LOG}"
+	((KSTATS[$1] >= $2))
+}
+# ktlsd_wait_stat NAME VALUE [SECONDS] [PID] [LOG]: polls (SIGUSR2) until ktlsd's
+# counter NAME is at least VALUE; leaves the last reading in KSTATS.
+ktlsd_wait_stat() {
+	local name=$1 value=$2
+	wait_until "${3:-10}" _kstat_reached "$name" "$value" "${4:-$KTLSD_PID}" "${5:-$KTLSD_LOG}" ||
+		fail "ktlsd counter $name stayed at ${KSTATS[$name]:-?}, expected $value ($(kstats_line))"
+}
+
+# ---- sock_diag
+# ktls_diag PORT -> ktls-diag lines of ktlsd's side of PORT (local port == PORT)
+ktls_diag() {
+	"$KTLS_DIAG" -p "$1" | awk -v p=":$1" '{ l = $1; if (substr(l, length(l) - length(p) + 1) == p) print }'
+}
+
+# ktls_diag_expect PORT VERSION CIPHER [COUNT]: every established socket whose local
+# port is PORT (ktlsd's accepted client sockets) has ulp=tls with that version
+# (1.2/1.3, TLSv1.3 accepted) and kernel cipher name (aes-gcm-128, aes-gcm-256,
+# chacha20-poly1305), txconf=sw rxconf=sw; there is at least one (exactly COUNT if
+# given).  And no client socket (peer port PORT) uses kTLS: the clients do TLS in
+# userspace, so tls_stat deltas count ktlsd alone.
+ktls_diag_expect() {
+	local port=$1 ver=${2#TLSv} cipher=$3 count=${4:-} out n bad
+	out=$("$KTLS_DIAG" -p "$port" 2>&1) || {
+		printf '%s\n' "$out"
+		fail "$KTLS_DIAG -p $port failed"
+	}
+	local mine theirs
+	mine=$(printf '%s\n' "$out" | awk -v p=":$port" '{ l = $1; if (substr(l, length(l) - length(p) + 1) == p) print }')
+	theirs=$(printf '%s\n' "$out" | awk -v p=":$port" '{ r = $2; if (substr(r, length(r) - length(p) + 1) == p) print }')
+	n=$(printf '%s' "$mine" | grep -c . || true)
+	bad=$(printf '%s\n' "$mine" | grep -v " ulp=tls version=$ver cipher=$cipher txconf=sw rxconf=sw " | grep . || true)
+	if ((n == 0)) || [[ -n $bad ]] || { [[ -n $count ]] && ((n != count)); }; then
+		printf '%s\n' "$out" | sed 's/^/    ktls-diag: /'
+		fail "ktls-diag -p $port: expected ${count:-at least 1} socket(s) of ktlsd with ulp=tls version=$ver cipher=$cipher txconf=sw rxconf=sw, found $n${bad:+, these differ: $bad}"
+	fi
+	if printf '%s\n' "$theirs" | grep -q ' ulp=tls'; then
+		printf '%s\n' "$out" | sed 's/^/    ktls-diag: /'
+		fail "ktls-diag -p $port: a client socket uses kernel TLS itself (the tls_stat deltas would count it)"
+	fi
+	note "ktls-diag: $n socket(s) on :$port with ulp=tls version=$ver cipher=$cipher txconf=sw rxconf=sw"
+}
+
+# ---- the KTLSD_EXPECT_KTLS check (called by _cleanup once every ktlsd has exited)
+declare -A _KTLS_SNAP0=()
+_KTLSD_START_TX=() _KTLSD_START_RX=() # per ktlsd: tls_stat installs while start_ktlsd waited
+if [[ ${KTLSD_EXPECT_KTLS:-0} == 1 ]] && have_ktls; then
+	while read -r _k _v; do _KTLS_SNAP0[$_k]=$_v; done <"$KTLS_STAT_FILE"
+	unset _k _v
+fi
+_ktls_expect_check() {
+	local log sum=0 n=0 failed=0 k line tx rx de ctx crx
+	have_ktls || {
+		say "FAIL: KTLSD_EXPECT_KTLS=1 but there is no $KTLS_STAT_FILE"
+		return 1
+	}
+	# ktlsd's start-up probe installs kTLS on loopback test sockets too: one TX per
+	# "+tx" and one RX per "+rx" in its "kernel TLS available on ..." line.
+	local ptx=0 prx=0 i probe
+	for i in "${!_KTLSD_LOGS[@]}"; do
+		log=${_KTLSD_LOGS[$i]}
+		probe=$(grep -m1 'kernel TLS available on' "$log" 2>/dev/null)
+		if [[ -n $probe ]]; then
+			ptx=$((ptx + $(grep -o '+tx' <<<"$probe" | grep -c .)))
+			prx=$((prx + $(grep -o '+rx' <<<"$probe" | grep -c .)))
+		else # no such line: what the kernel counted while start_ktlsd waited
+			ptx=$((ptx + ${_KTLSD_START_TX[$i]:-0}))
+			prx=$((prx + ${_KTLSD_START_RX[$i]:-0}))
+		fi
+		line=$(grep ' stats: ' "$log" 2>/dev/null | tail -n1)
+		if [[ -z $line ]]; then
+			grep -q ' ready' "$log" 2>/dev/null || continue # never served
+			say "kTLS consistency: not checked, ${log#"$T"/} has no stats line (ktlsd killed?)"
+			return 0
+		fi
+		_parse_stats_line "$line"
+		sum=$((sum + ${KSTATS[connections_ktls]:-0}))
+		n=$((n + 1))
+		if ((${KSTATS[ktls_fallback_failed]:-0} != 0)); then
+			say "FAIL: kTLS consistency: ${log#"$T"/}: ktls_fallback_failed=${KSTATS[ktls_fallback_failed]} (kTLS install failed)"
+			failed=1
+		fi
+	done
+	# the sockets are closed when ktlsd exits; give the kernel a moment
+	for ((k = 0; k < 50; k++)); do
+		ctx=$(($(ktls_stat TlsCurrTxSw) - _KTLS_SNAP0[TlsCurrTxSw]))
+		crx=$(($(ktls_stat TlsCurrRxSw) - _KTLS_SNAP0[TlsCurrRxSw]))
+		((ctx == 0 && crx == 0)) && break
+		sleep 0.1
+	done
+	tx=$(($(ktls_stat TlsTxSw) - _KTLS_SNAP0[TlsTxSw] - ptx))
+	rx=$(($(ktls_stat TlsRxSw) - _KTLS_SNAP0[TlsRxSw] - prx))
+	de=$(($(ktls_stat TlsDecryptError) - _KTLS_SNAP0[TlsDecryptError]))
+	if ((tx != sum || rx != sum || de != 0 || ctx != 0 || crx != 0)); then
+		say "FAIL: kTLS consistency: ktlsd connections_ktls=$sum ($n instance(s)) but the kernel counted" \
+			"TlsTxSw +$tx TlsRxSw +$rx (start-up probes +$ptx/+$prx not included) TlsDecryptError +$de," \
+			"still open TlsCurrTxSw +$ctx TlsCurrRxSw +$crx"
+		failed=1
+	fi
+	((failed == 0)) && say "kTLS consistency: connections_ktls=$sum = TlsTxSw +$tx = TlsRxSw +$rx" \
+		"(+ start-up probes $ptx/$prx), TlsDecryptError +0, all closed"
+	return "$failed"
 }
 
 # ------------------------------------------------------------------ backends

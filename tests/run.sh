@@ -1,28 +1,51 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# tests/run.sh - ktlsd's test runner (what `make check` calls).
+# tests/run.sh - ktlsd's test runner (what `make check` and `make check-ktls` call).
 #
-#   BUILD=build tests/run.sh [NAME...]
+#   BUILD=build tests/run.sh [--native-only | --vm-only] [NAME...]
 #
-# Runs every unit test binary $BUILD/tests/test_* and then every scenario
-# tests/integration/*.sh, one at a time, each under a timeout.  A test exits
-# 0 (pass), 77 (skip) or anything else (fail).  Prints one line per test:
+# Native part: every unit test binary $BUILD/tests/test_* and then every
+# scenario tests/integration/*.sh, one at a time, each under a timeout.
+#
+# VM part (after the native part): this machine's kernel has no kernel TLS, so
+# ONE throw-away VM is booted with kmod-helpers/ktls-vm.sh (Debian's kernel with
+# tls.ko, the host's root file system read-only) and runs, inside, `tests/run.sh
+# --in-vm`: the kTLS scenarios tests/ktls/*.sh, then the relay scenarios of the
+# native suite (VM_RELAY below), all with TIMEOUT_SCALE=$VM_TIMEOUT_SCALE and
+# KTLSD_EXPECT_KTLS=1, which makes every scenario check at its end that ktlsd's
+# counters agree with the kernel's /proc/net/tls_stat (see tests/lib.sh).  Their
+# result lines come back prefixed with "vm: ".  If the VM cannot run here
+# (ktls-vm.sh exits 77: no qemu, no kernel package...) that counts as one SKIP.
+#
+# A test exits 0 (pass), 77 (skip) or anything else (fail).  One line per test:
 #     PASS name (1.2s)
 #     FAIL name (3.4s)        followed by the tail of its log
 #     SKIP name: reason
-# and ends with the summary alone on the last line:
+#     vm: PASS ktls_ciphers (20.1s)      (the same, from inside the VM)
+# and the summary of native + VM tests together, alone on the last line:
 #     N passed, N failed, N skipped
 # Exit status: 0 if nothing failed, 1 otherwise (2 for bad usage).
 #
-# NAME filters: a test runs if its name (test_config, tls_versions, ...) equals
-# one of them or contains it as a substring.
+# Options:
+#   --native-only   just the native part
+#   --vm-only       just the VM part
+#   --in-vm         (used inside the VM) run the kTLS + relay scenarios right here,
+#                   on this kernel, which must have kernel TLS
+# NAME filters: a test runs if its name (test_config, ktls_bulk, ...) equals one
+# of them or contains it as a substring; the VM is not booted if no VM test matches.
 #
 # Environment: BUILD (default build), TEST_TIMEOUT seconds per test (default
 # 300), TIMEOUT_SCALE (multiplies TEST_TIMEOUT, and every wait in the scenarios),
 # FAIL_TAIL lines of log shown for a failure (default 60).
-# Logs: $BUILD/test-logs/NAME.log (the test's output) and
-# $BUILD/test-logs/NAME/ (ktlsd and backend logs of a scenario).
+# VM part: KTLSD_SKIP_VM=1 skips it (counted as one SKIP); VM_TIMEOUT_SCALE
+# (default 5) is the TIMEOUT_SCALE inside; VM_TEST_TIMEOUT seconds per test inside
+# (default 300, not scaled); VM_TIMEOUT seconds for the whole VM run, boot included
+# (default 900); VM_RELAY the native scenarios to run inside as well; KTLSD_VM_MEM /
+# KTLSD_VM_CPUS as ktls-vm.sh takes them.
+# Logs: $BUILD/test-logs/NAME.log (the test's output) and $BUILD/test-logs/NAME/
+# (ktlsd and backend logs of a scenario); the VM part's in $BUILD/test-logs/vm/
+# (console.log: everything the VM printed; NAME.log and NAME/ as above).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,11 +59,38 @@ TIMEOUT_SCALE=${TIMEOUT_SCALE:-1}
 export TIMEOUT_SCALE
 TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 FAIL_TAIL=${FAIL_TAIL:-60}
-LOGDIR=$BUILDDIR/test-logs
+LOGDIR=${KTLSD_TEST_LOGDIR:-$BUILDDIR/test-logs}
+VM_TIMEOUT_SCALE=${VM_TIMEOUT_SCALE:-5}
+VM_TEST_TIMEOUT=${VM_TEST_TIMEOUT:-300}
+VM_TIMEOUT=${VM_TIMEOUT:-900}
+# The relay part of the native suite, run again on kernel TLS inside the VM.
+VM_RELAY=${VM_RELAY:-relay_sizes half_close concurrency bad_input graceful_stop proxy_v2 ipv6_unix timeouts}
 
-limit=$(awk -v a="$TEST_TIMEOUT" -v s="$TIMEOUT_SCALE" 'BEGIN { printf "%d", a * s }')
+mode=all
+filters=()
+for a in "$@"; do
+	case $a in
+	--native-only) mode=native ;;
+	--vm-only) mode=vm ;;
+	--in-vm) mode=in-vm ;;
+	-h | --help)
+		sed -n '/^# tests\/run.sh/,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "$0"
+		exit 0
+		;;
+	-*)
+		echo "run.sh: unknown option $a (--native-only, --vm-only, --in-vm)" >&2
+		exit 2
+		;;
+	*) filters+=("$a") ;;
+	esac
+done
 
-filters=("$@")
+if [[ -n ${TEST_LIMIT:-} ]]; then # absolute seconds per test (the VM part passes it in)
+	limit=$TEST_LIMIT
+else
+	limit=$(awk -v a="$TEST_TIMEOUT" -v s="$TIMEOUT_SCALE" 'BEGIN { printf "%d", a * s }')
+fi
+
 selected() {
 	local name=$1 f
 	((${#filters[@]} == 0)) && return 0
@@ -50,20 +100,40 @@ selected() {
 	return 1
 }
 
-# The list: "kind name path"
-tests=()
+# The lists: "kind name path"
+native_tests=()
 for f in "$BUILDDIR"/tests/test_*; do
 	[[ -f $f && -x $f ]] || continue
 	name=$(basename "$f")
-	selected "$name" && tests+=("unit $name $f")
+	selected "$name" && native_tests+=("unit $name $f")
 done
 for f in "$ROOT"/tests/integration/*.sh; do
 	[[ -f $f ]] || continue
 	name=$(basename "$f" .sh)
-	selected "$name" && tests+=("integration $name $f")
+	selected "$name" && native_tests+=("integration $name $f")
+done
+vm_tests=()
+vm_missing=()
+for f in "$ROOT"/tests/ktls/*.sh; do
+	[[ -f $f ]] || continue
+	name=$(basename "$f" .sh)
+	selected "$name" && vm_tests+=("ktls $name $f")
+done
+for name in $VM_RELAY; do
+	f=$ROOT/tests/integration/$name.sh
+	selected "$name" || continue
+	if [[ -f $f ]]; then
+		vm_tests+=("relay $name $f")
+	else
+		vm_missing+=("$name")
+	fi
 done
 
-if ((${#tests[@]} == 0)); then
+case $mode in
+native) vm_tests=() ;;
+vm | in-vm) native_tests=() ;;
+esac
+if ((${#native_tests[@]} + ${#vm_tests[@]} == 0)); then
 	if ((${#filters[@]} > 0)); then
 		echo "run.sh: no test matches: ${filters[*]}" >&2
 		exit 2
@@ -76,41 +146,156 @@ passed=0 failed=0 skipped=0
 failed_names=()
 
 ms() { date +%s%3N; }
+secs_since() { awk -v d=$(($(ms) - $1)) 'BEGIN { printf "%.1f", d / 1000 }'; }
 
-for t in "${tests[@]}"; do
-	read -r kind name path <<<"$t"
-	log=$LOGDIR/$name.log
-	rm -rf "${LOGDIR:?}/$name"
-	start=$(ms)
-	if [[ $kind == unit ]]; then
-		(cd "$ROOT" && timeout -k 10 "$limit" "$path") >"$log" 2>&1 </dev/null
-	else
-		(cd "$ROOT" && TEST_NAME=$name TEST_LOG_DIR=$LOGDIR/$name \
-			timeout -k 10 "$limit" bash "$path") >"$log" 2>&1 </dev/null
+# run_list "kind name path"...: runs them one at a time, printing the result lines.
+run_list() {
+	local t kind name path log start rc secs reason why
+	for t in "$@"; do
+		read -r kind name path <<<"$t"
+		log=$LOGDIR/$name.log
+		rm -rf "${LOGDIR:?}/$name"
+		start=$(ms)
+		if [[ $kind == unit ]]; then
+			(cd "$ROOT" && timeout -k 10 "$limit" "$path") >"$log" 2>&1 </dev/null
+		else
+			(cd "$ROOT" && TEST_NAME=$name TEST_LOG_DIR=$LOGDIR/$name \
+				timeout -k 10 "$limit" bash "$path") >"$log" 2>&1 </dev/null
+		fi
+		rc=$?
+		secs=$(secs_since "$start")
+		case $rc in
+		0)
+			echo "PASS $name (${secs}s)"
+			passed=$((passed + 1))
+			;;
+		77)
+			reason=$(grep -E 'SKIP:?' "$log" | tail -n1 | sed -E 's/.*SKIP:?[[:space:]]*//')
+			echo "SKIP $name: ${reason:-no reason given}"
+			skipped=$((skipped + 1))
+			;;
+		*)
+			why="exit status $rc"
+			((rc == 124 || rc == 137)) && why="timed out after ${limit}s"
+			echo "FAIL $name (${secs}s, $why)"
+			tail -n "$FAIL_TAIL" "$log" | sed 's/^/    | /'
+			echo "    (full log: $log)"
+			failed=$((failed + 1))
+			failed_names+=("$name")
+			;;
+		esac
+	done
+}
+
+# ---------------------------------------------------------------- in the VM
+if [[ $mode == in-vm ]]; then
+	if [[ ! -r /proc/net/tls_stat ]]; then
+		echo "run.sh --in-vm: this kernel has no kernel TLS (/proc/net/tls_stat); use --vm-only" >&2
+		exit 2
 	fi
-	rc=$?
-	secs=$(awk -v d=$(($(ms) - start)) 'BEGIN { printf "%.1f", d / 1000 }')
-	case $rc in
-	0)
-		echo "PASS $name (${secs}s)"
+	for name in "${vm_missing[@]}"; do echo "note: tests/integration/$name.sh does not exist (VM_RELAY)"; done
+	export KTLSD_EXPECT_KTLS=1
+	echo "kernel $(uname -r), TIMEOUT_SCALE=$TIMEOUT_SCALE, ${limit}s per test, ${#vm_tests[@]} tests"
+	run_list "${vm_tests[@]}"
+	((failed > 0)) && echo "failed: ${failed_names[*]}"
+	echo "$passed passed, $failed failed, $skipped skipped"
+	((failed == 0))
+	exit
+fi
+
+# ---------------------------------------------------------------- native
+((${#native_tests[@]})) && run_list "${native_tests[@]}"
+
+# ---------------------------------------------------------------- the VM
+# vm_line LINE: one line of the VM's console, counted and shown with "vm: "
+vm_seen=0 vm_summary=""
+vm_line() {
+	local l=$1
+	case $l in
+	PASS\ *)
 		passed=$((passed + 1))
+		vm_seen=$((vm_seen + 1))
 		;;
-	77)
-		reason=$(grep -E 'SKIP:?' "$log" | tail -n1 | sed -E 's/.*SKIP:?[[:space:]]*//')
-		echo "SKIP $name: ${reason:-no reason given}"
+	SKIP\ *)
 		skipped=$((skipped + 1))
+		vm_seen=$((vm_seen + 1))
 		;;
-	*)
-		why="exit status $rc"
-		((rc == 124 || rc == 137)) && why="timed out after ${limit}s"
-		echo "FAIL $name (${secs}s, $why)"
-		tail -n "$FAIL_TAIL" "$log" | sed 's/^/    | /'
-		echo "    (full log: $log)"
+	FAIL\ *)
 		failed=$((failed + 1))
-		failed_names+=("$name")
+		vm_seen=$((vm_seen + 1))
+		l2=${l#FAIL }
+		failed_names+=("vm:${l2%% *}")
+		;;
+	[0-9]*\ passed,\ [0-9]*\ failed,\ [0-9]*\ skipped)
+		vm_summary=$l
 		;;
 	esac
-done
+	printf 'vm: %s\n' "$l"
+}
+
+run_vm() {
+	local out=$LOGDIR/vm console start vmpid rc line reason n
+	local -a names=() args=()
+	console=$out/console.log
+	for t in "${vm_tests[@]}"; do
+		read -r _ n _ <<<"$t"
+		names+=("$n")
+	done
+	if [[ ${KTLSD_SKIP_VM:-0} == 1 ]]; then
+		echo "SKIP vm: KTLSD_SKIP_VM=1 (${#vm_tests[@]} kTLS tests not run)"
+		skipped=$((skipped + 1))
+		return
+	fi
+	rm -rf "${out:?}"
+	mkdir -p "$out"
+	# the shared test PKI, made here rather than at emulated-CPU speed inside
+	"$ROOT/scripts/gen-certs.sh" "$BUILDDIR/test-certs" >"$out/gen-certs.log" 2>&1 || {
+		echo "FAIL vm (scripts/gen-certs.sh failed: $out/gen-certs.log)"
+		failed=$((failed + 1))
+		failed_names+=(vm)
+		return
+	}
+	args=(-t "$VM_TIMEOUT" -o "$out"
+		-e "BUILD=$BUILDDIR" -e "TIMEOUT_SCALE=$VM_TIMEOUT_SCALE" -e "TEST_LIMIT=$VM_TEST_TIMEOUT"
+		-e "KTLSD_TEST_LOGDIR=$out" -e "FAIL_TAIL=$FAIL_TAIL" -e "VM_RELAY=$VM_RELAY")
+	for v in KTLSD KTLSD_VERBOSE KEEP_TMP PYTHON OPENSSL ASAN_OPTIONS UBSAN_OPTIONS; do
+		[[ -n ${!v:-} ]] && args+=(-e "$v=${!v}")
+	done
+	start=$(ms)
+	# Output to a file, followed with tail: ktls-vm.sh's stdout must not be a pipe we
+	# wait on (a background sleep of its boot watchdog keeps such a pipe open).
+	: >"$console"
+	"$ROOT/kmod-helpers/ktls-vm.sh" "${args[@]}" -- tests/run.sh --in-vm "${names[@]}" \
+		>"$console" 2>&1 </dev/null &
+	vmpid=$!
+	while IFS= read -r line; do
+		vm_line "$line"
+	done < <(tail -n +1 -s 0.5 -F --pid="$vmpid" "$console" 2>/dev/null)
+	wait "$vmpid"
+	rc=$?
+	if ((rc == 77)); then
+		reason=$(sed -nE 's/^\[ktlsd-vm\] SKIP: //p' "$console" | tail -n1)
+		echo "SKIP vm: ${reason:-kmod-helpers/ktls-vm.sh cannot run a VM here}"
+		skipped=$((skipped + 1))
+		return
+	fi
+	if [[ -z $vm_summary ]] || ((vm_seen != ${#vm_tests[@]})); then
+		echo "FAIL vm ($(secs_since "$start")s, ktls-vm.sh exit status $rc; $vm_seen of ${#vm_tests[@]} tests reported; console: $console)"
+		failed=$((failed + 1))
+		failed_names+=(vm)
+		return
+	fi
+	echo "vm: done in $(secs_since "$start")s (boot included)"
+}
+
+if [[ $mode != native ]]; then
+	if ((${#vm_tests[@]} > 0)); then
+		run_vm
+	elif [[ $mode == vm ]]; then
+		echo "run.sh: no kTLS test matches: ${filters[*]}" >&2
+		exit 2
+	fi
+fi
 
 ((failed > 0)) && echo "failed: ${failed_names[*]}"
 echo "$passed passed, $failed failed, $skipped skipped"
