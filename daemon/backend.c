@@ -22,7 +22,9 @@ void backend_connect(struct conn *c)
 
 	c->state = CONN_CONNECTING;
 	c->deadline_ms = c->w->now_ms + c->lcfg->connect_timeout_ms;
-	c->bfd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking: a splice from a blocking TCP socket would sleep in io-wq holding the
+	 * pipe lock (splice.c); io_uring polls non-blocking sockets itself. */
+	c->bfd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (c->bfd < 0) {
 		conn_log(c, LOG_LVL_ERR, "backend %s: socket: %s", b->str, strerror(errno));
 		relay_shutdown(c, "backend socket failed");

@@ -206,13 +206,12 @@ static void ktls_keylog_cb(const SSL *ssl, const char *line)
 }
 
 /**
- * ktls_ctx_setup() - make an SSL_CTX report TLS 1.3 secrets to ktls_export(), when the
- * kernel can take them: OpenSSL formats five hex lines per handshake for the callback.
+ * ktls_ctx_setup() - make an SSL_CTX report TLS 1.3 secrets to ktls_export(). Only worth
+ * it where the kernel takes kTLS: OpenSSL formats five hex lines per handshake for it.
  */
 void ktls_ctx_setup(SSL_CTX *ctx)
 {
-	if (ktls_kernel.ulp)
-		SSL_CTX_set_keylog_callback(ctx, ktls_keylog_cb);
+	SSL_CTX_set_keylog_callback(ctx, ktls_keylog_cb);
 }
 
 /* HKDF-Expand-Label(secret, label, "", len), RFC 8446 section 7.1. */

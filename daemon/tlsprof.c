@@ -215,7 +215,8 @@ static SSL_CTX *tlsprof_ctx_new(const struct cfg_profile *p, char *err, size_t e
 	}
 	if (tlsprof_load_certs(ctx, p, err, errlen) < 0)
 		goto fail;
-	ktls_ctx_setup(ctx);
+	if (ktls_kernel_usable())
+		ktls_ctx_setup(ctx);
 	SSL_CTX_set_client_hello_cb(ctx, tlsprof_client_hello_cb, NULL);
 	SSL_CTX_set_alpn_select_cb(ctx, tlsprof_alpn_cb, NULL);
 	return ctx;

@@ -95,6 +95,10 @@ struct io_uring_sqe *worker_get_sqe(struct worker *w)
 	return sqe;
 }
 
+/*
+ * Accepted sockets are non-blocking: io_uring polls them itself, and a splice from a
+ * blocking socket would sleep in io-wq holding its pipe's lock (splice.c).
+ */
 static void worker_arm_accept(struct worker *w, size_t i)
 {
 	struct worker_listener *wl = &w->listeners[i];
@@ -106,9 +110,9 @@ static void worker_arm_accept(struct worker *w, size_t i)
 	if (!sqe)
 		return; /* retried on the next tick */
 	if (w->multishot_accept)
-		io_uring_prep_multishot_accept(sqe, wl->fd, NULL, NULL, SOCK_CLOEXEC);
+		io_uring_prep_multishot_accept(sqe, wl->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	else
-		io_uring_prep_accept(sqe, wl->fd, NULL, NULL, SOCK_CLOEXEC);
+		io_uring_prep_accept(sqe, wl->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	io_uring_sqe_set_data64(sqe, ud_pack(OP_ACCEPT, 0, (uint32_t)i));
 	wl->armed = true;
 }
