@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2119 # helpers take optional arguments
 # SPDX-License-Identifier: MIT
 # timeouts.sh - the backend connect timeout and the idle timeout, seen by a real client.
 #
