@@ -592,6 +592,7 @@ assert_ktlsd_alive() { # [PID]
 #   ktlsd_wait_stat NAME VALUE [SECONDS]      until ktlsd's counter NAME reaches VALUE
 #   ktls_diag_expect PORT VERSION CIPHER [COUNT]  live sockets on ktlsd's side of PORT
 #                                are on kTLS with that version and cipher, sw both ways
+#   ktls_diag_expect_plain PORT [COUNT]  ... or have no ULP at all (userspace TLS)
 #
 # KTLSD_EXPECT_KTLS=1 (tests/run.sh sets it in the VM): when the scenario ends, after
 # every ktlsd has exited, ktlsd's counters must agree with the kernel: the sum of
@@ -775,6 +776,20 @@ ktls_diag_expect() {
 	note "ktls-diag: $n socket(s) on :$port with ulp=tls version=$ver cipher=$cipher txconf=sw rxconf=sw"
 }
 
+# ktls_diag_expect_plain PORT [COUNT]: ktlsd's established sockets on PORT have no
+# ULP (records done by OpenSSL in userspace); at least one (exactly COUNT if given).
+ktls_diag_expect_plain() {
+	local port=$1 count=${2:-} mine n bad
+	mine=$(ktls_diag "$port") || fail "$KTLS_DIAG -p $port failed"
+	n=$(printf '%s' "$mine" | grep -c . || true)
+	bad=$(printf '%s\n' "$mine" | grep -v ' ulp=- ' | grep . || true)
+	if ((n == 0)) || [[ -n $bad ]] || { [[ -n $count ]] && ((n != count)); }; then
+		"$KTLS_DIAG" -p "$port" 2>&1 | sed 's/^/    ktls-diag: /'
+		fail "ktls-diag -p $port: expected ${count:-at least 1} socket(s) of ktlsd without a ULP, found $n${bad:+, these differ: $bad}"
+	fi
+	note "ktls-diag: $n socket(s) on :$port with ulp=- (userspace TLS)"
+}
+
 # ---- the KTLSD_EXPECT_KTLS check (called by _cleanup once every ktlsd has exited)
 declare -A _KTLS_SNAP0=()
 _KTLSD_START_TX=() _KTLSD_START_RX=() # per ktlsd: tls_stat installs while start_ktlsd waited
@@ -892,6 +907,57 @@ curl_k() {
 	shift 2
 	to 60 curl -sS --fail --http1.1 --cacert "$CA" --resolve "localhost:$port:127.0.0.1" \
 		--connect-timeout "$(scaled 10)" "$@" "https://localhost:$port/${path#/}"
+}
+
+# Held echo sessions (to look at a connection while it is still open):
+#   held_start NAME CLIENT PORT FILE [client args...]: CLIENT (gnutls: gnutls-cli,
+#     SNI localhost; sclient: openssl s_client -quiet -no_ign_eof -nocommands) connects
+#     to PORT; its stdin is a short pause, FILE, and then stays open until held_finish
+#     NAME.  What it receives goes to $T/NAME.out, its log (gnutls-cli --logfile, or
+#     s_client's stderr) to $T/NAME.log.
+#   held_wait NAME BYTES [SECONDS]: until $T/NAME.out has BYTES bytes.
+#   held_finish NAME [SECONDS]: ends stdin and waits for the client to exit; it must
+#     exit 0.  gnutls-cli sends close_notify and reads on until the server's
+#     close_notify (checked); s_client sends close_notify and exits at once.
+# gnutls-cli returns what it received 4 KiB per wake-up of its select() loop, so the
+# last part of a 16 KiB record can wait for its 3.5 s select timeout: s_client is
+# the faster receiver.
+declare -A _HELD_PID=() _HELD_CLIENT=()
+held_start() {
+	local name=$1 client=$2 port=$3 file=$4
+	shift 4
+	rm -f "$T/$name.go" "$T/$name.out"
+	_HELD_CLIENT[$name]=$client
+	{
+		sleep "$(scaled 0.2)"
+		cat "$file"
+		while [[ ! -e $T/$name.go ]]; do sleep 0.05; done
+	} | case $client in
+	gnutls) gnutls "$port" localhost --logfile="$T/$name.log" "$@" >"$T/$name.out" 2>&1 ;;
+	sclient)
+		sclient "$port" -servername localhost -quiet -no_ign_eof -nocommands "$@" \
+			>"$T/$name.out" 2>"$T/$name.log"
+		;;
+	*) fail "held_start: unknown client $client" ;;
+	esac &
+	_HELD_PID[$name]=$!
+	track "$!"
+}
+_held_has() { [[ -f $T/$1.out ]] && (($(stat -c %s "$T/$1.out" 2>/dev/null || echo 0) >= $2)); }
+held_wait() {
+	wait_until "${3:-60}" _held_has "$1" "$2" || {
+		show_tail "$T/$1.log" 20
+		fail "$1: received $(stat -c %s "$T/$1.out" 2>/dev/null || echo 0) of $2 bytes"
+	}
+}
+held_finish() {
+	local name=$1
+	touch "$T/$name.go"
+	wait_exit "${_HELD_PID[$name]}" "${2:-30}" || fail "$name: the client did not exit after its stdin ended"
+	assert_rc 0 "$EXIT_RC" "$name: ${_HELD_CLIENT[$name]} exit status" "$T/$name.log"
+	if [[ ${_HELD_CLIENT[$name]} == gnutls ]]; then
+		assert_contains "$T/$name.log" "Peer has closed the GnuTLS connection" "$name: the server's close_notify"
+	fi
 }
 
 # s_client_info FILE KEY -> the value of "KEY: value" / "KEY : value" lines s_client prints
