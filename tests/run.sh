@@ -41,7 +41,7 @@
 # VM part: KTLSD_SKIP_VM=1 skips it (counted as one SKIP); VM_TIMEOUT_SCALE
 # (default 5) is the TIMEOUT_SCALE inside; VM_TEST_TIMEOUT seconds per test inside
 # (default 300, not scaled); VM_TIMEOUT seconds for the whole VM run, boot included
-# (default 900); VM_RELAY the native scenarios to run inside as well;
+# (default 1500); VM_RELAY the native scenarios to run inside as well;
 # VM_RELAY_SIZES the RELAY_SIZES of relay_sizes inside (default: up to 1 MiB);
 # KTLSD_VM_MEM / KTLSD_VM_CPUS as ktls-vm.sh takes them; KTLSD (another daemon
 # binary, e.g. a sanitizer build) and KTLSD_VERBOSE, KEEP_TMP are passed in.
@@ -64,7 +64,9 @@ FAIL_TAIL=${FAIL_TAIL:-60}
 LOGDIR=${KTLSD_TEST_LOGDIR:-$BUILDDIR/test-logs}
 VM_TIMEOUT_SCALE=${VM_TIMEOUT_SCALE:-5}
 VM_TEST_TIMEOUT=${VM_TEST_TIMEOUT:-300}
-VM_TIMEOUT=${VM_TIMEOUT:-900}
+# A guard against a hung VM, not a budget: each test has its own limit (TEST_LIMIT).
+# The VM part takes about 7-8 minutes on an idle 2-core machine, boot included.
+VM_TIMEOUT=${VM_TIMEOUT:-1500}
 # relay_sizes' sizes inside: its 16 MiB case costs ~75 s at emulated-CPU speed, and
 # ktls_bulk moves 256 MiB each way anyway.
 VM_RELAY_SIZES=${VM_RELAY_SIZES:-0 1 16383 16384 16385 1048576}
