@@ -38,13 +38,19 @@
 # Environment: BUILD (default build), TEST_TIMEOUT seconds per test (default
 # 300), TIMEOUT_SCALE (multiplies TEST_TIMEOUT, and every wait in the scenarios),
 # FAIL_TAIL lines of log shown for a failure (default 60).
-# VM part: KTLSD_SKIP_VM=1 skips it (counted as one SKIP); VM_TIMEOUT_SCALE
-# (default 5) is the TIMEOUT_SCALE inside; VM_TEST_TIMEOUT seconds per test inside
-# (default 300, not scaled); VM_TIMEOUT seconds for the whole VM run, boot included
-# (default 1500); VM_RELAY the native scenarios to run inside as well;
-# VM_RELAY_SIZES the RELAY_SIZES of relay_sizes inside (default: up to 1 MiB);
-# KTLSD_VM_MEM / KTLSD_VM_CPUS as ktls-vm.sh takes them; KTLSD (another daemon
-# binary, e.g. a sanitizer build) and KTLSD_VERBOSE, KEEP_TMP are passed in.
+# VM part:
+#   KTLSD_SKIP_VM=1   skip it (counted as one SKIP)
+#   VM_TIMEOUT_SCALE  TIMEOUT_SCALE inside (default 5)
+#   VM_TEST_TIMEOUT   seconds per test inside (default 300, not scaled)
+#   VM_TIMEOUT        seconds for the whole VM run, boot included (default 1800: a
+#                     guard against hangs; the run takes about 7 min on an idle
+#                     2-CPU host, and much longer while other jobs use the CPUs)
+#   VM_RELAY          the native scenarios that run inside as well
+#   VM_RELAY_SIZES    RELAY_SIZES for relay_sizes inside (default: up to 1 MiB)
+#   KTLSD_VM_SCRIPT   the VM runner (default kmod-helpers/ktls-vm.sh)
+#   KTLSD_VM_MEM, KTLSD_VM_CPUS as ktls-vm.sh takes them; KTLSD (e.g. a sanitizer
+#   build), KTLSD_VERBOSE, KEEP_TMP, PYTHON, OPENSSL, ASAN_OPTIONS, UBSAN_OPTIONS
+#   are passed in.
 # Logs: $BUILD/test-logs/NAME.log (the test's output) and $BUILD/test-logs/NAME/
 # (ktlsd and backend logs of a scenario); the VM part's in $BUILD/test-logs/vm/
 # (console.log: everything the VM printed; NAME.log and NAME/ as above).
@@ -64,9 +70,8 @@ FAIL_TAIL=${FAIL_TAIL:-60}
 LOGDIR=${KTLSD_TEST_LOGDIR:-$BUILDDIR/test-logs}
 VM_TIMEOUT_SCALE=${VM_TIMEOUT_SCALE:-5}
 VM_TEST_TIMEOUT=${VM_TEST_TIMEOUT:-300}
-# A guard against a hung VM, not a budget: each test has its own limit (TEST_LIMIT).
-# The VM part takes about 7-8 minutes on an idle 2-core machine, boot included.
-VM_TIMEOUT=${VM_TIMEOUT:-1500}
+VM_TIMEOUT=${VM_TIMEOUT:-1800}
+VM_SCRIPT=${KTLSD_VM_SCRIPT:-$ROOT/kmod-helpers/ktls-vm.sh}
 # relay_sizes' sizes inside: its 16 MiB case costs ~75 s at emulated-CPU speed, and
 # ktls_bulk moves 256 MiB each way anyway.
 VM_RELAY_SIZES=${VM_RELAY_SIZES:-0 1 16383 16384 16385 1048576}
@@ -271,10 +276,9 @@ run_vm() {
 		[[ -n ${!v:-} ]] && args+=(-e "$v=${!v}")
 	done
 	start=$(ms)
-	# Output to a file, followed with tail: ktls-vm.sh's stdout must not be a pipe we
-	# wait on (a background sleep of its boot watchdog keeps such a pipe open).
+	# The console goes to a file (kept for later) that is followed with tail.
 	: >"$console"
-	"$ROOT/kmod-helpers/ktls-vm.sh" "${args[@]}" -- tests/run.sh --in-vm "${names[@]}" \
+	"$VM_SCRIPT" "${args[@]}" -- tests/run.sh --in-vm "${names[@]}" \
 		>"$console" 2>&1 </dev/null &
 	vmpid=$!
 	while IFS= read -r line; do
