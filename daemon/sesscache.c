@@ -77,7 +77,7 @@ static int sc_table_init(struct sc_table *t, size_t total, bool evict_live)
 	for (unsigned i = 0; i < SC_SHARDS; i++) {
 		struct sc_shard *s = &t->shards[i];
 
-		s->buckets = calloc(nb, sizeof(*s->buckets));
+		s->buckets = calloc(nb, sizeof(struct sc_entry *));
 		if (!s->buckets)
 			return -ENOMEM;
 		s->n_buckets = nb;

@@ -232,7 +232,7 @@ static int tickets_read_file(const char *path, struct ticket_key *k, struct tick
 static int tickets_load_files(struct ticket_ring *r, char *err, size_t errlen)
 {
 	struct ticket_keyset *set = calloc(1, sizeof(*set));
-	struct ticket_file_stamp stamps[CFG_MAX_TICKET_KEY_FILES];
+	struct ticket_file_stamp stamps[CFG_MAX_TICKET_KEY_FILES] = { 0 };
 	char id[9];
 	int ret = 0;
 
@@ -267,7 +267,7 @@ static void tickets_free_files(struct ticket_ring *r)
 
 static bool tickets_same_files(const struct ticket_ring *r, const struct cfg_profile *p)
 {
-	if (r->n_files != p->n_ticket_key_files)
+	if (r->n_files != p->n_ticket_key_files || !r->files)
 		return false;
 	for (size_t i = 0; i < r->n_files; i++)
 		if (strcmp(r->files[i], p->ticket_key_files[i]) != 0)
@@ -439,7 +439,7 @@ void tickets_ring_put(struct ticket_ring *r)
 
 static void tickets_check_files(struct ticket_ring *r)
 {
-	struct ticket_file_stamp st;
+	struct ticket_file_stamp st = { 0 };
 	char why[512];
 
 	for (size_t i = 0; i < r->n_files; i++) {
@@ -605,7 +605,8 @@ static int tickets_key_cb(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_
 	} else {
 		unsigned i;
 
-		for (i = 0; i < set->n && memcmp(name, set->keys[i].name, TICKET_NAME_LEN); i++)
+		for (i = 0; i < set->n && memcmp(name, set->keys[i].name, TICKET_NAME_LEN) != 0;
+		     i++)
 			continue;
 		if (i == set->n)
 			hs->miss = RESUME_MISS_UNKNOWN_KEY;

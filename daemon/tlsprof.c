@@ -303,7 +303,7 @@ int snapshot_create(struct ktlsd_cfg *cfg, uint64_t generation, struct snapshot 
 		return -ENOMEM;
 	s->cfg = cfg;
 	s->profiles = calloc(cfg->n_profiles, sizeof(*s->profiles));
-	s->lstats = calloc(cfg->n_listeners, sizeof(*s->lstats));
+	s->lstats = calloc(cfg->n_listeners, sizeof(struct listener_stats *));
 	if (!s->profiles || !s->lstats)
 		goto nomem;
 	for (size_t i = 0; i < cfg->n_listeners; i++) {
