@@ -82,6 +82,9 @@ static enum handover_result handover_install(struct conn *c)
 	}
 	c->ktls = installed;
 	c->flags &= ~CONN_F_HANDOVER;
+	/* The kernel ends this connection, not OpenSSL: without this, SSL_free() would take
+	 * the session for a failed one and drop it from the session cache. */
+	SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 	SSL_free(c->ssl);
 	c->ssl = NULL;
 	buf_free(&c->tio.in);

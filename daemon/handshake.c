@@ -7,6 +7,7 @@
  * the handshake wants more I/O, is done, or failed; it never touches the ring.
  */
 #include <errno.h>
+#include <string.h>
 
 #include <openssl/err.h>
 
@@ -78,66 +79,72 @@ static void handshake_account(struct conn *c)
 		lstats_inc(ls, hs->worker, miss_stat[hs->miss]);
 	else if (!resumed && hs->offered)
 		lstats_inc(ls, hs->worker, LSTAT_MISS_MISMATCH);
+	/* early_data_replayed was counted when the replay was caught (tickets.c). */
 	if (early)
 		lstats_inc(ls, hs->worker, LSTAT_EARLY_ACCEPTED);
-	else if (hs->early_replayed)
-		lstats_inc(ls, hs->worker, LSTAT_EARLY_REPLAYED);
-	else if (hs->early_offered)
+	else if (hs->early_offered && !hs->early_replayed)
 		lstats_inc(ls, hs->worker, LSTAT_EARLY_REJECTED);
 	handshake_log_done(c, resumed, early ? c->early_bytes : 0);
 }
 
 /*
- * Where 0-RTT data goes: held in c->early until the handshake completes, or, with
- * early_data_forward, straight into to_back behind a PROXY header that says so, with the
- * backend connect started at once. NULL when out of memory or the backend failed (logged).
+ * With early_data_forward, 0-RTT data goes to the backend at once: the first of it starts
+ * the backend connect, behind a PROXY header that says the stream begins with early data.
+ * Return: 0, or -errno (logged).
  */
-static struct buf *handshake_early_dest(struct conn *c)
+static int handshake_forward_early(struct conn *c)
 {
-	const struct cfg_listener *l = c->lcfg;
+	uint32_t n = buf_len(&c->early);
 
-	if (!l->early_data_forward) {
-		if (buf_alloc(&c->early, l->max_early_data) < 0) {
-			conn_log(c, LOG_LVL_ERR, "out of memory for early data");
-			return NULL;
-		}
-		return &c->early;
-	}
 	if (!(c->flags & CONN_F_EARLY_BACKEND)) {
 		c->flags |= CONN_F_EARLY_BACKEND;
 		if (backend_prepare(c) < 0 || backend_connect(c) < 0)
-			return NULL;
+			return -EIO;
 	}
-	return &c->to_back;
+	/* config.c keeps max_early_data + the PROXY header within buffer_size. */
+	if (n > buf_room(&c->to_back)) {
+		conn_log(c, LOG_LVL_ERR, "early data does not fit the backend buffer");
+		return -ENOSPC;
+	}
+	memcpy(buf_wptr(&c->to_back), buf_rptr(&c->early), n);
+	c->to_back.tail += n;
+	c->early.head = c->early.tail = 0;
+	return 0;
 }
 
 /*
- * Reads 0-RTT data for as long as OpenSSL has some. Returns 1 once there is no more (the
+ * Reads 0-RTT data into c->early for as long as OpenSSL has some; it waits there until the
+ * handshake completes, unless forwarded at once. Returns 1 once there is no more (the
  * handshake goes on), 0 when OpenSSL wants I/O or failed (SSL_get_error() tells), -1 when
  * the connection must close for a reason of ours.
  */
 static int handshake_read_early(struct conn *c)
 {
+	if (buf_alloc(&c->early, c->lcfg->max_early_data) < 0) {
+		conn_log(c, LOG_LVL_ERR, "out of memory for early data");
+		return -1;
+	}
 	for (;;) {
-		struct buf *b = handshake_early_dest(c);
 		size_t n = 0;
 		int r;
 
-		if (!b)
-			return -1;
-		if (!buf_room(b)) {
-			conn_log(c, LOG_LVL_INFO, "early data exceeds the buffer");
+		if (!buf_room(&c->early)) {
+			conn_log(c, LOG_LVL_INFO, "early data exceeds max_early_data");
 			return -1;
 		}
-		r = SSL_read_early_data(c->ssl, buf_wptr(b), buf_room(b), &n);
+		r = SSL_read_early_data(c->ssl, buf_wptr(&c->early), buf_room(&c->early), &n);
 		if (r == SSL_READ_EARLY_DATA_SUCCESS) {
-			b->tail += (uint32_t)n;
+			c->early.tail += (uint32_t)n;
 			c->early_bytes += (uint32_t)n;
 			c->bytes_in += n;
+			if (c->lcfg->early_data_forward && handshake_forward_early(c) < 0)
+				return -1;
 			continue;
 		}
 		if (r == SSL_READ_EARLY_DATA_FINISH) {
 			c->hs.early_reading = false;
+			if (!buf_len(&c->early))
+				buf_free(&c->early);
 			return 1;
 		}
 		return 0;

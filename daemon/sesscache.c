@@ -266,6 +266,8 @@ static SSL_SESSION *sc_get_cb(SSL *ssl, const unsigned char *id, int len, int *c
 	size_t b;
 
 	*copy = 0; /* the reference returned is OpenSSL's */
+	if (hs)
+		hs->offered = true; /* a hit may still not resume: another profile's session */
 	if (!session_cache.ready || len <= 0 || (size_t)len > SC_KEY_MAX)
 		goto miss;
 	s = sc_shard_of(&session_cache, id, (size_t)len, &b);

@@ -667,8 +667,10 @@ static SSL_TICKET_RETURN tickets_dec_cb(SSL *ssl, SSL_SESSION *sess, const unsig
 			hs->miss = RESUME_MISS_EXPIRED;
 			return SSL_TICKET_RETURN_IGNORE_RENEW;
 		}
-		return status == SSL_TICKET_SUCCESS ? SSL_TICKET_RETURN_USE
-						    : SSL_TICKET_RETURN_USE_RENEW;
+		/* TLS 1.3 tickets are single use: a resumption gets tls13_tickets fresh ones. */
+		return status == SSL_TICKET_SUCCESS && SSL_version(ssl) != TLS1_3_VERSION
+			       ? SSL_TICKET_RETURN_USE
+			       : SSL_TICKET_RETURN_USE_RENEW;
 	case SSL_TICKET_NO_DECRYPT:
 		/* The key callback said "unknown key"; anything else is a bad ticket. */
 		if (hs && hs->miss == RESUME_MISS_NONE)
