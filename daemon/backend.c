@@ -12,35 +12,35 @@
 
 /**
  * backend_connect() - open the backend socket and start connecting through the ring.
- * On failure the connection is closed with the reason logged.
+ *
+ * The caller sets the state: CONN_CONNECTING after the handshake, or CONN_HANDSHAKE
+ * still, under the handshake deadline, when 0-RTT data is forwarded at once.
+ * Return: 0, or -errno (logged); the caller ends the connection.
  */
-void backend_connect(struct conn *c)
+int backend_connect(struct conn *c)
 {
 	const struct cfg_backend *b = &c->lcfg->backend;
 	struct io_uring_sqe *sqe;
-	int one = 1;
+	int one = 1, ret;
 
-	c->state = CONN_CONNECTING;
-	c->deadline_ms = c->w->now_ms + c->lcfg->connect_timeout_ms;
 	/* Non-blocking: a splice from a blocking TCP socket would sleep in io-wq holding the
 	 * pipe lock (splice.c); io_uring polls non-blocking sockets itself. */
 	c->bfd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (c->bfd < 0) {
+		ret = -errno;
 		conn_log(c, LOG_LVL_ERR, "backend %s: socket: %s", b->str, strerror(errno));
-		relay_shutdown(c, "backend socket failed");
-		return;
+		return ret;
 	}
 	if (b->kind == BACKEND_TCP &&
 	    setsockopt(c->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 		conn_log(c, LOG_LVL_WARN, "backend %s: TCP_NODELAY: %s", b->str, strerror(errno));
 	sqe = worker_get_sqe(c->w);
-	if (!sqe) {
-		relay_shutdown(c, "submission queue unavailable");
-		return;
-	}
+	if (!sqe)
+		return -EBUSY;
 	io_uring_prep_connect(sqe, c->bfd, (const struct sockaddr *)&b->addr, b->addr_len);
 	io_uring_sqe_set_data64(sqe, ud_pack(OP_CONNECT, c->gen, c->slot));
 	c->inflight |= 1u << OP_CONNECT;
+	return 0;
 }
 
 static int backend_put_proxy_header(struct conn *c)
@@ -64,6 +64,7 @@ static int backend_put_proxy_header(struct conn *c)
 		.sni = c->hs.sni,
 		.version = SSL_get_version(c->ssl),
 		.cipher = SSL_get_cipher_name(c->ssl),
+		.early_data = (c->flags & CONN_F_EARLY_BACKEND) != 0,
 	};
 	n = proxy_v2_encode(&info, buf_wptr(&c->to_back), buf_room(&c->to_back));
 	if (n < 0)
@@ -106,7 +107,16 @@ void backend_on_connect(struct conn *c, int res)
 		conn_log(c, LOG_LVL_WARN, "backend %s: connect: %s", c->lcfg->backend.str,
 			 strerror(-res));
 		stats_inc(c->w, STAT_BACKEND_FAILURES);
-		relay_shutdown(c, "backend connect failed");
+		if (c->state == CONN_HANDSHAKE)
+			conn_close(c, "backend connect failed");
+		else
+			relay_shutdown(c, "backend connect failed");
+		return;
+	}
+	c->flags |= CONN_F_BACKEND_UP;
+	if (c->state == CONN_HANDSHAKE) {
+		/* 0-RTT data flows to the backend while the handshake finishes. */
+		relay_pump(c);
 		return;
 	}
 	c->state = CONN_RELAY;

@@ -13,8 +13,8 @@
 
 static BIO_METHOD *bio_method;
 
-#define TLS_HDR_LEN	  5
-#define TLS_TYPE_CCS	  20
+#define TLS_HDR_LEN	 5
+#define TLS_TYPE_CCS	 20
 #define TLS_REC_LEN(hdr) (((uint32_t)(hdr)[3] << 8) | (hdr)[4])
 
 static void bio_track_end(struct tls_rec_track *t)

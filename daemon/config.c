@@ -36,6 +36,8 @@ _Static_assert(sizeof(((struct ktlsd_cfg *)0)->log_level) == 4, "log_level");
 _Static_assert(sizeof(((struct cfg_profile *)0)->min_version) == 4, "min_version");
 _Static_assert(sizeof(((struct cfg_listener *)0)->buffer_size) == 4, "buffer_size");
 _Static_assert(sizeof(((struct cfg_listener *)0)->backlog) == 4, "backlog");
+_Static_assert(sizeof(((struct cfg_profile *)0)->tickets) == 4, "tickets");
+_Static_assert(sizeof(((struct cfg_profile *)0)->ticket_keys_kept) == 4, "ticket_keys_kept");
 
 struct cfg_ctx {
 	const char *name; /* file name for messages */
@@ -65,6 +67,7 @@ struct cfg_key {
 
 static const char *const level_names[] = { "error", "warn", "info", "debug", NULL };
 static const char *const version_names[] = { "1.2", "1.3", NULL };
+static const char *const ticket_names[] = { "stateless", "stateful", "off", NULL };
 
 static int __attribute__((format(printf, 3, 4)))
 config_err(struct cfg_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
@@ -356,6 +359,49 @@ static int config_set_server_names(struct cfg_ctx *ctx, const config_setting_t *
 	return ret;
 }
 
+/*
+ * Ticket key files in nginx's ssl_session_ticket_key format: 80 bytes (name, HMAC key,
+ * AES-256 key) or 48 bytes (name, AES-128 key, HMAC key). Only the size is judged here;
+ * tickets.c reads the keys, and reads them again when a file changes.
+ */
+static int config_set_ticket_key_files(struct cfg_ctx *ctx, const config_setting_t *s,
+				       const struct cfg_key *key, void *obj)
+{
+	struct cfg_profile *p = obj;
+	int ret = config_dup_strings(ctx, s, key, &p->ticket_key_files, &p->n_ticket_key_files);
+
+	if (ret)
+		return ret;
+	if (!p->n_ticket_key_files)
+		return config_err(ctx, s, "%s must not be empty", key->name);
+	if (p->n_ticket_key_files > CFG_MAX_TICKET_KEY_FILES)
+		return config_err(ctx, s, "%s: at most %u files", key->name,
+				  CFG_MAX_TICKET_KEY_FILES);
+	p->ticket_key_files_line = (int)config_setting_source_line(s);
+	for (size_t i = 0; i < p->n_ticket_key_files; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
+		char *v = p->ticket_key_files[i];
+		struct stat st;
+
+		if (v[0] != '/') {
+			if (asprintf(&p->ticket_key_files[i], "%s/%s", ctx->dir, v) < 0) {
+				p->ticket_key_files[i] = v;
+				return config_nomem(ctx);
+			}
+			free(v);
+		}
+		v = p->ticket_key_files[i];
+		if (stat(v, &st) || access(v, R_OK))
+			return config_err(ctx, e, "%s: \"%s\": %s", key->name, v, strerror(errno));
+		if (!S_ISREG(st.st_mode) || (st.st_size != 48 && st.st_size != 80))
+			return config_err(ctx, e,
+					  "%s: \"%s\" must be a file of 80 or 48 bytes (nginx's "
+					  "ssl_session_ticket_key format), not %lld",
+					  key->name, v, (long long)st.st_size);
+	}
+	return 0;
+}
+
 static const struct cfg_key cert_keys[] = {
 	KEY("cert", config_set_path, .off = offsetof(struct cfg_cert, cert_file), .required = true),
 	KEY("key", config_set_path, .off = offsetof(struct cfg_cert, key_file), .required = true),
@@ -387,6 +433,16 @@ static const struct cfg_key profile_keys[] = {
 	KEY("ciphers", config_set_str, P(ciphers), .def = CFG_DEF_CIPHERS),
 	KEY("ciphersuites", config_set_str, P(ciphersuites), .def = CFG_DEF_CIPHERSUITES),
 	KEY("groups", config_set_str, P(groups), .def = CFG_DEF_GROUPS),
+	KEY("tickets", config_set_enum, P(tickets), .names = ticket_names),
+	KEY("session_lifetime", config_set_int, P(session_lifetime_s), .min = 1,
+	    .max = CFG_MAX_SESSION_LIFETIME_S),
+	KEY("tls13_tickets", config_set_int, P(tls13_tickets), .max = CFG_MAX_TLS13_TICKETS),
+	KEY("psk_ke", config_set_bool, P(psk_ke)),
+	KEY("ticket_rotation", config_set_int, P(ticket_rotation_s), .min = 1,
+	    .max = CFG_MAX_SESSION_LIFETIME_S),
+	KEY("ticket_keys_kept", config_set_int, P(ticket_keys_kept),
+	    .max = CFG_MAX_TICKET_KEYS_KEPT),
+	KEY("ticket_key_files", config_set_ticket_key_files),
 };
 #undef P
 
@@ -400,6 +456,11 @@ static int config_parse_profile(struct cfg_ctx *ctx, const config_setting_t *g, 
 	p->line = config_setting_source_line(g);
 	p->min_version = TLS1_2_VERSION;
 	p->max_version = TLS1_3_VERSION;
+	p->tickets = CFG_TICKETS_STATELESS;
+	p->session_lifetime_s = CFG_DEF_SESSION_LIFETIME_S;
+	p->tls13_tickets = CFG_DEF_TLS13_TICKETS;
+	p->ticket_rotation_s = CFG_DEF_TICKET_ROTATION_S;
+	p->ticket_keys_kept = CFG_DEF_TICKET_KEYS_KEPT;
 	ret = config_parse_group(ctx, g, profile_keys, ARRAY_SIZE(profile_keys), p);
 	if (ret)
 		return ret;
@@ -407,6 +468,20 @@ static int config_parse_profile(struct cfg_ctx *ctx, const config_setting_t *g, 
 		m = config_setting_get_member(g, "max_version");
 		return config_err(ctx, m ? m : g,
 				  "profile \"%s\": min_version is above max_version", p->name);
+	}
+	if (p->tickets == CFG_TICKETS_STATEFUL && !ctx->cfg->session_cache_size) {
+		m = config_setting_get_member(g, "tickets");
+		return config_err(ctx, m,
+				  "profile \"%s\": stateful tickets need the session cache "
+				  "(session_cache_size > 0)",
+				  p->name);
+	}
+	if (p->tickets != CFG_TICKETS_STATELESS && p->n_ticket_key_files) {
+		m = config_setting_get_member(g, "ticket_key_files");
+		return config_err(ctx, m,
+				  "profile \"%s\": ticket_key_files need tickets = "
+				  "\"stateless\"",
+				  p->name);
 	}
 	for (j = 0; j < i; j++)
 		if (!strcmp(ctx->cfg->profiles[j].name, p->name))
@@ -541,6 +616,10 @@ static const struct cfg_key listener_keys[] = {
 	KEY("backend", config_set_addr, .required = true),
 	KEY("proxy_protocol", config_set_bool, L(proxy_protocol)),
 	KEY("ktls", config_set_bool, L(ktls)),
+	KEY("early_data", config_set_bool, L(early_data)),
+	KEY("max_early_data", config_set_int, L(max_early_data), .min = 1,
+	    .max = CFG_MAX_BUFFER_SIZE),
+	KEY("early_data_forward", config_set_bool, L(early_data_forward)),
 	KEY("handshake_timeout", config_set_timeout, L(handshake_timeout_ms)),
 	KEY("idle_timeout", config_set_timeout, L(idle_timeout_ms)),
 	KEY("connect_timeout", config_set_timeout, L(connect_timeout_ms)),
@@ -549,6 +628,28 @@ static const struct cfg_key listener_keys[] = {
 	KEY("backlog", config_set_int, L(backlog), .min = 1, .max = 65535),
 };
 #undef L
+
+/* Early data waits beside the PROXY header in the backend buffer: it must fit there. */
+static int config_check_early_data(struct cfg_ctx *ctx, const config_setting_t *g,
+				   const struct cfg_listener *l)
+{
+	const config_setting_t *m = config_setting_get_member(g, "max_early_data");
+
+	if (!l->early_data)
+		return 0;
+	if (l->max_early_data + CFG_PROXY_HEADER_ROOM > l->buffer_size)
+		return config_err(ctx, m ? m : g,
+				  "listener \"%s\": max_early_data (%u) must be at most "
+				  "buffer_size - %u (%u)",
+				  l->name, l->max_early_data, CFG_PROXY_HEADER_ROOM,
+				  l->buffer_size - CFG_PROXY_HEADER_ROOM);
+	if (l->early_data_forward && !l->proxy_protocol)
+		return config_err(ctx, config_setting_get_member(g, "early_data_forward"),
+				  "listener \"%s\": early_data_forward needs proxy_protocol = true "
+				  "(the backend learns from it which bytes were early data)",
+				  l->name);
+	return 0;
+}
 
 static int config_parse_listener(struct cfg_ctx *ctx, const config_setting_t *g, size_t i)
 {
@@ -563,6 +664,7 @@ static int config_parse_listener(struct cfg_ctx *ctx, const config_setting_t *g,
 		.idle_timeout_ms = CFG_DEF_IDLE_TIMEOUT_MS,
 		.connect_timeout_ms = CFG_DEF_CONNECT_TIMEOUT_MS,
 		.buffer_size = CFG_DEF_BUFFER_SIZE,
+		.max_early_data = CFG_DEF_MAX_EARLY_DATA,
 		.backlog = CFG_DEF_BACKLOG,
 		.line = config_setting_source_line(g),
 	};
@@ -574,6 +676,9 @@ static int config_parse_listener(struct cfg_ctx *ctx, const config_setting_t *g,
 				  config_lname(l));
 	if (!l->name && config_dup(ctx, &l->name, l->listen_str))
 		return -ENOMEM;
+	ret = config_check_early_data(ctx, g, l);
+	if (ret)
+		return ret;
 	for (j = 0; j < i; j++) {
 		const struct cfg_listener *o = &ctx->cfg->listeners[j];
 
@@ -608,6 +713,9 @@ static const struct cfg_key root_keys[] = {
 	KEY("workers", config_set_int, R(workers), .max = CFG_MAX_WORKERS),
 	KEY("log_level", config_set_enum, R(log_level), .names = level_names),
 	KEY("shutdown_timeout", config_set_timeout, R(shutdown_timeout_ms)),
+	/* Before the profiles: they check whether the cache exists. */
+	KEY("session_cache_size", config_set_int, R(session_cache_size),
+	    .max = CFG_MAX_SESSION_CACHE_SIZE),
 	KEY("profiles", config_set_profiles, .required = true),
 	KEY("listeners", config_set_listeners, .required = true),
 };
@@ -643,6 +751,7 @@ static int config_parse(const char *name, const char *dir, FILE *f, const char *
 	}
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->shutdown_timeout_ms = CFG_DEF_SHUTDOWN_TIMEOUT_MS;
+	cfg->session_cache_size = CFG_DEF_SESSION_CACHE_SIZE;
 	ctx.cfg = cfg;
 	ret = config_parse_group(&ctx, config_root_setting(&lc), root_keys, ARRAY_SIZE(root_keys),
 				 cfg);
@@ -761,6 +870,7 @@ void config_free(struct ktlsd_cfg *cfg)
 		free(p->ciphers);
 		free(p->ciphersuites);
 		free(p->groups);
+		config_free_strv(p->ticket_key_files, p->n_ticket_key_files);
 	}
 	for (i = 0; i < cfg->n_listeners; i++) {
 		struct cfg_listener *l = &cfg->listeners[i];

@@ -24,6 +24,18 @@
 #define CFG_MAX_BUFFER_SIZE	     (16u << 20)
 #define CFG_DEF_BACKLOG		     1024
 #define CFG_DEF_GROUPS		     "X25519:P-256"
+#define CFG_DEF_SESSION_CACHE_SIZE   20480u
+#define CFG_MAX_SESSION_CACHE_SIZE   (16u << 20)
+#define CFG_DEF_SESSION_LIFETIME_S   3600u
+#define CFG_MAX_SESSION_LIFETIME_S   604800u /* RFC 8446: tickets live at most 7 days */
+#define CFG_DEF_TLS13_TICKETS	     1u
+#define CFG_MAX_TLS13_TICKETS	     8u
+#define CFG_DEF_TICKET_ROTATION_S    3600u
+#define CFG_DEF_TICKET_KEYS_KEPT     2u
+#define CFG_MAX_TICKET_KEYS_KEPT     16u
+#define CFG_MAX_TICKET_KEY_FILES     (CFG_MAX_TICKET_KEYS_KEPT + 1u)
+#define CFG_DEF_MAX_EARLY_DATA	     16384u
+#define CFG_PROXY_HEADER_ROOM	     1024u /* PROXY_V2_MAX_LEN: early data must fit beside it */
 /* TLS 1.2: ECDHE with AEAD only. */
 #define CFG_DEF_CIPHERS                                                                            \
 	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                               \
@@ -39,6 +51,13 @@ struct cfg_cert {
 	char *key_file;	 /* PEM private key; absolute path */
 };
 
+/* How a profile issues session tickets. */
+enum cfg_tickets {
+	CFG_TICKETS_STATELESS = 0, /* encrypted with the profile's ticket-key ring */
+	CFG_TICKETS_STATEFUL,	   /* TLS 1.3 tickets point into the session cache; single use */
+	CFG_TICKETS_OFF,	   /* none: TLS 1.2 session IDs only */
+};
+
 struct cfg_profile {
 	char *name;
 	char **server_names; /* SNI names: exact "a.example" or wildcard "*.example" */
@@ -50,7 +69,16 @@ struct cfg_profile {
 	char *ciphers;	    /* TLS 1.2 cipher list (OpenSSL syntax) */
 	char *ciphersuites; /* TLS 1.3 suites */
 	char *groups;	    /* key-exchange groups */
-	int line;	    /* where it was defined */
+	int tickets;	    /* enum cfg_tickets */
+	uint32_t session_lifetime_s;
+	uint32_t tls13_tickets; /* NewSessionTickets per TLS 1.3 handshake */
+	bool psk_ke;		/* allow TLS 1.3 resumption without (EC)DHE */
+	uint32_t ticket_rotation_s;
+	uint32_t ticket_keys_kept; /* retired keys that still decrypt */
+	char **ticket_key_files;   /* absolute; [0] encrypts; NULL: keys made in memory */
+	size_t n_ticket_key_files;
+	int ticket_key_files_line;
+	int line; /* where it was defined */
 };
 
 enum backend_kind { BACKEND_TCP, BACKEND_UNIX };
@@ -75,8 +103,11 @@ struct cfg_listener {
 	unsigned char *alpn_wire; /* the same in wire format (length-prefixed), for OpenSSL */
 	size_t alpn_wire_len;
 	struct cfg_backend backend;
-	bool proxy_protocol; /* send a PROXY protocol v2 header to the backend */
-	bool ktls;	     /* hand records to kernel TLS where the kernel can (default) */
+	bool proxy_protocol;	 /* send a PROXY protocol v2 header to the backend */
+	bool ktls;		 /* hand records to kernel TLS where the kernel can (default) */
+	bool early_data;	 /* accept TLS 1.3 0-RTT data */
+	bool early_data_forward; /* send it to the backend before the handshake completes */
+	uint32_t max_early_data; /* bytes per connection */
 	uint32_t handshake_timeout_ms;
 	uint32_t idle_timeout_ms;
 	uint32_t connect_timeout_ms;
@@ -90,6 +121,7 @@ struct ktlsd_cfg {
 	unsigned workers; /* 0 in the file means one per online CPU; resolved by the parser */
 	enum log_level log_level;
 	uint32_t shutdown_timeout_ms;
+	uint32_t session_cache_size; /* sessions in the shared server cache; 0: none */
 	struct cfg_profile *profiles;
 	size_t n_profiles;
 	struct cfg_listener *listeners;

@@ -86,6 +86,7 @@ struct conn *conn_new(struct worker *w, int cfd, size_t listener)
 	c->snap = snapshot_get(w->snap);
 	c->lcfg = &c->snap->cfg->listeners[listener];
 	c->hs.conn_id = c->id;
+	c->hs.worker = w->idx;
 	c->state = CONN_HANDSHAKE;
 	c->sd[0].pipe[0] = c->sd[0].pipe[1] = c->sd[1].pipe[0] = c->sd[1].pipe[1] = -1;
 	c->started_ms = w->now_ms;
@@ -133,6 +134,7 @@ static void conn_free(struct conn *c)
 	buf_free(&c->tio.out);
 	buf_free(&c->to_back);
 	buf_free(&c->to_cli);
+	buf_free(&c->early);
 	snapshot_put(c->snap);
 
 	if (c->prev)

@@ -14,8 +14,8 @@ struct diag_sock {
 	struct sockaddr_storage local;
 	struct sockaddr_storage peer;
 	uint32_t inode;
-	char ulp[16];	  /* "tls" with kernel TLS attached; empty otherwise */
-	bool tls;	  /* the fields below are valid */
+	char ulp[16];	      /* "tls" with kernel TLS attached; empty otherwise */
+	bool tls;	      /* the fields below are valid */
 	uint16_t tls_version; /* TLS_1_2_VERSION / TLS_1_3_VERSION */
 	uint16_t tls_cipher;  /* TLS_CIPHER_* */
 	uint16_t txconf;      /* TLS_CONF_BASE / _SW / _HW / _HW_RECORD */

@@ -40,19 +40,108 @@ int handshake_begin(struct conn *c)
 	return 0;
 }
 
-static void handshake_log_done(const struct conn *c)
+static void handshake_log_done(const struct conn *c, bool resumed, uint32_t early)
 {
 	const unsigned char *alpn = NULL;
 	unsigned int alpn_len = 0;
+	char early_str[48] = "";
 
 	if (!log_enabled(LOG_LVL_DEBUG))
 		return;
 	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
-	conn_log(c, LOG_LVL_DEBUG,
-		 "handshake done: %s %s, profile \"%s\", sni \"%s\", alpn \"%.*s\"%s",
-		 SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl),
-		 c->snap->profiles[c->hs.profile].cfg->name, c->hs.sni, (int)alpn_len,
-		 alpn ? (const char *)alpn : "", SSL_session_reused(c->ssl) ? ", resumed" : "");
+	if (early)
+		snprintf(early_str, sizeof(early_str), ", early data %u bytes", early);
+	conn_log(
+		c, LOG_LVL_DEBUG,
+		"handshake done on worker %u: %s %s, profile \"%s\", sni \"%s\", alpn \"%.*s\"%s%s",
+		c->w->idx, SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl),
+		c->snap->profiles[c->hs.profile].cfg->name, c->hs.sni, (int)alpn_len,
+		alpn ? (const char *)alpn : "", resumed ? ", resumed" : "", early_str);
+}
+
+/* Counts the handshake as full or resumed, why an offered session missed, and 0-RTT. */
+static void handshake_account(struct conn *c)
+{
+	static const enum lstat_id miss_stat[] = {
+		[RESUME_MISS_UNKNOWN_KEY] = LSTAT_MISS_UNKNOWN_KEY,
+		[RESUME_MISS_BAD_TICKET] = LSTAT_MISS_BAD_TICKET,
+		[RESUME_MISS_CACHE] = LSTAT_MISS_CACHE,
+		[RESUME_MISS_EXPIRED] = LSTAT_MISS_EXPIRED,
+	};
+	struct listener_stats *ls = c->snap->lstats[c->listener];
+	const struct hs_info *hs = &c->hs;
+	bool resumed = SSL_session_reused(c->ssl);
+	bool early = SSL_get_early_data_status(c->ssl) == SSL_EARLY_DATA_ACCEPTED;
+
+	lstats_inc(ls, hs->worker, resumed ? LSTAT_HS_RESUMED : LSTAT_HS_FULL);
+	if (!resumed && hs->miss != RESUME_MISS_NONE)
+		lstats_inc(ls, hs->worker, miss_stat[hs->miss]);
+	else if (!resumed && hs->offered)
+		lstats_inc(ls, hs->worker, LSTAT_MISS_MISMATCH);
+	if (early)
+		lstats_inc(ls, hs->worker, LSTAT_EARLY_ACCEPTED);
+	else if (hs->early_replayed)
+		lstats_inc(ls, hs->worker, LSTAT_EARLY_REPLAYED);
+	else if (hs->early_offered)
+		lstats_inc(ls, hs->worker, LSTAT_EARLY_REJECTED);
+	handshake_log_done(c, resumed, early ? c->early_bytes : 0);
+}
+
+/*
+ * Where 0-RTT data goes: held in c->early until the handshake completes, or, with
+ * early_data_forward, straight into to_back behind a PROXY header that says so, with the
+ * backend connect started at once. NULL when out of memory or the backend failed (logged).
+ */
+static struct buf *handshake_early_dest(struct conn *c)
+{
+	const struct cfg_listener *l = c->lcfg;
+
+	if (!l->early_data_forward) {
+		if (buf_alloc(&c->early, l->max_early_data) < 0) {
+			conn_log(c, LOG_LVL_ERR, "out of memory for early data");
+			return NULL;
+		}
+		return &c->early;
+	}
+	if (!(c->flags & CONN_F_EARLY_BACKEND)) {
+		c->flags |= CONN_F_EARLY_BACKEND;
+		if (backend_prepare(c) < 0 || backend_connect(c) < 0)
+			return NULL;
+	}
+	return &c->to_back;
+}
+
+/*
+ * Reads 0-RTT data for as long as OpenSSL has some. Returns 1 once there is no more (the
+ * handshake goes on), 0 when OpenSSL wants I/O or failed (SSL_get_error() tells), -1 when
+ * the connection must close for a reason of ours.
+ */
+static int handshake_read_early(struct conn *c)
+{
+	for (;;) {
+		struct buf *b = handshake_early_dest(c);
+		size_t n = 0;
+		int r;
+
+		if (!b)
+			return -1;
+		if (!buf_room(b)) {
+			conn_log(c, LOG_LVL_INFO, "early data exceeds the buffer");
+			return -1;
+		}
+		r = SSL_read_early_data(c->ssl, buf_wptr(b), buf_room(b), &n);
+		if (r == SSL_READ_EARLY_DATA_SUCCESS) {
+			b->tail += (uint32_t)n;
+			c->early_bytes += (uint32_t)n;
+			c->bytes_in += n;
+			continue;
+		}
+		if (r == SSL_READ_EARLY_DATA_FINISH) {
+			c->hs.early_reading = false;
+			return 1;
+		}
+		return 0;
+	}
 }
 
 /*
@@ -85,14 +174,23 @@ static bool handshake_final_flight(const struct conn *c)
  */
 enum hs_result handshake_step(struct conn *c)
 {
-	uint64_t wr_before = c->tio.wr.records;
-	int ret = SSL_do_handshake(c->ssl);
-	int err;
+	uint64_t wr_before;
+	int ret = 1, err;
 
+	if (c->hs.early_reading) {
+		ret = handshake_read_early(c);
+		if (ret < 0)
+			return HS_FAILED;
+	}
 	if (ret == 1) {
-		bio_mark_app_keys(&c->tio, SSL_version(c->ssl), wr_before);
-		handshake_log_done(c);
-		return HS_DONE;
+		/* Only the step that completes the handshake may follow: see bio.c. */
+		wr_before = c->tio.wr.records;
+		ret = SSL_do_handshake(c->ssl);
+		if (ret == 1) {
+			bio_mark_app_keys(&c->tio, SSL_version(c->ssl), wr_before);
+			handshake_account(c);
+			return HS_DONE;
+		}
 	}
 	err = SSL_get_error(c->ssl, ret);
 	switch (err) {

@@ -35,13 +35,13 @@
 #define SOL_TLS 282
 #endif
 
-#define KTLS_CIPHER(nid_, name_, type_, st_, ivc_, saltc_, keyc_, fixed12_)                       \
+#define KTLS_CIPHER(nid_, name_, type_, st_, ivc_, saltc_, keyc_, fixed12_)                        \
 	{                                                                                          \
 		.nid = (nid_), .name = (name_), .cipher_type = (type_),                            \
-		.info_size = sizeof(struct st_), .key_len = (keyc_), .salt_len = (saltc_),          \
-		.iv_len = (ivc_), .tls12_fixed_iv = (fixed12_),                                     \
-		.off_key = offsetof(struct st_, key), .off_iv = offsetof(struct st_, iv),           \
-		.off_salt = offsetof(struct st_, salt), .off_seq = offsetof(struct st_, rec_seq),   \
+		.info_size = sizeof(struct st_), .key_len = (keyc_), .salt_len = (saltc_),         \
+		.iv_len = (ivc_), .tls12_fixed_iv = (fixed12_),                                    \
+		.off_key = offsetof(struct st_, key), .off_iv = offsetof(struct st_, iv),          \
+		.off_salt = offsetof(struct st_, salt), .off_seq = offsetof(struct st_, rec_seq),  \
 	}
 
 static const struct ktls_cipher ktls_ciphers[] = {
@@ -110,7 +110,8 @@ bool ktls_kernel_usable(void)
  */
 bool ktls_kernel_supports(int version, const struct ktls_cipher *ci)
 {
-	return ktls_kernel.ulp && ktls_probe_cipher_ok(&ktls_kernel, version, ci->cipher_type, false) &&
+	return ktls_kernel.ulp &&
+	       ktls_probe_cipher_ok(&ktls_kernel, version, ci->cipher_type, false) &&
 	       ktls_probe_cipher_ok(&ktls_kernel, version, ci->cipher_type, true);
 }
 
@@ -299,8 +300,7 @@ out:
  * Return: 0, -EOPNOTSUPP (version or cipher the kernel path does not cover),
  *         -ENOKEY (TLS 1.3 secrets missing), -EIO (derivation failed).
  */
-int ktls_export(SSL *ssl, struct hs_info *hs, uint64_t tx_seq, uint64_t rx_seq,
-		struct ktls_keys *k)
+int ktls_export(SSL *ssl, struct hs_info *hs, uint64_t tx_seq, uint64_t rx_seq, struct ktls_keys *k)
 {
 	const SSL_CIPHER *sc = SSL_get_current_cipher(ssl);
 	const EVP_MD *md = sc ? SSL_CIPHER_get_handshake_digest(sc) : NULL;

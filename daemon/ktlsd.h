@@ -28,9 +28,12 @@
 
 /* ---- tlsprof.c: one SSL_CTX per profile, bundled with the config as a snapshot ---- */
 
+struct ticket_ring;
+
 struct tls_profile {
 	const struct cfg_profile *cfg;
 	SSL_CTX *ctx;
+	struct ticket_ring *ring; /* its session-ticket keys (tickets.c); shared across reloads */
 };
 
 /*
@@ -42,7 +45,17 @@ struct snapshot {
 	atomic_uint refs;
 	uint64_t generation;
 	struct ktlsd_cfg *cfg;
-	struct tls_profile *profiles; /* cfg->n_profiles entries */
+	struct tls_profile *profiles;	/* cfg->n_profiles entries */
+	struct listener_stats **lstats; /* cfg->n_listeners entries, found by listener name */
+};
+
+/* Why an offered session did not resume (the first cause seen wins). */
+enum resume_miss {
+	RESUME_MISS_NONE = 0,
+	RESUME_MISS_UNKNOWN_KEY, /* the ticket's key is not (or no longer) in the ring */
+	RESUME_MISS_BAD_TICKET,	 /* the ticket does not decrypt or authenticate */
+	RESUME_MISS_CACHE,	 /* the session ID or stateful ticket is not in the cache */
+	RESUME_MISS_EXPIRED,	 /* the session is past its lifetime */
 };
 
 enum { KTLS_TX = 0, KTLS_RX = 1 };
@@ -57,6 +70,12 @@ struct hs_info {
 	size_t profile; /* index into snap->profiles, chosen by SNI */
 	char sni[256];	/* empty when the client sent none */
 	uint64_t conn_id;
+	unsigned worker; /* index, for per-worker counters and logs */
+	enum resume_miss miss;
+	bool offered;	     /* the client offered a session (ticket, PSK or session ID) */
+	bool early_offered;  /* the ClientHello announced 0-RTT data */
+	bool early_replayed; /* refused: this ticket already carried 0-RTT data */
+	bool early_reading;  /* still reading 0-RTT data (SSL_read_early_data) */
 	/* TLS 1.3 application traffic secrets, [KTLS_TX] ours, [KTLS_RX] the client's;
 	 * held from the keylog callback until ktls_export() cleanses them. */
 	uint8_t secret[2][48];
@@ -69,6 +88,15 @@ int snapshot_create(struct ktlsd_cfg *cfg, uint64_t generation, struct snapshot 
 struct snapshot *snapshot_get(struct snapshot *s);
 void snapshot_put(struct snapshot *s);
 SSL *tlsprof_new_ssl(const struct snapshot *s, const struct cfg_listener *l, struct hs_info *hs);
+
+/* ---- sesscache.c: the shared server session cache and the 0-RTT anti-replay set ---- */
+
+int sesscache_init(size_t size);
+void sesscache_cleanup(void);
+void sesscache_resize(size_t size);
+size_t sesscache_flush(void);
+size_t sesscache_count(void);
+void sesscache_ctx_setup(SSL_CTX *ctx, const struct cfg_profile *p, size_t cache_size);
 
 /* ---- bio.c: OpenSSL BIOs over a connection's ciphertext buffers ---- */
 
@@ -160,6 +188,7 @@ struct proxy_v2_info {
 	const char *sni;     /* may be NULL or empty */
 	const char *version; /* "TLSv1.3" */
 	const char *cipher;  /* "TLS_AES_128_GCM_SHA256" */
+	bool early_data;     /* 0-RTT data follows, forwarded before the handshake completed */
 };
 
 #define PROXY_V2_MAX_LEN 1024
@@ -288,6 +317,8 @@ enum conn_state {
 #define CONN_F_CLIENT_TCP_EOF (1u << 5) /* recv() on the client returned 0 */
 #define CONN_F_HANDOVER	      (1u << 6) /* moving to kernel TLS once OpenSSL is drained */
 #define CONN_F_RECV_EXACT     (1u << 7) /* receive whole TLS records, nothing past them */
+#define CONN_F_EARLY_BACKEND  (1u << 8) /* backend connect started during the handshake (0-RTT) */
+#define CONN_F_BACKEND_UP     (1u << 9) /* that connect completed */
 
 /* One direction of a kernel-TLS connection: bytes wait in a pipe between two splices. */
 struct splice_dir {
@@ -317,20 +348,22 @@ struct conn {
 	struct snapshot *snap;
 	const struct cfg_listener *lcfg;
 
-	SSL *ssl;	    /* NULL once the connection moved to kernel TLS */
-	unsigned ktls;	    /* KTLS_F_TX | KTLS_F_RX installed on cfd */
-	bool ktls_gcm;	    /* AES-GCM: bound the records per key */
+	SSL *ssl;	     /* NULL once the connection moved to kernel TLS */
+	unsigned ktls;	     /* KTLS_F_TX | KTLS_F_RX installed on cfd */
+	bool ktls_gcm;	     /* AES-GCM: bound the records per key */
 	uint64_t tx_records; /* upper bound of records the kernel sent for us */
 	struct splice_dir sd[2];
 	struct tls_io tio;  /* ciphertext from / to the client */
 	struct buf to_back; /* plaintext for the backend */
 	struct buf to_cli;  /* plaintext from the backend, to be encrypted */
+	struct buf early;   /* 0-RTT data held until the handshake completes */
 	struct hs_info hs;
 
 	uint64_t started_ms;
 	uint64_t deadline_ms;
-	uint64_t bytes_in;  /* plaintext client -> backend */
-	uint64_t bytes_out; /* plaintext backend -> client */
+	uint64_t bytes_in;    /* plaintext client -> backend */
+	uint64_t bytes_out;   /* plaintext backend -> client */
+	uint32_t early_bytes; /* 0-RTT plaintext accepted */
 	const char *close_reason;
 };
 
@@ -373,7 +406,7 @@ int splice_send_close_notify(struct conn *c);
 /* ---- backend.c: connecting to the backend, PROXY header ---- */
 
 int backend_prepare(struct conn *c);
-void backend_connect(struct conn *c);
+int backend_connect(struct conn *c);
 void backend_on_connect(struct conn *c, int res);
 
 /* ---- relay.c: moving data once the handshake is done ---- */

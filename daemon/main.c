@@ -19,6 +19,9 @@
 #include <openssl/ssl.h>
 
 #include "ktlsd.h"
+#include "tickets.h"
+
+#define KTLSD_TICK_S 1 /* ticket-key rotation and key-file checks */
 
 struct ktlsd {
 	const char *config_path;
@@ -52,11 +55,20 @@ static struct snapshot *ktlsd_load(struct ktlsd *k)
 		log_err("%s", err);
 		return NULL;
 	}
+	/* The first load sizes what lives for the whole process. */
+	if (!k->generation &&
+	    (tickets_init(cfg->workers) < 0 || sesscache_init(cfg->session_cache_size) < 0)) {
+		log_err("out of memory for the session cache");
+		config_free(cfg);
+		return NULL;
+	}
 	if (snapshot_create(cfg, k->generation + 1, &s, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		config_free(cfg);
 		return NULL;
 	}
+	if (k->generation)
+		sesscache_resize(cfg->session_cache_size);
 	k->generation++;
 	return s;
 }
@@ -110,16 +122,28 @@ static void ktlsd_reload(struct ktlsd *k)
 	log_info("reloaded: configuration generation %llu", (unsigned long long)s->generation);
 }
 
-/* Logs every counter, summed over the workers: on SIGUSR2 and at exit. */
+/*
+ * Logs every counter, summed over the workers, on SIGUSR2 and at exit: one line of totals
+ * (per-listener counters included), then one line per listener.
+ */
 static void ktlsd_log_stats(const struct ktlsd *k)
 {
-	uint64_t sum[STAT__COUNT] = { 0 };
-	char line[2048];
+	uint64_t sum[STAT__COUNT] = { 0 }, lsum[LSTAT__COUNT] = { 0 };
+	char line[2048], lline[1024];
 
 	for (unsigned i = 0; i < k->n_workers; i++)
 		stats_accumulate(&k->workers[i].stats, sum);
+	for (const struct listener_stats *ls = lstats_first(); ls; ls = ls->next)
+		lstats_sum(ls, lsum);
 	stats_format_line(sum, line, sizeof(line));
-	log_info("stats: %s", line);
+	lstats_format_line(lsum, lline, sizeof(lline));
+	log_info("stats: %s %s session_cache_entries=%zu", line, lline, sesscache_count());
+	for (const struct listener_stats *ls = lstats_first(); ls; ls = ls->next) {
+		memset(lsum, 0, sizeof(lsum));
+		lstats_sum(ls, lsum);
+		lstats_format_line(lsum, lline, sizeof(lline));
+		log_info("stats listener \"%s\": %s", ls->name, lline);
+	}
 }
 
 static void ktlsd_stop_workers(struct ktlsd *k)
@@ -169,12 +193,14 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 		 k->snap->cfg->n_listeners, k->n_workers, OpenSSL_version(OPENSSL_VERSION_STRING));
 
 	for (;;) {
-		int sig = sigwaitinfo(sigs, NULL);
+		const struct timespec tick = { .tv_sec = KTLSD_TICK_S };
+		int sig = sigtimedwait(sigs, NULL, &tick);
 
+		tickets_tick();
 		if (sig < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			log_err("sigwaitinfo: %s", strerror(errno));
+			log_err("sigtimedwait: %s", strerror(errno));
 			ret = -errno;
 			break;
 		}
@@ -281,6 +307,9 @@ out_bio:
 	bio_cleanup();
 out:
 	snapshot_put(k->snap);
+	sesscache_cleanup();
+	tickets_cleanup();
+	lstats_cleanup();
 	return ret;
 }
 

@@ -4,7 +4,9 @@
  *
  * The backend learns the client's address and what the TLS layer negotiated: ALPN
  * (PP2_TYPE_ALPN), SNI (PP2_TYPE_AUTHORITY) and a PP2_TYPE_SSL block with the protocol
- * version and cipher.
+ * version and cipher. When TLS 1.3 early data is forwarded before the handshake completes,
+ * a custom TLV (PP2_TYPE_KTLSD_EARLY, value 0x01) tells the backend that the stream begins
+ * with 0-RTT data, which an attacker could have replayed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,15 +15,16 @@
 
 #include "ktlsd.h"
 
-#define PP2_VERSION_PROXY 0x21
-#define PP2_FAM_TCP4	  0x11
-#define PP2_FAM_TCP6	  0x21
-#define PP2_TYPE_ALPN	  0x01
-#define PP2_TYPE_AUTH	  0x02
-#define PP2_TYPE_SSL	  0x20
-#define PP2_SUB_VERSION	  0x21
-#define PP2_SUB_CIPHER	  0x23
-#define PP2_CLIENT_SSL	  0x01
+#define PP2_VERSION_PROXY    0x21
+#define PP2_FAM_TCP4	     0x11
+#define PP2_FAM_TCP6	     0x21
+#define PP2_TYPE_ALPN	     0x01
+#define PP2_TYPE_AUTH	     0x02
+#define PP2_TYPE_SSL	     0x20
+#define PP2_TYPE_KTLSD_EARLY 0xE0 /* first of PP2_TYPE_MIN_CUSTOM..MAX_CUSTOM */
+#define PP2_SUB_VERSION	     0x21
+#define PP2_SUB_CIPHER	     0x23
+#define PP2_CLIENT_SSL	     0x01
 
 static const uint8_t pp2_signature[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
 					   0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a };
@@ -121,6 +124,8 @@ int proxy_v2_encode(const struct proxy_v2_info *info, uint8_t *out, size_t outle
 		return -ENOSPC;
 	out[ssl_start - 2] = (uint8_t)((w.len - ssl_start) >> 8);
 	out[ssl_start - 1] = (uint8_t)(w.len - ssl_start);
+	if (info->early_data && pp2_put_tlv(&w, PP2_TYPE_KTLSD_EARLY, "\x01", 1))
+		return -ENOSPC;
 
 	if (w.len - body_start > 0xffff)
 		return -ENOSPC;

@@ -235,6 +235,9 @@ void relay_pump(struct conn *c)
 		return;
 	case CONN_HANDSHAKE:
 		relay_arm_client(c);
+		if ((c->flags & CONN_F_BACKEND_UP) && buf_len(&c->to_back) &&
+		    !conn_op_pending(c, OP_BSEND))
+			relay_arm(c, OP_BSEND, c->bfd, &c->to_back, false, 0);
 		return;
 	case CONN_CONNECTING:
 	case CONN_RELAY:
@@ -276,6 +279,23 @@ void relay_pump(struct conn *c)
 		relay_arm_backend(c);
 }
 
+/* Held 0-RTT data joins the backend buffer, behind the PROXY header (config.c makes room). */
+static int relay_take_early(struct conn *c)
+{
+	uint32_t n = buf_len(&c->early);
+
+	if (!c->early.data)
+		return 0;
+	if (n > buf_room(&c->to_back)) {
+		conn_log(c, LOG_LVL_ERR, "early data does not fit the backend buffer");
+		return -ENOSPC;
+	}
+	memcpy(buf_wptr(&c->to_back), buf_rptr(&c->early), n);
+	c->to_back.tail += n;
+	buf_free(&c->early);
+	return 0;
+}
+
 /* Runs the handshake over newly received bytes; true if the connection goes on. */
 static bool relay_handshake(struct conn *c)
 {
@@ -284,13 +304,27 @@ static bool relay_handshake(struct conn *c)
 		return true;
 	case HS_DONE:
 		stats_inc(c->w, STAT_HANDSHAKES);
-		if (backend_prepare(c) < 0) {
+		if (c->flags & CONN_F_EARLY_BACKEND) {
+			/* The backend has been connecting since the 0-RTT data arrived. */
+			handover_begin(c);
+			c->state = (c->flags & CONN_F_BACKEND_UP) ? CONN_RELAY : CONN_CONNECTING;
+			c->deadline_ms = c->w->now_ms + (c->state == CONN_RELAY
+								 ? c->lcfg->idle_timeout_ms
+								 : c->lcfg->connect_timeout_ms);
+			return true;
+		}
+		if (backend_prepare(c) < 0 || relay_take_early(c) < 0) {
 			relay_shutdown(c, "out of memory");
 			return false;
 		}
 		handover_begin(c);
-		backend_connect(c);
-		return c->state == CONN_CONNECTING;
+		c->state = CONN_CONNECTING;
+		c->deadline_ms = c->w->now_ms + c->lcfg->connect_timeout_ms;
+		if (backend_connect(c) < 0) {
+			relay_shutdown(c, "backend connect failed");
+			return false;
+		}
+		return true;
 	case HS_FAILED:
 	default:
 		stats_inc(c->w, STAT_HANDSHAKE_FAILURES);
@@ -363,6 +397,7 @@ void relay_on_backend_send(struct conn *c, int res)
 		return;
 	}
 	buf_consume(&c->to_back, (uint32_t)res);
-	c->deadline_ms = c->w->now_ms + c->lcfg->idle_timeout_ms;
+	if (c->state == CONN_RELAY)
+		c->deadline_ms = c->w->now_ms + c->lcfg->idle_timeout_ms;
 	relay_pump(c);
 }

@@ -145,8 +145,7 @@ static int splice_arm_out(struct conn *c, int d)
 
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_splice(sqe, sd->pipe[0], -1, splice_dst(c, d), -1, sd->pending,
-			     SPLICE_FLAGS);
+	io_uring_prep_splice(sqe, sd->pipe[0], -1, splice_dst(c, d), -1, sd->pending, SPLICE_FLAGS);
 	return 0;
 }
 
@@ -211,7 +210,8 @@ static int splice_read_control(struct conn *c)
 			return 0;
 		conn_log(c, LOG_LVL_INFO, "client record: %s", strerror(errno));
 		stats_inc(c->w, STAT_KTLS_RX_ERRORS);
-		conn_close(c, errno == EBADMSG ? "TLS record failed authentication" : "client error");
+		conn_close(c,
+			   errno == EBADMSG ? "TLS record failed authentication" : "client error");
 		return -1;
 	}
 	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
@@ -236,9 +236,10 @@ static int splice_read_control(struct conn *c)
 	case TLS_CT_HANDSHAKE:
 		if (data[0] == TLS_HS_KEY_UPDATE) {
 			/* Kernels before 6.14 cannot take new keys: end the session cleanly. */
-			conn_log(c, LOG_LVL_INFO,
-				 "client sent a TLS 1.3 KeyUpdate, which this kernel cannot follow: "
-				 "closing (set ktls = false on the listener to keep such clients)");
+			conn_log(
+				c, LOG_LVL_INFO,
+				"client sent a TLS 1.3 KeyUpdate, which this kernel cannot follow: "
+				"closing (set ktls = false on the listener to keep such clients)");
 			stats_inc(c->w, STAT_KEY_UPDATE_CLOSES);
 			relay_shutdown(c, "key update");
 			return -1;
@@ -276,8 +277,7 @@ static bool splice_half_close(struct conn *c)
 			conn_log(c, LOG_LVL_DEBUG, "backend shutdown: %s", strerror(errno));
 		up->dst_shut = true;
 	}
-	if (down->src_eof && !down->dst_shut && !down->pending &&
-	    !conn_op_pending(c, OP_B2C_OUT)) {
+	if (down->src_eof && !down->dst_shut && !down->pending && !conn_op_pending(c, OP_B2C_OUT)) {
 		int ret = splice_send_close_notify(c);
 
 		if (ret < 0)
@@ -379,7 +379,7 @@ static void splice_on_in(struct conn *c, int d, int res)
 			stats_inc(c->w, STAT_KTLS_RX_ERRORS);
 		if (d == DIR_C2B)
 			conn_close(c, res == -EBADMSG ? "TLS record failed authentication"
-						       : "client error");
+						      : "client error");
 		else
 			relay_shutdown(c, "backend error");
 		return;
@@ -397,7 +397,8 @@ static void splice_on_out(struct conn *c, int d, int res)
 			/* An upper bound: one splice makes at most a record per 16 KiB + 1. */
 			c->tx_records += (uint64_t)res / TLS_MAX_RECORD_DATA + 1;
 			if (c->ktls_gcm && c->tx_records >= KTLS_GCM_RECORD_LIMIT) {
-				conn_log(c, LOG_LVL_INFO, "record limit of the key reached: closing");
+				conn_log(c, LOG_LVL_INFO,
+					 "record limit of the key reached: closing");
 				stats_inc(c->w, STAT_RECORD_LIMIT_CLOSES);
 				relay_shutdown(c, "record limit");
 			}

@@ -12,29 +12,53 @@
 
 /* X(enum name, exposed name, help text) */
 #define STATS_LIST(X)                                                                              \
-	X(STAT_CONNS_ACCEPTED, "connections_accepted", "client connections accepted")             \
+	X(STAT_CONNS_ACCEPTED, "connections_accepted", "client connections accepted")              \
 	X(STAT_HANDSHAKES, "handshakes_completed", "TLS handshakes completed")                     \
 	X(STAT_HANDSHAKE_FAILURES, "handshakes_failed", "TLS handshakes that failed")              \
-	X(STAT_PATH_KTLS, "connections_ktls", "connections moved to kernel TLS (TX and RX)")        \
-	X(STAT_PATH_USERSPACE, "connections_userspace", "connections relayed with userspace records") \
-	X(STAT_KTLS_UNSUPPORTED, "ktls_fallback_unsupported",                                     \
+	X(STAT_PATH_KTLS, "connections_ktls", "connections moved to kernel TLS (TX and RX)")       \
+	X(STAT_PATH_USERSPACE, "connections_userspace",                                            \
+	  "connections relayed with userspace records")                                            \
+	X(STAT_KTLS_UNSUPPORTED, "ktls_fallback_unsupported",                                      \
 	  "stayed in userspace: kernel lacks kTLS for the version or cipher")                      \
-	X(STAT_KTLS_DISABLED, "ktls_fallback_disabled", "stayed in userspace: ktls = false")      \
-	X(STAT_KTLS_FAILED, "ktls_fallback_failed", "stayed in userspace: key export or install failed") \
-	X(STAT_BYTES_USERSPACE, "bytes_userspace",                                                  \
+	X(STAT_KTLS_DISABLED, "ktls_fallback_disabled", "stayed in userspace: ktls = false")       \
+	X(STAT_KTLS_FAILED, "ktls_fallback_failed",                                                \
+	  "stayed in userspace: key export or install failed")                                     \
+	X(STAT_BYTES_USERSPACE, "bytes_userspace",                                                 \
 	  "payload bytes relayed through userspace buffers (records done by OpenSSL)")             \
 	X(STAT_BYTES_SPLICED, "bytes_spliced", "payload bytes relayed by splice on kernel TLS")    \
-	X(STAT_CLOSE_NOTIFY_RX, "close_notify_received", "close_notify alerts from clients (kTLS)") \
-	X(STAT_ALERTS_RX, "alerts_received", "fatal alerts from clients (kTLS)")                    \
-	X(STAT_KEY_UPDATE_CLOSES, "key_update_closes",                                            \
-	  "kTLS connections closed because the client sent a KeyUpdate")                          \
-	X(STAT_RECORD_LIMIT_CLOSES, "record_limit_closes",                                        \
+	X(STAT_CLOSE_NOTIFY_RX, "close_notify_received",                                           \
+	  "close_notify alerts from clients (kTLS)")                                               \
+	X(STAT_ALERTS_RX, "alerts_received", "fatal alerts from clients (kTLS)")                   \
+	X(STAT_KEY_UPDATE_CLOSES, "key_update_closes",                                             \
+	  "kTLS connections closed because the client sent a KeyUpdate")                           \
+	X(STAT_RECORD_LIMIT_CLOSES, "record_limit_closes",                                         \
 	  "kTLS connections closed before the AEAD record limit of their key")                     \
 	X(STAT_KTLS_RX_ERRORS, "ktls_rx_errors", "kTLS receive errors (bad records)")              \
 	X(STAT_BACKEND_FAILURES, "backend_connect_failures", "backend connects that failed")       \
 	X(STAT_URING_SUBMITTED, "uring_sqes_submitted", "io_uring submission entries submitted")
 
+/* Per listener (and summed into the totals): handshakes and session resumption. */
+#define LSTATS_LIST(X)                                                                             \
+	X(LSTAT_HS_FULL, "handshakes_full", "handshakes that did not resume a session")            \
+	X(LSTAT_HS_RESUMED, "handshakes_resumed", "handshakes that resumed a session")             \
+	X(LSTAT_MISS_UNKNOWN_KEY, "resume_miss_unknown_key",                                       \
+	  "offered tickets whose key is not (or no longer) in the ring")                           \
+	X(LSTAT_MISS_BAD_TICKET, "resume_miss_bad_ticket",                                         \
+	  "offered tickets that failed to decrypt or authenticate")                                \
+	X(LSTAT_MISS_CACHE, "resume_miss_cache",                                                   \
+	  "offered session IDs or stateful tickets not in the session cache")                      \
+	X(LSTAT_MISS_EXPIRED, "resume_miss_expired", "offered sessions past their lifetime")       \
+	X(LSTAT_MISS_MISMATCH, "resume_miss_mismatch",                                             \
+	  "offered sessions refused for version, cipher or profile")                               \
+	X(LSTAT_EARLY_ACCEPTED, "early_data_accepted",                                             \
+	  "connections whose 0-RTT data was accepted")                                             \
+	X(LSTAT_EARLY_REJECTED, "early_data_rejected",                                             \
+	  "0-RTT data refused (off, not resumed, limits); the client resends it")                  \
+	X(LSTAT_EARLY_REPLAYED, "early_data_replayed",                                             \
+	  "0-RTT data refused because its ticket had already carried some")
+
 #define STATS_ENUM(e, name, help) e,
+enum lstat_id { LSTATS_LIST(STATS_ENUM) LSTAT__COUNT };
 enum stat_id { STATS_LIST(STATS_ENUM) STAT__COUNT };
 #undef STATS_ENUM
 
@@ -42,12 +66,45 @@ struct stats {
 	_Atomic uint64_t v[STAT__COUNT];
 };
 
+/* Single writer: a relaxed load and store, no locked read-modify-write. */
+static inline void stats_add_to_raw(_Atomic uint64_t *v, uint64_t n)
+{
+	atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
 static inline void stats_add_to(struct stats *s, enum stat_id i, uint64_t n)
 {
-	uint64_t cur = atomic_load_explicit(&s->v[i], memory_order_relaxed);
-
-	atomic_store_explicit(&s->v[i], cur + n, memory_order_relaxed);
+	stats_add_to_raw(&s->v[i], n);
 }
+
+/* One listener's counters: a cache-line aligned block per worker, each its only writer. */
+struct lstats {
+	_Alignas(64) _Atomic uint64_t v[LSTAT__COUNT];
+};
+
+struct listener_stats {
+	char *name;
+	unsigned n_workers;
+	struct lstats *w; /* [n_workers] */
+	struct listener_stats *next;
+};
+
+static inline void lstats_inc(struct listener_stats *ls, unsigned worker, enum lstat_id i)
+{
+	if (ls && worker < ls->n_workers)
+		stats_add_to_raw(&ls->w[worker].v[i], 1);
+}
+
+/* The block for listener @name, made on first use (blocks live until lstats_cleanup()). */
+struct listener_stats *lstats_get(const char *name, unsigned n_workers);
+struct listener_stats *lstats_first(void);
+void lstats_cleanup(void);
+void lstats_sum(const struct listener_stats *ls, uint64_t *sum);
+const char *lstats_name(enum lstat_id i);
+const char *lstats_help(enum lstat_id i);
+/* "name=value ..." of LSTAT__COUNT values. */
+void lstats_format_line(const uint64_t *sum, char *buf, size_t len);
 
 const char *stats_name(enum stat_id i);
 const char *stats_help(enum stat_id i);

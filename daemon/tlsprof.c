@@ -17,6 +17,27 @@
 #include <openssl/tls1.h>
 
 #include "ktlsd.h"
+#include "tickets.h"
+
+/* Options that follow a profile's resumption settings (set on its context and, when SNI
+ * moves a connection to it, on the connection). */
+#define TLSPROF_SESSION_OPTS (SSL_OP_NO_TICKET | SSL_OP_ALLOW_NO_DHE_KEX)
+
+static uint64_t tlsprof_session_opts(const struct cfg_profile *p)
+{
+	uint64_t o = 0;
+
+	if (p->tickets != CFG_TICKETS_STATELESS)
+		o |= SSL_OP_NO_TICKET; /* TLS 1.2: session IDs; TLS 1.3: stateful tickets */
+	if (p->psk_ke)
+		o |= SSL_OP_ALLOW_NO_DHE_KEX;
+	return o;
+}
+
+static size_t tlsprof_num_tickets(const struct cfg_profile *p)
+{
+	return p->tickets == CFG_TICKETS_OFF ? 0 : p->tls13_tickets;
+}
 
 static bool tlsprof_name_matches(const char *pattern, const char *name)
 {
@@ -72,8 +93,11 @@ static int tlsprof_apply(SSL *ssl, const struct tls_profile *prof)
 	if (!SSL_set_min_proto_version(ssl, p->min_version) ||
 	    !SSL_set_max_proto_version(ssl, p->max_version) ||
 	    !SSL_set_cipher_list(ssl, p->ciphers) || !SSL_set_ciphersuites(ssl, p->ciphersuites) ||
-	    !SSL_set1_groups_list(ssl, p->groups))
+	    !SSL_set1_groups_list(ssl, p->groups) ||
+	    !SSL_set_num_tickets(ssl, tlsprof_num_tickets(p)))
 		return -1;
+	SSL_clear_options(ssl, TLSPROF_SESSION_OPTS);
+	SSL_set_options(ssl, tlsprof_session_opts(p));
 	return 0;
 }
 
@@ -85,6 +109,12 @@ static int tlsprof_client_hello_cb(SSL *ssl, int *alert, void *arg)
 	ssize_t found = -1;
 
 	(void)arg;
+	/* A session is on offer (TLS 1.2 session IDs show up in the cache's get callback). */
+	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_psk, &ext, &ext_len) ||
+	    (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_session_ticket, &ext, &ext_len) && ext_len))
+		hs->offered = true;
+	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_early_data, &ext, &ext_len))
+		hs->early_offered = true;
 	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &ext_len)) {
 		if (!tlsprof_parse_sni(ext, ext_len, hs->sni, sizeof(hs->sni))) {
 			*alert = SSL_AD_DECODE_ERROR;
@@ -170,7 +200,8 @@ static int tlsprof_load_certs(SSL_CTX *ctx, const struct cfg_profile *p, char *e
 	return 0;
 }
 
-static SSL_CTX *tlsprof_ctx_new(const struct cfg_profile *p, char *err, size_t errlen)
+static SSL_CTX *tlsprof_ctx_new(const struct ktlsd_cfg *cfg, const struct cfg_profile *p, char *err,
+				size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	char ssl_err[512];
@@ -185,7 +216,10 @@ static SSL_CTX *tlsprof_ctx_new(const struct cfg_profile *p, char *err, size_t e
 	/* Records leave through our own buffers: partial writes keep the relay streaming. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* OpenSSL sends two TLS 1.3 tickets by default; each costs about 60 us of CPU. */
-	SSL_CTX_set_num_tickets(ctx, 1);
+	SSL_CTX_set_num_tickets(ctx, tlsprof_num_tickets(p));
+	SSL_CTX_set_options(ctx, tlsprof_session_opts(p));
+	sesscache_ctx_setup(ctx, p, cfg->session_cache_size);
+	tickets_ctx_setup(ctx);
 	if (!SSL_CTX_set_min_proto_version(ctx, p->min_version) ||
 	    !SSL_CTX_set_max_proto_version(ctx, p->max_version)) {
 		snprintf(err, errlen, ":%d: profile \"%s\": unsupported TLS version range", p->line,
@@ -235,6 +269,20 @@ static void tlsprof_prefix_path(const struct ktlsd_cfg *cfg, char *err, size_t e
 	snprintf(err, errlen, "%s", tmp);
 }
 
+/* Frees @s with its contexts and ring references, and its configuration if @free_cfg. */
+static void tlsprof_free(struct snapshot *s, bool free_cfg)
+{
+	for (size_t i = 0; s->profiles && i < s->cfg->n_profiles; i++) {
+		SSL_CTX_free(s->profiles[i].ctx);
+		tickets_ring_put(s->profiles[i].ring);
+	}
+	free(s->profiles);
+	free(s->lstats);
+	if (free_cfg)
+		config_free(s->cfg);
+	free(s);
+}
+
 /**
  * snapshot_create() - build the TLS contexts for @cfg.
  * @cfg:        a loaded configuration; on success the snapshot owns it
@@ -253,30 +301,38 @@ int snapshot_create(struct ktlsd_cfg *cfg, uint64_t generation, struct snapshot 
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->cfg = cfg;
 	s->profiles = calloc(cfg->n_profiles, sizeof(*s->profiles));
-	if (!s->profiles) {
-		free(s);
-		return -ENOMEM;
+	s->lstats = calloc(cfg->n_listeners, sizeof(struct listener_stats *));
+	if (!s->profiles || !s->lstats)
+		goto nomem;
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		s->lstats[i] = lstats_get(cfg->listeners[i].name, cfg->workers);
+		if (!s->lstats[i])
+			goto nomem;
 	}
 	for (size_t i = 0; i < cfg->n_profiles; i++) {
 		s->profiles[i].cfg = &cfg->profiles[i];
-		s->profiles[i].ctx = tlsprof_ctx_new(&cfg->profiles[i], err, errlen);
+		s->profiles[i].ctx = tlsprof_ctx_new(cfg, &cfg->profiles[i], err, errlen);
 		if (!s->profiles[i].ctx) {
 			/* The messages above start with ":line:" or "SSL_CTX_new". */
 			if (err[0] == ':')
 				tlsprof_prefix_path(cfg, err, errlen);
-			for (size_t j = 0; j < i; j++)
-				SSL_CTX_free(s->profiles[j].ctx);
-			free(s->profiles);
-			free(s);
-			return -EINVAL;
+			goto fail;
 		}
+		if (tickets_ring_get(&cfg->profiles[i], cfg->path, &s->profiles[i].ring, err,
+				     errlen) < 0)
+			goto fail;
 	}
 	atomic_init(&s->refs, 1);
 	s->generation = generation;
-	s->cfg = cfg;
 	*out = s;
 	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+fail:
+	tlsprof_free(s, false); /* @cfg is still the caller's */
+	return -EINVAL;
 }
 
 /** snapshot_get() - take one more reference; returns @s. */
@@ -291,11 +347,7 @@ void snapshot_put(struct snapshot *s)
 {
 	if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	for (size_t i = 0; i < s->cfg->n_profiles; i++)
-		SSL_CTX_free(s->profiles[i].ctx);
-	free(s->profiles);
-	config_free(s->cfg);
-	free(s);
+	tlsprof_free(s, true);
 }
 
 /**
@@ -312,6 +364,9 @@ SSL *tlsprof_new_ssl(const struct snapshot *s, const struct cfg_listener *l, str
 	hs->lcfg = l;
 	hs->profile = l->profiles[0];
 	hs->sni[0] = '\0';
+	hs->miss = RESUME_MISS_NONE;
+	hs->offered = hs->early_offered = hs->early_replayed = false;
+	hs->early_reading = l->early_data;
 	ssl = SSL_new(s->profiles[hs->profile].ctx);
 	if (!ssl) {
 		log_ssl(LOG_LVL_ERR, "conn %llu: SSL_new", (unsigned long long)hs->conn_id);
@@ -319,5 +374,17 @@ SSL *tlsprof_new_ssl(const struct snapshot *s, const struct cfg_listener *l, str
 	}
 	SSL_set_app_data(ssl, hs);
 	SSL_set_accept_state(ssl);
+	if (l->early_data) {
+		/* Replays are caught by tickets.c, which keeps tickets stateless: without
+		 * NO_ANTI_REPLAY OpenSSL would make every ticket a cache entry instead. */
+		SSL_set_options(ssl, SSL_OP_NO_ANTI_REPLAY);
+		if (!SSL_set_max_early_data(ssl, l->max_early_data) ||
+		    !SSL_set_recv_max_early_data(ssl, l->max_early_data)) {
+			log_ssl(LOG_LVL_ERR, "conn %llu: early data limits",
+				(unsigned long long)hs->conn_id);
+			SSL_free(ssl);
+			return NULL;
+		}
+	}
 	return ssl;
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "ktlsd.h"
+#include "tickets.h"
 
 #define WORKER_RING_ENTRIES 4096
 #define WORKER_TICK_MS	    250
@@ -110,7 +111,8 @@ static void worker_arm_accept(struct worker *w, size_t i)
 	if (!sqe)
 		return; /* retried on the next tick */
 	if (w->multishot_accept)
-		io_uring_prep_multishot_accept(sqe, wl->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		io_uring_prep_multishot_accept(sqe, wl->fd, NULL, NULL,
+					       SOCK_CLOEXEC | SOCK_NONBLOCK);
 	else
 		io_uring_prep_accept(sqe, wl->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	io_uring_sqe_set_data64(sqe, ud_pack(OP_ACCEPT, 0, (uint32_t)i));
@@ -252,6 +254,7 @@ static void worker_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe)
 		worker_on_accept(w, ud_slot(ud), cqe->res, cqe->flags);
 		return;
 	case OP_TIMER:
+		tickets_worker_tick();
 		conn_sweep(w);
 		for (size_t i = 0; i < w->n_listeners; i++)
 			worker_arm_accept(w, i);
@@ -307,6 +310,7 @@ static void *worker_main(void *arg)
 		}
 	}
 	sem_post(&w->started);
+	tickets_thread_slot(w->idx);
 	w->now_ms = now_monotonic_ms();
 	worker_arm_notify(w);
 	worker_arm_timer(w);

@@ -315,6 +315,16 @@ static void test_example(const char *example)
 	check(cfg->log_level == LOG_LVL_INFO &&
 		      cfg->shutdown_timeout_ms == CFG_DEF_SHUTDOWN_TIMEOUT_MS,
 	      "example: root defaults as documented");
+	check(p->tickets == CFG_TICKETS_STATELESS &&
+		      p->session_lifetime_s == CFG_DEF_SESSION_LIFETIME_S &&
+		      p->tls13_tickets == CFG_DEF_TLS13_TICKETS && !p->psk_ke &&
+		      p->ticket_rotation_s == CFG_DEF_TICKET_ROTATION_S &&
+		      p->ticket_keys_kept == CFG_DEF_TICKET_KEYS_KEPT && !p->n_ticket_key_files &&
+		      cfg->session_cache_size == CFG_DEF_SESSION_CACHE_SIZE,
+	      "example: resumption defaults as in config.h");
+	check(!l->early_data && !l->early_data_forward &&
+		      l->max_early_data == CFG_DEF_MAX_EARLY_DATA,
+	      "example: 0-RTT defaults as in config.h");
 	check(p->min_version == TLS1_2_VERSION && p->max_version == TLS1_3_VERSION &&
 		      !strcmp(p->ciphers, CFG_DEF_CIPHERS) &&
 		      !strcmp(p->ciphersuites, CFG_DEF_CIPHERSUITES) &&
@@ -405,6 +415,90 @@ static void test_profile_errors(void)
 		   "profiles = ( { name = \"a\"; " CERTS " },\n"
 		   "  { name = \"a\"; " CERTS " } );\n" LISTENER,
 		   "t.conf:2: duplicate profile name \"a\" (first at line 1)");
+}
+
+static void test_resumption(void)
+{
+	struct ktlsd_cfg *cfg;
+	char want[PATH_MAX + 160];
+	char key80[80] = { 0 }, key48[48] = { 0 };
+	FILE *f;
+
+	f = fopen("t80.key", "w");
+	fwrite(key80, 1, sizeof(key80), f);
+	fclose(f);
+	f = fopen("t48.key", "w");
+	fwrite(key48, 1, sizeof(key48), f);
+	fclose(f);
+	cfg = expect_ok("resumption settings",
+			profile_text(NULL, "tickets = \"stateful\"; session_lifetime = 60; "
+					   "tls13_tickets = 0; psk_ke = true; ticket_rotation = 2; "
+					   "ticket_keys_kept = 16;"));
+	if (cfg) {
+		const struct cfg_profile *p = &cfg->profiles[0];
+
+		check(p->tickets == CFG_TICKETS_STATEFUL && p->session_lifetime_s == 60 &&
+			      p->tls13_tickets == 0 && p->psk_ke && p->ticket_rotation_s == 2 &&
+			      p->ticket_keys_kept == 16,
+		      "resumption settings parsed");
+		config_free(cfg);
+	}
+	cfg = expect_ok("key files",
+			profile_text(NULL, "ticket_key_files = [ \"t80.key\", \"t48.key\" ];"));
+	if (cfg) {
+		snprintf(want, sizeof(want), "%s/t80.key", dir);
+		check(cfg->profiles[0].n_ticket_key_files == 2 &&
+			      !strcmp(cfg->profiles[0].ticket_key_files[0], want),
+		      "key files resolve against the configuration's directory");
+		config_free(cfg);
+	}
+	expect_err("tickets value", profile_text(NULL, "tickets = \"maybe\";"),
+		   "t.conf:4: tickets must be \"stateless\", \"stateful\" or \"off\"");
+	expect_err("tls13_tickets range", profile_text(NULL, "tls13_tickets = 9;"),
+		   "t.conf:4: tls13_tickets must be between 0 and 8");
+	expect_err("session_lifetime range", profile_text(NULL, "session_lifetime = 0;"),
+		   "t.conf:4: session_lifetime must be between 1 and 604800");
+	expect_err("keys kept range", profile_text(NULL, "ticket_keys_kept = 17;"),
+		   "t.conf:4: ticket_keys_kept must be between 0 and 16");
+	snprintf(want, sizeof(want),
+		 "t.conf:4: ticket_key_files: \"%s/c.key\" must be a file of 80 or 48 bytes "
+		 "(nginx's ssl_session_ticket_key format), not 0",
+		 dir);
+	expect_err("key file size", profile_text(NULL, "ticket_key_files = [ \"c.key\" ];"),
+		   want);
+	snprintf(want, sizeof(want),
+		 "t.conf:4: ticket_key_files: \"%s/none.key\": No such file or directory", dir);
+	expect_err("key file missing", profile_text(NULL, "ticket_key_files = [ \"none.key\" ];"),
+		   want);
+	expect_err("key files need stateless tickets",
+		   profile_text(NULL, "tickets = \"off\"; ticket_key_files = [ \"t80.key\" ];"),
+		   "t.conf:4: profile \"default\": ticket_key_files need tickets = \"stateless\"");
+	snprintf(text, sizeof(text),
+		 "session_cache_size = 0;\nprofiles = ( { name = \"default\"; " CERTS
+		 "\n  tickets = \"stateful\"; } );\n" LISTENER);
+	expect_err("stateful tickets need the cache", text,
+		   "t.conf:3: profile \"default\": stateful tickets need the session cache "
+		   "(session_cache_size > 0)");
+	expect_err("early data beside the PROXY header",
+		   listener_text(NULL, NULL, NULL,
+				 "early_data = true; max_early_data = 65000; buffer_size = 65536;"),
+		   "t.conf:6: listener \"127.0.0.1:8443\": max_early_data (65000) must be at most "
+		   "buffer_size - 1024 (64512)");
+	expect_err("forwarded early data needs PROXY",
+		   listener_text(NULL, NULL, NULL, "early_data = true; early_data_forward = true;"),
+		   "t.conf:6: listener \"127.0.0.1:8443\": early_data_forward needs proxy_protocol "
+		   "= true (the backend learns from it which bytes were early data)");
+	cfg = expect_ok("0-RTT settings",
+			listener_text(NULL, NULL, NULL,
+				      "early_data = true; max_early_data = 4096; "
+				      "early_data_forward = true; proxy_protocol = true;"));
+	if (cfg) {
+		const struct cfg_listener *l = &cfg->listeners[0];
+
+		check(l->early_data && l->early_data_forward && l->max_early_data == 4096,
+		      "0-RTT settings parsed");
+		config_free(cfg);
+	}
 }
 
 static void test_listener_errors(void)
@@ -636,6 +730,7 @@ int main(void)
 	test_root_errors();
 	test_profile_errors();
 	test_listener_errors();
+	test_resumption();
 	test_files();
 	test_parse_addr();
 	test_log_level_names();
