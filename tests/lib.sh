@@ -1132,6 +1132,8 @@ PYEOF
 #                                  -sess_in SESS; fails unless SESS_STATE is as expected
 #   sclient_state OUT -> New / Reused / "" (no handshake)
 #   sclient_tickets OUT -> how many TLS 1.3 NewSessionTickets s_client got
+#   sclient_ticket_name OUT -> the key name (first 16 bytes, hex) of the ticket in the
+#                                  session s_client printed (TLS 1.2: a renewed ticket)
 #   sess_info FILE KEY -> a field of `sesstool.py info` (key_name, key_id, ticket_len,
 #                                  lifetime_hint, max_early_data, protocol, session_id)
 #   SESSTOOL                       the tool itself
@@ -1152,6 +1154,10 @@ SESSTOOL=$TOOLS/sesstool.py
 
 sclient_state() { sed -nE 's/^(New|Reused), TLSv[0-9.]+, Cipher is .*/\1/p' "$1" | head -n1; }
 sclient_tickets() { grep -c '^Post-Handshake New Session Ticket arrived' "$1" || true; }
+sclient_ticket_name() {
+	awk '/TLS session ticket:/ { getline; line = $0; sub(/^[[:space:]]*0000 - /, "", line)
+		line = substr(line, 1, 47); gsub(/[- ]/, "", line); print tolower(line); exit }' "$1"
+}
 
 sess_probe() {
 	local name=$1 port=$2

@@ -57,7 +57,7 @@ for attempt in 1 2 3; do
 	K1=$CUR
 	note "K0 ${K0:0:8} replaced by K1 ${K1:0:8}"
 	lstats_snapshot
-	offer "a12-r-$attempt" "$T/a12.sess" -tls1_2 -sess_out "$T/b12.sess"
+	offer "a12-r-$attempt" "$T/a12.sess" -tls1_2
 	s12=$SESS_STATE
 	offer "a13-r-$attempt" "$T/a13.sess" -tls1_3 -sess_out "$T/b13.sess"
 	s13=$SESS_STATE
@@ -71,11 +71,11 @@ for attempt in 1 2 3; do
 	assert_eq Reused "$s13" "TLS 1.3 ticket under the previous key (one rotation later)"
 	assert_lstat_deltas "tickets under the previous key" handshakes_full=0 handshakes_resumed=2 \
 		resume_miss_unknown_key=0 resume_miss_bad_ticket=0 resume_miss_expired=0 resume_miss_mismatch=0
-	assert_eq "$K1" "$(sess_info "$T/b12.sess" key_name)" "TLS 1.2: the key of the fresh ticket sent on the resumed connection"
+	# s_client saves no session from a resumed TLS 1.2 handshake; it prints the renewed ticket
+	assert_eq "$K1" "$(sclient_ticket_name "$T/a12-r-$attempt.out")" "TLS 1.2: the key of the fresh ticket sent on the resumed connection"
 	assert_eq "$K1" "$(sess_info "$T/b13.sess" key_name)" "TLS 1.3: the key of the ticket sent on the resumed connection"
-	resume_expect Reused "b12-r-$attempt" "$P" "$T/b12.sess" -tls1_2
 	resume_expect Reused "b13-r-$attempt" "$P" "$T/b13.sess" -tls1_3
-	note "one rotation later: the K0 tickets resumed, their K1 replacements resume too"
+	note "one rotation later: the K0 tickets resumed and were replaced by K1 tickets; the TLS 1.3 one resumes"
 	done1=1
 	break
 done
