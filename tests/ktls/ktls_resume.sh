@@ -46,7 +46,9 @@ for kind in "t12sid 1.2 -tls1_2 -no_ticket" "t12tk 1.2 -tls1_2" "t13 1.3 -tls1_3
 	read -ra fl <<<"$flags"
 	one_conn "$k-new" "$ver" "$T/payload.bin" "${fl[@]}" -sess_out "$T/$k.sess"
 	[[ -s $T/$k.sess ]] || fail "$k: s_client saved no session"
+	before=$(resumed_log_lines)
 	one_conn "$k-res" "$ver" "$T/payload.bin" "${fl[@]}" -sess_in "$T/$k.sess"
+	assert_eq $((before + 1)) "$(resumed_log_lines)" "$k: the connection offering the saved session was resumed (ktlsd's 'handshake done ..., resumed' lines)"
 	conns=$((conns + 2))
 	note "$k: full and resumed connection on kTLS, echo byte-exact"
 done
@@ -55,8 +57,10 @@ assert_ne 0 "$(sess_info "$T/t13.sess" max_early_data)" "the TLS 1.3 ticket allo
 # 0-RTT: the echo is the early data, then the payload
 printf 'EARLY-%s\n' "$("$OPENSSL" rand -hex 600)" >"$T/early.bin"
 cat "$T/early.bin" "$T/payload.bin" >"$T/early-expect.bin"
+before=$(resumed_log_lines)
 one_conn zrtt 1.3 "$T/early-expect.bin" -tls1_3 -sess_in "$T/t13.sess" -early_data "$T/early.bin"
 conns=$((conns + 1))
+assert_eq $((before + 1)) "$(resumed_log_lines)" "0-RTT: resumed (ktlsd's 'handshake done ..., resumed' lines)"
 assert_match "$KTLSD_LOG" "handshake done.*, resumed, early data $(size_of "$T/early.bin") bytes" "ktlsd's log of the 0-RTT handshake"
 note "0-RTT: $(size_of "$T/early.bin") bytes of early data and $N after, on kTLS, byte-exact"
 
