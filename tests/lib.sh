@@ -404,6 +404,12 @@ size_of() { stat -c %s "$1"; }
 #   (each key falls back to the main listener's value); the same with 3 ("third")
 #   and 4 ("fourth")
 #   extra: raw text appended at the end of the file
+# Session resumption (omitted unless given; the daemon's defaults apply):
+#   session_cache_size (top level)
+#   tickets ("stateless"/"stateful"/"off") session_lifetime tls13_tickets psk_ke
+#   ticket_rotation ticket_keys_kept ticket_key_files (a,b -> [ "a", "b" ]): the
+#   default profile; the same keys suffixed with _other for the "other" profile
+#   early_data max_early_data early_data_forward: per listener (suffix 2..4 as above)
 # Sets LISTEN_PORT (and LISTEN2_PORT .. LISTEN4_PORT) from the listen addresses.
 write_config() {
 	local file=$1 kv k v
@@ -415,7 +421,7 @@ write_config() {
 		[listen]="" [backend]="" [profiles]="default,other" [sni_strict]=false
 		[alpn]="h2,http/1.1" [proxy_protocol]=false [handshake_timeout]="$(scaled_int 5)"
 		[idle_timeout]="$(scaled_int 30)" [connect_timeout]="$(scaled_int 3)" [buffer_size]=65536 [extra]=""
-		[ktls]=""
+		[ktls]="" [session_cache_size]="" [early_data]="" [max_early_data]="" [early_data_forward]=""
 	)
 	for kv in "$@"; do
 		k=${kv%%=*}
@@ -448,23 +454,40 @@ write_config() {
 		printf '    profiles = [ %s ];\n' "$(_qlist "${c[profiles$s]:-${c[profiles]}}")"
 		val=${c[alpn$s]:-${c[alpn]}}
 		[[ $val == none ]] || printf '    alpn = [ %s ];\n' "$(_qlist "$val")"
-		for key in sni_strict proxy_protocol handshake_timeout idle_timeout connect_timeout buffer_size ktls; do
+		for key in sni_strict proxy_protocol handshake_timeout idle_timeout connect_timeout buffer_size ktls \
+			early_data max_early_data early_data_forward; do
 			val=${c[$key$s]:-${c[$key]}}
 			[[ -n $val ]] && printf '    %s = %s;\n' "$key" "$val"
 		done
 		printf '  }'
 	}
+	_resumption() { # SUFFIX: the profile's session resumption keys
+		local s=$1 key val
+		val=${c[tickets$s]:-}
+		[[ -z $val ]] || printf '    tickets = "%s";\n' "$val"
+		for key in session_lifetime tls13_tickets psk_ke ticket_rotation ticket_keys_kept; do
+			val=${c[$key$s]:-}
+			[[ -z $val ]] || printf '    %s = %s;\n' "$key" "$val"
+		done
+		val=${c[ticket_key_files$s]:-}
+		[[ -z $val ]] || printf '    ticket_key_files = [ %s ];\n' "$(_qlist "$val")"
+	}
 	{
 		printf '# written by tests/lib.sh write_config for %s\n' "$TEST_NAME"
-		printf 'workers = %s;\nlog_level = "%s";\nshutdown_timeout = %s;\n\n' \
+		printf 'workers = %s;\nlog_level = "%s";\nshutdown_timeout = %s;\n' \
 			"${c[workers]}" "${c[log_level]}" "${c[shutdown_timeout]}"
+		[[ -z ${c[session_cache_size]} ]] || printf 'session_cache_size = %s;\n' "${c[session_cache_size]}"
+		printf '\n'
 		printf 'profiles = (\n  {\n    name = "default";\n    server_names = [ "localhost" ];\n'
 		printf '    certificates = %s;\n' "$(_certs "${c[default_certs]}")"
 		for k in min_version max_version ciphers ciphersuites groups; do
 			[[ -n ${c[$k]} ]] && printf '    %s = "%s";\n' "$k" "${c[$k]}"
 		done
+		_resumption ""
 		printf '  },\n  {\n    name = "other";\n    server_names = [ "other.test", "*.wild.test" ];\n'
-		printf '    certificates = %s;\n  }\n);\n\n' "$(_certs "${c[other_certs]}")"
+		printf '    certificates = %s;\n' "$(_certs "${c[other_certs]}")"
+		_resumption _other
+		printf '  }\n);\n\n' 
 		printf 'listeners = (\n'
 		_listener main ""
 		local n names=([2]=second [3]=third [4]=fourth)
@@ -1094,3 +1117,165 @@ open(sys.argv[2], "wb").write(data[end + 4:])
 print(head[0].replace(" ", "_"), clen[0] if clen else "-")
 PYEOF
 }
+
+# ------------------------------------------------------------------ session resumption
+# Clients: s_client keeps a session in a file (-sess_out on one connection, -sess_in
+# on the next); it prints "New, TLSvX, Cipher is ..." for a full handshake and
+# "Reused, TLSvX, ..." for a resumed one, and "Post-Handshake New Session Ticket
+# arrived:" once per TLS 1.3 NewSessionTicket.  tests/tools/sesstool.py reads the
+# session file (the ticket, its 16-byte key name, the lifetime hint) and makes bad
+# ones (a flipped ticket byte, a longer lifetime hint).
+#
+#   sess_probe NAME PORT [s_client args...]   probe_ok against an http backend, output
+#                                  in $T/NAME.out; sets SESS_STATE to New or Reused
+#   resume_expect New|Reused NAME PORT SESS [s_client args...]   sess_probe with
+#                                  -sess_in SESS; fails unless SESS_STATE is as expected
+#   sclient_state OUT -> New / Reused / "" (no handshake)
+#   sclient_tickets OUT -> how many TLS 1.3 NewSessionTickets s_client got
+#   sclient_ticket_name OUT -> the key name (first 16 bytes, hex) of the ticket in the
+#                                  session s_client printed (TLS 1.2: a renewed ticket)
+#   sess_info FILE KEY -> a field of `sesstool.py info` (key_name, key_id, ticket_len,
+#                                  lifetime_hint, max_early_data, protocol, session_id)
+#   SESSTOOL                       the tool itself
+# ktlsd's per-listener counters: after its global "stats: ..." line ktlsd logs one
+#   stats listener "NAME": handshakes_full=N handshakes_resumed=N resume_miss_...=N ...
+# line per listener.
+#   lstats_refresh [LISTENER] [PID] [LOG]  SIGUSR2, waits for that listener's new line
+#                                  (default main) and parses it into LSTATS; KSTATS gets
+#                                  the global line logged with it
+#   lstats_final [LISTENER] [LOG]  LSTATS from the last such line (e.g. the one at exit)
+#   lstat NAME / lstats_snapshot / lstat_delta NAME / lstats_line [NAME...]  as kstat...
+#                                  (lstats_snapshot also snapshots KSTATS for kstat_delta)
+#   sclient_get NAME PORT PATH [s_client args...]  GET PATH (http backend) with
+#                                  s_client -quiet; the body in $T/NAME.body
+#   resumed_log_lines [LOG]        ktlsd's "handshake done ..., resumed" debug lines
+#   assert_lstat_deltas WHAT NAME=N...  after a refresh: each counter moved by exactly N
+SESSTOOL=$TOOLS/sesstool.py
+
+sclient_state() { sed -nE 's/^(New|Reused), TLSv[0-9.]+, Cipher is .*/\1/p' "$1" | head -n1; }
+sclient_tickets() { grep -c '^Post-Handshake New Session Ticket arrived' "$1" || true; }
+sclient_ticket_name() {
+	awk '/TLS session ticket:/ { getline; line = $0; sub(/^[[:space:]]*0000 - /, "", line)
+		line = substr(line, 1, 47); gsub(/[- ]/, "", line); print tolower(line); exit }' "$1"
+}
+
+sess_probe() {
+	local name=$1 port=$2
+	shift 2
+	probe_ok "$port" "$T/$name.out" "$name" -servername localhost "$@"
+	SESS_STATE=$(sclient_state "$T/$name.out")
+	[[ -n $SESS_STATE ]] || {
+		show_tail "$T/$name.out" 25
+		fail "$name: s_client printed no New/Reused line"
+	}
+}
+
+resume_expect() {
+	local want=$1 name=$2 port=$3 sess=$4
+	shift 4
+	[[ -s $sess ]] || fail "$name: no session file ${sess#"$T"/} to resume"
+	sess_probe "$name" "$port" -sess_in "$sess" "$@"
+	if [[ $SESS_STATE != "$want" ]]; then
+		grep -E '^(New|Reused),|Session-ID:|TLS session ticket lifetime|Early data' "$T/$name.out" | sed 's/^/    s_client: /'
+		fail "$name: s_client -sess_in ${sess#"$T"/} $*: expected a '$want' session, got '$SESS_STATE'"
+	fi
+}
+
+sess_info() {
+	"$PYTHON" "$SESSTOOL" info "$1" | "$PYTHON" -c 'import json, sys; v = json.load(sys.stdin)[sys.argv[1]]; print("" if v is None else v)' "$2"
+}
+
+declare -A LSTATS=() _LSTATS0=()
+_lstats_count() { grep -cF "stats listener \"$2\":" "$1" 2>/dev/null || true; }
+_lstats_above() { (($(_lstats_count "$1" "$2") > $3)); }
+_parse_lstats_line() { # LINE -> LSTATS
+	local kv
+	LSTATS=()
+	for kv in ${1#*\": }; do
+		[[ $kv == *=* ]] && LSTATS[${kv%%=*}]=${kv#*=}
+	done
+	((${#LSTATS[@]} > 0))
+}
+
+lstats_refresh() {
+	local l=${1:-main} pid=${2:-$KTLSD_PID} log=${3:-$KTLSD_LOG} before line
+	before=$(_lstats_count "$log" "$l")
+	kill -USR2 "$pid" 2>/dev/null || fail "lstats_refresh: cannot signal ktlsd pid $pid"
+	wait_until 10 _lstats_above "$log" "$l" "$before" || {
+		grep ' stats' "$log" | tail -n3
+		fail "ktlsd pid $pid logged no 'stats listener \"$l\":' line within $(scaled 10) s of SIGUSR2"
+	}
+	line=$(grep -F "stats listener \"$l\":" "$log" | tail -n1)
+	_parse_lstats_line "$line" || fail "cannot parse ktlsd's listener stats line: $line"
+	line=$(grep ' stats: ' "$log" | tail -n1)
+	[[ -z $line ]] || _parse_stats_line "$line" || true
+}
+
+lstats_final() {
+	local l=${1:-main} log=${2:-$KTLSD_LOG} line
+	line=$(grep -F "stats listener \"$l\":" "$log" | tail -n1)
+	[[ -n $line ]] || fail "no 'stats listener \"$l\":' line in ${log#"$T"/}"
+	_parse_lstats_line "$line" || fail "cannot parse ktlsd's listener stats line: $line"
+}
+
+lstat() {
+	[[ -n ${LSTATS[$1]:-} ]] || _kdie "ktlsd's listener stats have no counter '$1' (have: ${!LSTATS[*]})"
+	echo "${LSTATS[$1]}"
+}
+
+lstats_snapshot() {
+	local k
+	lstats_refresh "$@"
+	_LSTATS0=()
+	for k in "${!LSTATS[@]}"; do _LSTATS0[$k]=${LSTATS[$k]}; done
+	_KSTATS0=()
+	for k in "${!KSTATS[@]}"; do _KSTATS0[$k]=${KSTATS[$k]}; done
+}
+
+lstat_delta() {
+	local v
+	v=$(lstat "$1") || exit 1
+	echo $((v - ${_LSTATS0[$1]:-0}))
+}
+
+lstats_line() {
+	local k out=""
+	# shellcheck disable=SC2046 # one word per counter name
+	(($# == 0)) && set -- $(printf '%s\n' "${!LSTATS[@]}" | sort)
+	for k in "$@"; do out+="${out:+ }$k=${LSTATS[$k]:-?}"; done
+	echo "$out"
+}
+
+# lstats_delta_line -> "name=+N ..." of every counter that moved since the snapshot
+lstats_delta_line() {
+	local k out=""
+	for k in $(printf '%s\n' "${!LSTATS[@]}" | sort); do
+		((LSTATS[$k] != ${_LSTATS0[$k]:-0})) && out+="${out:+ }$k=+$((LSTATS[$k] - ${_LSTATS0[$k]:-0}))"
+	done
+	echo "${out:-(none moved)}"
+}
+
+assert_lstat_deltas() { # WHAT NAME=N...
+	local what=$1 kv k want got bad=""
+	shift
+	for kv in "$@"; do
+		k=${kv%%=*}
+		want=${kv#*=}
+		[[ -n ${LSTATS[$k]:-} ]] || fail "$what: ktlsd's listener stats have no counter '$k' (have: ${!LSTATS[*]})"
+		got=$((LSTATS[$k] - ${_LSTATS0[$k]:-0}))
+		((got == want)) || bad+="${bad:+, }$k +$got (expected +$want)"
+	done
+	[[ -z $bad ]] || fail "$what: per-listener counters: $bad; all that moved: $(lstats_delta_line)"
+}
+
+sclient_get() {
+	local name=$1 port=$2 path=$3 rc=0 st
+	shift 3
+	printf 'GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n' "$path" |
+		sclient "$port" -servername localhost -quiet -ign_eof "$@" >"$T/$name.raw" 2>"$T/$name.err" || rc=$?
+	assert_rc 0 "$rc" "$name: s_client -quiet GET $path $*" "$T/$name.err"
+	st=$(http_body "$T/$name.raw" "$T/$name.body")
+	[[ $st == HTTP/1.1_200_OK\ * ]] || fail "$name: GET $path: response '$st'"
+}
+
+resumed_log_lines() { count_log "${1:-$KTLSD_LOG}" 'handshake done( on worker [0-9]+)?: .*, resumed(,|$)'; }

@@ -5,8 +5,8 @@
 Server modes (one thread per connection):
 
   backend.py [--listen ADDR] echo
-      echo every byte; on EOF from the peer finish echoing, shut down the write
-      side (FIN) and close.
+      echo every byte; on EOF from the peer finish echoing, log "received N
+      bytes sha256 X" (what the peer sent), shut down the write side (FIN) and close.
   backend.py [--listen ADDR] sink
       read to EOF, then write the hex sha256 of everything received plus "\\n",
       and close.
@@ -21,7 +21,9 @@ Server modes (one thread per connection):
         POST|PUT any path     body (Content-Length or chunked) -> "<sha256 hex>\\n"
   backend.py [--listen ADDR] proxyv2
       parse a PROXY protocol v2 header, write one JSON line describing it
-      (addresses, ports, TLVs decoded), then echo like `echo`.  A bad header
+      (addresses, ports, TLVs decoded: unknown types such as 0xE0 as
+      "0xe0": "<hex>", and every TLV raw in "raw_tlvs"), then echo like `echo`
+      (the JSON line first; the "received" log line counts what came after the header).  A bad header
       gets {"error": "..."} and a close.
   backend.py [--listen ADDR] reset
       accept and immediately close with RST (SO_LINGER 0).
@@ -144,6 +146,8 @@ def recv_exact(s, n):
 # --------------------------------------------------------------------------- modes
 def do_echo(s, cid, prefix=b""):
     total = 0
+    h = hashlib.sha256()
+    received = 0
     if prefix:
         s.sendall(prefix)
         total += len(prefix)
@@ -153,6 +157,9 @@ def do_echo(s, cid, prefix=b""):
             break
         s.sendall(d)
         total += len(d)
+        received += len(d)
+        h.update(d)
+    log("conn %d: echo: received %d bytes sha256 %s" % (cid, received, h.hexdigest()))
     log("conn %d: echo: peer EOF after %d bytes, echoed all, closing" % (cid, total))
     try:
         s.shutdown(socket.SHUT_WR)
