@@ -667,8 +667,10 @@ static SSL_TICKET_RETURN tickets_dec_cb(SSL *ssl, SSL_SESSION *sess, const unsig
 			hs->miss = RESUME_MISS_EXPIRED;
 			return SSL_TICKET_RETURN_IGNORE_RENEW;
 		}
-		/* TLS 1.3 tickets are single use: a resumption gets tls13_tickets fresh ones. */
-		return status == SSL_TICKET_SUCCESS && SSL_version(ssl) != TLS1_3_VERSION
+		/* TLS 1.3 tickets are single use: a resumption gets a fresh one (OpenSSL sends
+		 * at most one after a resumption), unless tls13_tickets is 0. */
+		return status == SSL_TICKET_SUCCESS &&
+				       (SSL_version(ssl) != TLS1_3_VERSION || !SSL_get_num_tickets(ssl))
 			       ? SSL_TICKET_RETURN_USE
 			       : SSL_TICKET_RETURN_USE_RENEW;
 	case SSL_TICKET_NO_DECRYPT:
@@ -703,7 +705,10 @@ static int tickets_allow_early_data_cb(SSL *ssl, void *arg)
 		return 0;
 	if (!tickets_replay_first_use(data, (uint64_t)SSL_SESSION_get_time(sess) +
 						    (uint64_t)SSL_SESSION_get_timeout(sess))) {
+		/* Counted now: a replayed ClientHello never completes its handshake. */
 		hs->early_replayed = true;
+		lstats_inc(hs->snap->lstats[hs->lcfg - hs->snap->cfg->listeners], hs->worker,
+			   LSTAT_EARLY_REPLAYED);
 		return 0;
 	}
 	return 1;

@@ -18,7 +18,8 @@
 #   handshakes_resumed moved by what the clients saw, no resume_miss_* moved, the
 #   global handshakes_completed = full + resumed, and the debug log has one
 #   "handshake done ..., resumed" line per resumption;
-#   5. tls13_tickets = 3: three NewSessionTickets per TLS 1.3 handshake, the last one
+#   5. tls13_tickets = 3: three NewSessionTickets per full TLS 1.3 handshake (one after a
+#      resumption: OpenSSL's rule), the last one
 #      resumes; tls13_tickets = 0: none, and TLS 1.2 tickets are unaffected.
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -133,7 +134,8 @@ for nt in 3 0; do
 	assert_eq "$nt" "$(sclient_tickets "$T/n$nt-new.out")" "tls13_tickets = $nt: NewSessionTickets after a full TLS 1.3 handshake"
 	if ((nt > 0)); then
 		resume_expect Reused "n$nt-r" "$P" "$T/n$nt.sess" -tls1_3
-		assert_eq "$nt" "$(sclient_tickets "$T/n$nt-r.out")" "tls13_tickets = $nt: NewSessionTickets after a resumption"
+		# OpenSSL sends at most one ticket after a resumption, whatever num_tickets says.
+		assert_eq 1 "$(sclient_tickets "$T/n$nt-r.out")" "tls13_tickets = $nt: NewSessionTickets after a resumption"
 		check_counters "tls13_tickets = $nt" 1 1
 	else
 		if [[ -s $T/n$nt.sess ]]; then

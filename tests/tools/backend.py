@@ -151,14 +151,20 @@ def do_echo(s, cid, prefix=b""):
     if prefix:
         s.sendall(prefix)
         total += len(prefix)
-    while True:
-        d = s.recv(CHUNK)
-        if not d:
-            break
-        s.sendall(d)
-        total += len(d)
-        received += len(d)
-        h.update(d)
+    try:
+        while True:
+            d = s.recv(CHUNK)
+            if not d:
+                break
+            received += len(d)
+            h.update(d)
+            s.sendall(d)
+            total += len(d)
+    except ConnectionResetError:
+        # What arrived before the reset still counts (e.g. 0-RTT data forwarded for a
+        # handshake that then failed: ktlsd aborts the backend connection).
+        log("conn %d: echo: received %d bytes sha256 %s (reset)" % (cid, received, h.hexdigest()))
+        raise
     log("conn %d: echo: received %d bytes sha256 %s" % (cid, received, h.hexdigest()))
     log("conn %d: echo: peer EOF after %d bytes, echoed all, closing" % (cid, total))
     try:
