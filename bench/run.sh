@@ -354,7 +354,7 @@ tree_cpu() { # PID -> "USER_TICKS SYS_TICKS" of the process and all its descenda
 }
 
 RESULTS=$TMP/results # lines: TEST SERVER REP UNITS USER_TICKS SYS_TICKS SECS [OFFERED RESUMED
-#                       NO_TICKET FAILED] (the last four for the resumption runs)
+#                       NO_TICKET FAILED CIPHER] (the last five for the resumption runs)
 : >"$RESULTS"
 
 hs_run() { # SERVER VERSION(1_2|1_3) SECS REP
@@ -400,23 +400,24 @@ declare -A RES_NAME=([rs1_3]="resumed TLS 1.3" [rs1_2]="resumed TLS 1.2" [rsid]=
 RES_CASES=(rs1_3 rs1_2 rsid)
 
 res_run() { # SERVER CASE(rs1_3|rs1_2|rsid) SECS REP
-	local s=$1 c=$2 secs=$3 rep=$4 out=$TMP/tlsget-res.out b a n o r nt f opts
+	local s=$1 c=$2 secs=$3 rep=$4 out=$TMP/tlsget-res.out b a n o r nt f cipher opts
 	read -r -a opts <<<"${RES_OPTS[$c]}"
 	read -r -a b < <(tree_cpu "${PID[$s]}")
 	"$TOOLS/tlsget" -l "$secs" "${opts[@]}" 127.0.0.1 "${RES_PORT[$s]}" >"$out" 2>&1 </dev/null || true
 	sleep 0.3 # let the server finish the last connection
 	read -r -a a < <(tree_cpu "${PID[$s]}")
 	if ! kill -0 "${PID[$s]}" 2>/dev/null; then log "${LABEL[$s]} is gone"; return; fi
-	read -r n o r nt f < <(sed -n 's/^handshakes=\([0-9]*\) offered=\([0-9]*\) resumed=\([0-9]*\) no_ticket=\([0-9]*\) failed=\([0-9]*\) .*/\1 \2 \3 \4 \5/p' "$out") || true
+	read -r n o r nt f cipher < <(sed -n 's/^handshakes=\([0-9]*\) offered=\([0-9]*\) resumed=\([0-9]*\) no_ticket=\([0-9]*\) failed=\([0-9]*\) .* cipher=\([^ ]*\).*/\1 \2 \3 \4 \5 \6/p' "$out") || true
 	if [[ -z ${n:-} || $n -eq 0 ]]; then
 		log "${LABEL[$s]} ${RES_NAME[$c]}: tlsget failed: $(tail -3 "$out" | tr '\n' ' ')"
 		return
 	fi
 	((rep > 0)) || return 0
-	echo "$c $s $rep $n $((a[0] - b[0])) $((a[1] - b[1])) $secs $o $r $nt $f" >>"$RESULTS"
-	log "$(printf '%-13s %-20s rep %d: %6d handshakes, %6.0f µs server CPU each, %d/%d resumed%s' "${LABEL[$s]}" \
-		"${RES_NAME[$c]}" "$rep" "$n" "$(echo "${a[*]} ${b[*]}" | awk -v n="$n" -v hz="$CLK_TCK" '{ print ($1 + $2 - $3 - $4) / hz * 1e6 / n }')" \
-		"$r" "$o" "$( ((nt + f == 0)) || echo ", $nt without a ticket, $f failed")")"
+	echo "$c $s $rep $n $((a[0] - b[0])) $((a[1] - b[1])) $secs $o $r $nt $f $cipher" >>"$RESULTS"
+	log "$(printf '%-13s %-20s rep %d: %6d handshakes, %s, %d/%d resumed%s' "${LABEL[$s]}" "${RES_NAME[$c]}" \
+		"$rep" "$n" "$(echo "${a[*]} ${b[*]}" | awk -v n="$n" -v hz="$CLK_TCK" '{ u = ($1 - $3) / hz * 1e6 / n
+			y = ($2 - $4) / hz * 1e6 / n; printf "%6.0f µs server CPU each (user %.0f, sys %.0f)", u + y, u, y }')" \
+		"$r" "$o" "$( ((nt + f == 0)) || echo ", $nt without a ticket, $f failed")"), $cipher"
 }
 
 rotate() { # REP -> the servers, rotated by REP so that no server always runs first
@@ -586,6 +587,10 @@ for s in "${SHOWN[@]}"; do
 		fi
 	done
 	echo "- ${LABEL[$s]}:${line%;}"
+	ciphers=$(awk -v s="$s" '$2 == s && NF >= 12 && !seen[$1 " " $12]++ {
+		n = $1 == "rs1_3" ? "1.3" : $1 == "rs1_2" ? "1.2 ticket" : "1.2 ID"
+		l = l (l ? ", " : "") n " " $12 } END { print l }' "$RESULTS")
+	[[ -n $ciphers ]] && echo "  cipher suites of the resumed handshakes: $ciphers"
 	while read -r t nt f; do
 		NOTES+=("${LABEL[$s]} ${RES_NAME[$t]}: $nt handshakes without a ticket within 1 s, $f failed connections")
 	done < <(res_problems "$s")

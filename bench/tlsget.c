@@ -27,8 +27,8 @@
  *   none    full handshakes, no session ever offered (like openssl s_time -new).
  * Every connection ends with a close_notify from the client, then close() (-q: no
  * close_notify, the socket is just closed, as s_time does). Prints
- *   handshakes=N offered=O resumed=R no_ticket=T failed=F secs=S version=V
- * on stdout: N completed handshakes, O of them offered a session, R of those the server
+ *   handshakes=N offered=O resumed=R no_ticket=T failed=F secs=S version=V cipher=C
+ * on stdout (C: the cipher suite of the last handshake): N completed handshakes, O of them offered a session, R of those the server
  * resumed (SSL_session_reused()), T TLS 1.3 handshakes after which no ticket came within 1 s,
  * F connections that failed (the first three are logged to stderr; they are not counted in N). Exits 0 if
  * at least one handshake completed. Gives up after SECS + 60 s.
@@ -119,6 +119,7 @@ static int await_ticket(SSL *ssl, unsigned long seen_before)
 static int loop_main(const struct sockaddr_in *sa, double secs, int version, char mode, int quiet)
 {
 	unsigned long long n = 0, offered = 0, resumed = 0, no_ticket = 0, failed = 0;
+	char cipher[64] = "-";
 	const struct timeval rcvto = {.tv_sec = 1};
 	SSL_SESSION *sess = NULL;
 	double t0, t1;
@@ -171,6 +172,7 @@ static int loop_main(const struct sockaddr_in *sa, double secs, int version, cha
 			goto failed;
 		}
 		n++;
+		snprintf(cipher, sizeof(cipher), "%s", SSL_get_cipher_name(ssl));
 		if (sess) {
 			offered++;
 			resumed += SSL_session_reused(ssl) ? 1 : 0;
@@ -207,9 +209,9 @@ failed:
 	} while (now() - t0 < secs);
 	t1 = now();
 	printf("handshakes=%llu offered=%llu resumed=%llu no_ticket=%llu failed=%llu secs=%.3f "
-	       "version=%s\n",
+	       "version=%s cipher=%s\n",
 	       n, offered, resumed, no_ticket, failed, t1 - t0,
-	       version == TLS1_3_VERSION ? "TLSv1.3" : "TLSv1.2");
+	       version == TLS1_3_VERSION ? "TLSv1.3" : "TLSv1.2", cipher);
 	SSL_SESSION_free(sess);
 	SSL_SESSION_free(newest);
 	SSL_CTX_free(ctx);
