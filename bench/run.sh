@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# bench/run.sh - server CPU per full TLS handshake and per relayed GB, for ktlsd and, side by
-# side in the same run, nginx and HAProxy from Debian as references. A harness, not a test:
-# it prints figures and never fails on them. See bench/README.md for the method.
+# bench/run.sh - server CPU per full and per resumed TLS handshake and per relayed GB, for
+# ktlsd and, side by side in the same run, nginx and HAProxy from Debian as references. A
+# harness, not a test: it prints figures and never fails on them. See bench/README.md for the
+# method.
 #
-#   BUILD=build bench/run.sh [-r REPS] [-t SECS] [-s all|handshake|bulk] [-o SERVERS]
-#                            [-b BYTES] [-p BASE_PORT] [-k]
+#   BUILD=build bench/run.sh [-r REPS] [-t SECS] [-s all|handshake|resume|bulk[,...]]
+#                            [-o SERVERS] [-b BYTES] [-p BASE_PORT] [-k]
 #
 # Everything listens on 127.0.0.1 only; every process it starts is stopped on exit.
 set -euo pipefail
@@ -15,12 +16,13 @@ usage() {
 	cat <<'EOF'
 usage: BUILD=build bench/run.sh [options]
   -r N        repetitions of every measurement; the best run counts (default 3)
-  -t SECS     length of one handshake run, per server and TLS version (default 5)
-  -s SUBSET   all | handshake | bulk (default all)
+  -t SECS     length of one handshake run, per server and case (default 5)
+  -s SUBSET   all | handshake | resume | bulk, or a comma-separated list of the last three
+              (default all = handshake,resume,bulk)
   -o LIST     servers, comma-separated, in the order run within a repetition
               (default ktlsd,nginx,haproxy,nginx-stream; missing ones are skipped)
   -b BYTES    bytes relayed in the bulk run (default 1073741824 = 1 GiB)
-  -p PORT     first of the loopback ports used (default 18440; uses PORT..PORT+9)
+  -p PORT     first of the loopback ports used (default 18440; uses PORT..PORT+11)
   -k          keep the temporary directory (configurations, logs) for inspection
   -h          this help
 EOF
@@ -52,12 +54,18 @@ shift $((OPTIND - 1))
 for v in REPS HS_TIME BULK_BYTES BASE_PORT; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: -${v}: not a positive integer: ${!v}" >&2; exit 2; }
 done
-case $SUBSET in
-all) DO_HS=1 DO_BULK=1 ;;
-handshake | hs) DO_HS=1 DO_BULK=0 ;;
-bulk) DO_HS=0 DO_BULK=1 ;;
-*) echo "bench: -s must be all, handshake or bulk" >&2; exit 2 ;;
-esac
+DO_HS=0 DO_RES=0 DO_BULK=0
+IFS=, read -r -a parts <<<"$SUBSET"
+((${#parts[@]})) || parts=(bad)
+for part in "${parts[@]}"; do
+	case $part in
+	all) DO_HS=1 DO_RES=1 DO_BULK=1 ;;
+	handshake | hs) DO_HS=1 ;;
+	resume | resumed) DO_RES=1 ;;
+	bulk) DO_BULK=1 ;;
+	*) echo "bench: -s must be all, handshake, resume, bulk or a comma-separated list" >&2; exit 2 ;;
+	esac
+done
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
@@ -67,12 +75,16 @@ TOOLS=$BUILD/bench
 CLK_TCK=$(getconf CLK_TCK)
 NGINX_STREAM_SO=/usr/lib/nginx/modules/ngx_stream_module.so
 
-# Ports: one TLS port per server and role, and the backend's two.
+# Ports: one TLS port per server and role, and the backend's two. The references get a port
+# of their own for the resumption runs (session cache and tickets on); ktlsd resumes with its
+# defaults on its handshake port.
 P_KTLSD_HS=$((BASE_PORT + 0)) P_KTLSD_BULK=$((BASE_PORT + 1))
 P_NGINX=$((BASE_PORT + 2))
 P_HAPROXY_HS=$((BASE_PORT + 3)) P_HAPROXY_BULK=$((BASE_PORT + 4))
 P_NGXS_HS=$((BASE_PORT + 5)) P_NGXS_BULK=$((BASE_PORT + 6))
+P_NGINX_RES=$((BASE_PORT + 7))
 P_SINK=$((BASE_PORT + 8)) P_SOURCE=$((BASE_PORT + 9))
+P_HAPROXY_RES=$((BASE_PORT + 10)) P_NGXS_RES=$((BASE_PORT + 11))
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 
@@ -141,12 +153,14 @@ TMP=$(mktemp -d /dev/shm/ktlsd-bench.XXXXXX 2>/dev/null || mktemp -d /tmp/ktlsd-
 mkdir -p "$TMP/www" "$TMP/nginx-tmp"
 
 # ---------------------------------------------------------------- which servers
-declare -A PID=() HS_PORT=() BULK_PORT=() BULK_NOTE=() LABEL=()
+declare -A PID=() HS_PORT=() BULK_PORT=() RES_PORT=() BULK_NOTE=() LABEL=()
 LABEL[ktlsd]=ktlsd LABEL[nginx]=nginx LABEL[haproxy]=HAProxy LABEL[nginx-stream]="nginx stream"
 HS_PORT[ktlsd]=$P_KTLSD_HS BULK_PORT[ktlsd]=$P_KTLSD_BULK
 HS_PORT[nginx]=$P_NGINX BULK_PORT[nginx]=$P_NGINX
 HS_PORT[haproxy]=$P_HAPROXY_HS BULK_PORT[haproxy]=$P_HAPROXY_BULK
 HS_PORT[nginx-stream]=$P_NGXS_HS BULK_PORT[nginx-stream]=$P_NGXS_BULK
+RES_PORT[ktlsd]=$P_KTLSD_HS RES_PORT[nginx]=$P_NGINX_RES
+RES_PORT[haproxy]=$P_HAPROXY_RES RES_PORT[nginx-stream]=$P_NGXS_RES
 declare -a SERVERS=() NOTES=()
 IFS=, read -r -a wanted <<<"$SERVERS_ARG"
 for s in "${wanted[@]}"; do
@@ -169,7 +183,7 @@ done
 
 # Every port must be free: a stale server would be measured in place of ours.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in $(seq "$BASE_PORT" $((BASE_PORT + 9))); do
+for p in $(seq "$BASE_PORT" $((BASE_PORT + 11))); do
 	if port_open "$p"; then log "127.0.0.1:$p is already in use: pick other ports with -p"; exit 0; fi
 done
 
@@ -185,11 +199,14 @@ listeners = ( { listen = "127.0.0.1:$P_KTLSD_HS";   profiles = [ "bench" ]; back
 EOF
 
 # nginx: the http server answers handshakes and serves the bulk file itself (the anchors'
-# method); the stream variant is the like-for-like TLS-to-TCP proxy.
+# method); the stream variant is the like-for-like TLS-to-TCP proxy. The full-handshake
+# servers have no session cache and no tickets; the resumption servers (their own ports, same
+# processes) have the usual settings: a shared cache and tickets, the rest nginx's defaults.
 nginx_conf() { # FILE stream|http
 	local tls="ssl_certificate $CERT; ssl_certificate_key $KEY;
-		ssl_protocols TLSv1.2 TLSv1.3; ssl_ecdh_curve X25519;
-		ssl_session_cache off; ssl_session_tickets off;"
+		ssl_protocols TLSv1.2 TLSv1.3; ssl_ecdh_curve X25519;"
+	local full="$tls ssl_session_cache off; ssl_session_tickets off;"
+	local res="$tls ssl_session_cache shared:SSL:10m; ssl_session_tickets on;"
 	{
 		echo "user root root; worker_processes 1; daemon off; master_process on;"
 		echo "pid $TMP/nginx-$2.pid; error_log $TMP/nginx-$2.log warn;"
@@ -204,7 +221,12 @@ http {
 	scgi_temp_path $TMP/nginx-tmp/scgi;
 	server {
 		listen 127.0.0.1:$P_NGINX ssl;
-		$tls
+		$full
+		root $TMP/www;
+	}
+	server {
+		listen 127.0.0.1:$P_NGINX_RES ssl;
+		$res
 		root $TMP/www;
 	}
 }
@@ -212,8 +234,9 @@ EOF
 		else
 			cat <<EOF
 stream {
-	server { listen 127.0.0.1:$P_NGXS_HS ssl;   $tls proxy_pass 127.0.0.1:$P_SINK; }
-	server { listen 127.0.0.1:$P_NGXS_BULK ssl; $tls proxy_pass 127.0.0.1:$P_SOURCE; }
+	server { listen 127.0.0.1:$P_NGXS_HS ssl;   $full proxy_pass 127.0.0.1:$P_SINK; }
+	server { listen 127.0.0.1:$P_NGXS_BULK ssl; $full proxy_pass 127.0.0.1:$P_SOURCE; }
+	server { listen 127.0.0.1:$P_NGXS_RES ssl;  $res proxy_pass 127.0.0.1:$P_SINK; }
 }
 EOF
 		fi
@@ -222,7 +245,10 @@ EOF
 nginx_conf "$TMP/nginx-http.conf" http
 nginx_conf "$TMP/nginx-stream.conf" stream
 
-hap_bind="ssl crt $PEM curves X25519 no-tls-tickets ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.3"
+# HAProxy: its session cache is on by default (tune.ssl.cachesize); the resumption frontend
+# keeps tickets on too (the default), the others switch them off.
+hap_res="ssl crt $PEM curves X25519 ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.3"
+hap_bind="$hap_res no-tls-tickets"
 cat >"$TMP/haproxy.cfg" <<EOF
 global
 	nbthread 1
@@ -238,6 +264,9 @@ frontend hs
 frontend bulk
 	bind 127.0.0.1:$P_HAPROXY_BULK $hap_bind
 	default_backend source
+frontend res
+	bind 127.0.0.1:$P_HAPROXY_RES $hap_res
+	default_backend sink
 backend sink
 	server sink 127.0.0.1:$P_SINK
 backend source
@@ -274,7 +303,8 @@ for s in "${SERVERS[@]}"; do
 	nginx-stream) start nginx-stream "$TMP/nginx-stream.out" nginx -e "$TMP/nginx-stream.log" -p "$TMP" -c "$TMP/nginx-stream.conf" ;;
 	haproxy) start haproxy "$TMP/haproxy.log" haproxy -db -f "$TMP/haproxy.cfg" ;;
 	esac
-	if wait_port "${HS_PORT[$s]}" "${PID[$s]}" "$s" && wait_port "${BULK_PORT[$s]}" "${PID[$s]}" "$s"; then
+	if wait_port "${HS_PORT[$s]}" "${PID[$s]}" "$s" && wait_port "${BULK_PORT[$s]}" "${PID[$s]}" "$s" &&
+		wait_port "${RES_PORT[$s]}" "${PID[$s]}" "$s"; then
 		RUNNING+=("$s")
 	else
 		NOTES+=("${LABEL[$s]}: did not start; skipped")
@@ -287,10 +317,21 @@ SERVERS=("${RUNNING[@]}")
 
 # How many NewSessionTickets each server sends after a full TLS 1.3 handshake: each costs
 # OpenSSL 3.0 tens of µs, so this is needed to read the handshake figures.
-declare -A TICKETS=()
+# For the resumption runs: how many it sends after a resumed TLS 1.3 handshake (one s_client
+# saves the newest ticket, a second one offers it).
+count_tickets() { # PORT [s_client options...] -> NewSessionTickets received in 0.5 s
+	local port=$1
+	shift
+	(sleep 0.5) | timeout 5 openssl s_client -connect "127.0.0.1:$port" -tls1_3 -msg "$@" 2>/dev/null |
+		grep -c '^<<< TLS 1.3, Handshake.*NewSessionTicket' || true
+}
+declare -A TICKETS=() RES_TICKETS=()
 for s in "${SERVERS[@]}"; do
-	TICKETS[$s]=$( (sleep 0.5) | timeout 5 openssl s_client -connect "127.0.0.1:${HS_PORT[$s]}" \
-		-tls1_3 -msg 2>/dev/null | grep -c '^<<< TLS 1.3, Handshake.*NewSessionTicket' || true)
+	((DO_HS)) && TICKETS[$s]=$(count_tickets "${HS_PORT[$s]}")
+	if ((DO_RES)); then
+		count_tickets "${RES_PORT[$s]}" -sess_out "$TMP/probe.sess" >/dev/null
+		RES_TICKETS[$s]=$(count_tickets "${RES_PORT[$s]}" -sess_in "$TMP/probe.sess")
+	fi
 done
 
 if ((DO_BULK)) && [[ " ${SERVERS[*]} " = *" nginx "* ]]; then
@@ -312,7 +353,8 @@ tree_cpu() { # PID -> "USER_TICKS SYS_TICKS" of the process and all its descenda
 		      print u, s }'
 }
 
-RESULTS=$TMP/results # lines: TEST SERVER REP UNITS USER_TICKS SYS_TICKS SECS
+RESULTS=$TMP/results # lines: TEST SERVER REP UNITS USER_TICKS SYS_TICKS SECS [OFFERED RESUMED
+#                       NO_TICKET FAILED CIPHER] (the last five for the resumption runs)
 : >"$RESULTS"
 
 hs_run() { # SERVER VERSION(1_2|1_3) SECS REP
@@ -352,6 +394,32 @@ bulk_run() { # SERVER REP
 		printf "%.3f s/GB server CPU (user %.3f, sys %.3f), %.0f MB/s", (u + y) / hz / g, u / hz / g, y / hz / g, n / 1e6 / t }')"
 }
 
+# The resumption cases: test name -> tlsget options, and how the log names them.
+declare -A RES_OPTS=([rs1_3]="-v 1.3 -m ticket" [rs1_2]="-v 1.2 -m ticket" [rsid]="-v 1.2 -m id")
+declare -A RES_NAME=([rs1_3]="resumed TLS 1.3" [rs1_2]="resumed TLS 1.2" [rsid]="resumed TLS 1.2 (ID)")
+RES_CASES=(rs1_3 rs1_2 rsid)
+
+res_run() { # SERVER CASE(rs1_3|rs1_2|rsid) SECS REP
+	local s=$1 c=$2 secs=$3 rep=$4 out=$TMP/tlsget-res.out b a n o r nt f cipher opts
+	read -r -a opts <<<"${RES_OPTS[$c]}"
+	read -r -a b < <(tree_cpu "${PID[$s]}")
+	"$TOOLS/tlsget" -l "$secs" "${opts[@]}" 127.0.0.1 "${RES_PORT[$s]}" >"$out" 2>&1 </dev/null || true
+	sleep 0.3 # let the server finish the last connection
+	read -r -a a < <(tree_cpu "${PID[$s]}")
+	if ! kill -0 "${PID[$s]}" 2>/dev/null; then log "${LABEL[$s]} is gone"; return; fi
+	read -r n o r nt f cipher < <(sed -n 's/^handshakes=\([0-9]*\) offered=\([0-9]*\) resumed=\([0-9]*\) no_ticket=\([0-9]*\) failed=\([0-9]*\) .* cipher=\([^ ]*\).*/\1 \2 \3 \4 \5 \6/p' "$out") || true
+	if [[ -z ${n:-} || $n -eq 0 ]]; then
+		log "${LABEL[$s]} ${RES_NAME[$c]}: tlsget failed: $(tail -3 "$out" | tr '\n' ' ')"
+		return
+	fi
+	((rep > 0)) || return 0
+	echo "$c $s $rep $n $((a[0] - b[0])) $((a[1] - b[1])) $secs $o $r $nt $f $cipher" >>"$RESULTS"
+	log "$(printf '%-13s %-20s rep %d: %6d handshakes, %s, %d/%d resumed%s' "${LABEL[$s]}" "${RES_NAME[$c]}" \
+		"$rep" "$n" "$(echo "${a[*]} ${b[*]}" | awk -v n="$n" -v hz="$CLK_TCK" '{ u = ($1 - $3) / hz * 1e6 / n
+			y = ($2 - $4) / hz * 1e6 / n; printf "%6.0f µs server CPU each (user %.0f, sys %.0f)", u + y, u, y }')" \
+		"$r" "$o" "$( ((nt + f == 0)) || echo ", $nt without a ticket, $f failed")"), $cipher"
+}
+
 rotate() { # REP -> the servers, rotated by REP so that no server always runs first
 	local i n=${#SERVERS[@]}
 	for ((i = 0; i < n; i++)); do echo "${SERVERS[$(((i + $1) % n))]}"; done
@@ -359,15 +427,23 @@ rotate() { # REP -> the servers, rotated by REP so that no server always runs fi
 
 T_START=$(date +%s)
 log "servers: ${SERVERS[*]}; $REPS repetitions; handshake runs of ${HS_TIME}s; bulk $BULK_BYTES bytes"
-if ((DO_HS)); then
+if ((DO_HS + DO_RES)); then
 	log "warm-up"
-	for s in "${SERVERS[@]}"; do hs_run "$s" 1_3 1 0; hs_run "$s" 1_2 1 0; done
+	for s in "${SERVERS[@]}"; do
+		if ((DO_HS)); then hs_run "$s" 1_3 1 0; hs_run "$s" 1_2 1 0; fi
+		if ((DO_RES)); then for c in "${RES_CASES[@]}"; do res_run "$s" "$c" 1 0; done; fi
+	done
 fi
 for ((rep = 1; rep <= REPS; rep++)); do
 	mapfile -t order < <(rotate $((rep - 1)))
 	if ((DO_HS)); then
 		for s in "${order[@]}"; do hs_run "$s" 1_3 "$HS_TIME" "$rep"; done
 		for s in "${order[@]}"; do hs_run "$s" 1_2 "$HS_TIME" "$rep"; done
+	fi
+	if ((DO_RES)); then
+		for c in "${RES_CASES[@]}"; do
+			for s in "${order[@]}"; do res_run "$s" "$c" "$HS_TIME" "$rep"; done
+		done
 	fi
 	if ((DO_BULK)); then
 		for s in "${order[@]}"; do bulk_run "$s" "$rep"; done
@@ -400,8 +476,18 @@ declare -a SHOWN=()
 for s in ktlsd nginx haproxy nginx-stream; do [[ " ${SERVERS[*]} " = *" $s "* ]] && SHOWN+=("$s"); done
 declare -A B=()
 for s in "${SERVERS[@]}"; do
-	for t in hs1_3 hs1_2 bulk; do B[$t $s]=$(best "$t" "$s"); done
+	for t in hs1_3 hs1_2 bulk "${RES_CASES[@]}"; do B[$t $s]=$(best "$t" "$s"); done
 done
+# Hit rate of a resumption case: over all its counted runs, handshakes the server resumed ÷
+# handshakes that offered a session.
+hits() { # TEST SERVER -> "100 %", "97.3 %" or "–"
+	awk -v t="$1" -v s="$2" '$1 == t && $2 == s { o += $8; r += $9 }
+		END { if (!o) printf "–"; else if (r == o) printf "100 %%"; else printf "%.1f %%", 100 * r / o }' "$RESULTS"
+}
+res_problems() { # SERVER -> "TEST NO_TICKET FAILED" for each case that had any
+	awk -v s="$1" '$2 == s && NF >= 11 { nt[$1] += $10; f[$1] += $11 }
+		END { for (t in nt) if (nt[t] + f[t]) print t, nt[t], f[t] }' "$RESULTS"
+}
 f_us() { [[ -n $1 ]] && awk -v x="${1%% *}" 'BEGIN { printf "%.0f", x * 1e6 }' || printf '–'; }
 f_s() { # "c u y ..." FIELD(1..3)
 	[[ -n $1 ]] && echo "$1" | awk -v f="$2" '{ printf "%.3f", $f }' || printf '–'
@@ -423,40 +509,91 @@ command -v haproxy >/dev/null && versions+=", HAProxy $(haproxy -v 2>/dev/null |
 
 echo
 echo "### ktlsd benchmark, $(date -u +%Y-%m-%d)"
-echo
-echo "Server CPU (utime+stime of the server's process tree) per full handshake and per relayed GB;"
-echo "best of $REPS runs, servers interleaved; one worker each, loopback, ECDSA P-256, X25519."
-echo "Bulk: $BULK_BYTES bytes over one TLS 1.3 connection, TLS_AES_256_GCM_SHA384."
-echo
-echo "| server | full TLS 1.3 µs/handshake | 1.3 tickets | full TLS 1.2 µs/handshake | bulk CPU s/GB | user s/GB | sys s/GB | MB/s |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-for s in "${SHOWN[@]}"; do
-	printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "${LABEL[$s]}${BULK_NOTE[$s]:-}" \
-		"$(f_us "${B[hs1_3 $s]}")" "${TICKETS[$s]:-?}" "$(f_us "${B[hs1_2 $s]}")" \
-		"$(f_s "${B[bulk $s]}" 1)" "$(f_s "${B[bulk $s]}" 2)" "$(f_s "${B[bulk $s]}" 3)" "$(f_rate "${B[bulk $s]}")"
-done
-if [[ " ${SERVERS[*]} " = *" ktlsd "* ]]; then
-	for r in "${SHOWN[@]}"; do
-		[[ $r = ktlsd ]] && continue
-		printf '| ktlsd ÷ %s | %s | | %s | %s | %s | %s | %s |\n' "${LABEL[$r]}${BULK_NOTE[$r]:-}" \
-			"$(ratio "${B[hs1_3 ktlsd]}" "${B[hs1_3 $r]}" 1)" "$(ratio "${B[hs1_2 ktlsd]}" "${B[hs1_2 $r]}" 1)" \
-			"$(ratio "${B[bulk ktlsd]}" "${B[bulk $r]}" 1)" "$(ratio "${B[bulk ktlsd]}" "${B[bulk $r]}" 2)" \
-			"$(ratio "${B[bulk ktlsd]}" "${B[bulk $r]}" 3)" "$(ratio "${B[bulk ktlsd]}" "${B[bulk $r]}" 5)"
+if ((DO_HS + DO_BULK)); then
+	echo
+	echo "Server CPU (utime+stime of the server's process tree) per full handshake and per relayed GB;"
+	echo "best of $REPS runs, servers interleaved; one worker each, loopback, ECDSA P-256, X25519."
+	echo "Bulk: $BULK_BYTES bytes over one TLS 1.3 connection, TLS_AES_256_GCM_SHA384."
+	echo
+	echo "| server | full TLS 1.3 µs/handshake | 1.3 tickets | full TLS 1.2 µs/handshake | bulk CPU s/GB | user s/GB | sys s/GB | MB/s |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+	for s in "${SHOWN[@]}"; do
+		printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "${LABEL[$s]}${BULK_NOTE[$s]:-}" \
+			"$(f_us "${B[hs1_3 $s]}")" "${TICKETS[$s]:-?}" "$(f_us "${B[hs1_2 $s]}")" \
+			"$(f_s "${B[bulk $s]}" 1)" "$(f_s "${B[bulk $s]}" 2)" "$(f_s "${B[bulk $s]}" 3)" "$(f_rate "${B[bulk $s]}")"
 	done
+	if [[ " ${SERVERS[*]} " = *" ktlsd "* ]]; then
+		for r in "${SHOWN[@]}"; do
+			[[ $r = ktlsd ]] && continue
+			printf '| ktlsd ÷ %s | %s | | %s | %s | %s | %s | %s |\n' "${LABEL[$r]}${BULK_NOTE[$r]:-}" \
+				"$(ratio "${B[hs1_3 ktlsd]}" "${B[hs1_3 $r]}" 1)" "$(ratio "${B[hs1_2 ktlsd]}" "${B[hs1_2 $r]}" 1)" \
+				"$(ratio "${B[bulk ktlsd]}" "${B[bulk $r]}" 1)" "$(ratio "${B[bulk ktlsd]}" "${B[bulk $r]}" 2)" \
+				"$(ratio "${B[bulk ktlsd]}" "${B[bulk $r]}" 3)" "$(ratio "${B[bulk ktlsd]}" "${B[bulk $r]}" 5)"
+		done
+	fi
+fi
+if ((DO_RES)); then
+	echo
+	echo "Server CPU per resumed handshake (the client offers the session of its previous connection;"
+	echo "TLS 1.3: the newest ticket, psk_dhe_ke) and hit rate (handshakes resumed ÷ sessions offered,"
+	echo "all runs, SSL_session_reused() on the client); best of $REPS runs, servers interleaved."
+	echo
+	echo "| server | resumed TLS 1.3 µs/handshake | hits | 1.3 tickets after resumption | resumed TLS 1.2 µs/handshake (ticket) | hits | TLS 1.2 session ID µs/handshake | hits |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+	for s in "${SHOWN[@]}"; do
+		printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "${LABEL[$s]}${BULK_NOTE[$s]:-}" \
+			"$(f_us "${B[rs1_3 $s]}")" "$(hits rs1_3 "$s")" "${RES_TICKETS[$s]:-?}" \
+			"$(f_us "${B[rs1_2 $s]}")" "$(hits rs1_2 "$s")" "$(f_us "${B[rsid $s]}")" "$(hits rsid "$s")"
+	done
+	if [[ " ${SERVERS[*]} " = *" ktlsd "* ]]; then
+		for r in "${SHOWN[@]}"; do
+			[[ $r = ktlsd ]] && continue
+			printf '| ktlsd ÷ %s | %s | | | %s | | %s | |\n' "${LABEL[$r]}${BULK_NOTE[$r]:-}" \
+				"$(ratio "${B[rs1_3 ktlsd]}" "${B[rs1_3 $r]}" 1)" "$(ratio "${B[rs1_2 ktlsd]}" "${B[rs1_2 $r]}" 1)" \
+				"$(ratio "${B[rsid ktlsd]}" "${B[rsid $r]}" 1)"
+		done
+		if [[ " ${SERVERS[*]} " = *" nginx "* ]]; then
+			echo
+			echo "Targets: ktlsd ÷ nginx (file) ≤ 0.70 for resumed TLS 1.3 and ≤ 1.00 for resumed TLS 1.2"
+			echo "(ticket), with 100 % hits: $(awk -v a="$(ratio "${B[rs1_3 ktlsd]}" "${B[rs1_3 nginx]}" 1)" \
+				-v b="$(ratio "${B[rs1_2 ktlsd]}" "${B[rs1_2 nginx]}" 1)" -v h3="$(hits rs1_3 ktlsd)" -v h2="$(hits rs1_2 ktlsd)" \
+				'BEGIN { printf "TLS 1.3 %s (%s), TLS 1.2 %s (%s)",
+					(a != "–" && a <= 0.70 && h3 == "100 %") ? "met" : "missed", a,
+					(b != "–" && b <= 1.00 && h2 == "100 %") ? "met" : "missed", b }')."
+		fi
+	fi
 fi
 echo
 echo "Command: \`$CMDLINE\` ($((T_END - T_START)) s of measuring). $machine; $versions."
-echo "nginx (file) serves the bulk file itself; nginx stream, HAProxy and ktlsd relay a plain-TCP"
-echo "backend on 127.0.0.1. MB/s is the range over the runs (client wall clock); a ratio's MB/s"
-echo "column compares the fastest runs."
+((DO_HS + DO_BULK)) && echo "nginx (file) serves the bulk file itself; nginx stream, HAProxy and ktlsd relay a plain-TCP"
+((DO_HS + DO_BULK)) && echo "backend on 127.0.0.1. MB/s is the range over the runs (client wall clock); a ratio's MB/s"
+((DO_HS + DO_BULK)) && echo "column compares the fastest runs."
+((DO_RES)) && echo "Resumption: nginx with \`ssl_session_cache shared:SSL:10m; ssl_session_tickets on;\`, HAProxy"
+((DO_RES)) && echo "with its default cache and tickets, ktlsd with its defaults; nginx (file) opens no backend"
+((DO_RES)) && echo "connection, the proxies open one per handshake."
 echo
 echo "All runs (µs per handshake; s/GB): "
 for s in "${SHOWN[@]}"; do
 	line=""
-	for t in hs1_3 hs1_2 bulk; do
-		[[ -n ${B[$t $s]} ]] && line+=" ${t/hs1_/TLS 1.}: $(echo "${B[$t $s]}" | awk '{ print $6 }');"
+	for t in hs1_3 hs1_2 bulk "${RES_CASES[@]}"; do
+		if [[ -n ${B[$t $s]} ]]; then
+			case $t in
+			hs1_*) name="TLS 1.${t#hs1_}" ;;
+			rs1_*) name="resumed 1.${t#rs1_}" ;;
+			rsid) name="1.2 session ID" ;;
+			*) name=$t ;;
+			esac
+			line+=" $name: $(echo "${B[$t $s]}" | awk '{ print $6 }');"
+		fi
 	done
 	echo "- ${LABEL[$s]}:${line%;}"
+	ciphers=$(awk -v s="$s" '$2 == s && NF >= 12 && !seen[$1 " " $12]++ {
+		n = $1 == "rs1_3" ? "1.3" : $1 == "rs1_2" ? "1.2 ticket" : "1.2 ID"
+		l = l (l ? ", " : "") n " " $12 } END { print l }' "$RESULTS")
+	[[ -n $ciphers ]] && echo "  cipher suites of the resumed handshakes: $ciphers"
+	while read -r t nt f; do
+		NOTES+=("${LABEL[$s]} ${RES_NAME[$t]}: $nt handshakes without a ticket within 1 s, $f failed connections")
+	done < <(res_problems "$s")
 done
 for n in "${NOTES[@]}"; do echo "- note: $n"; done
 exit 0
