@@ -53,7 +53,7 @@ one_combo() {
 	assert_ktls_deltas 1 "$what"
 	assert_eq $((logged + 1)) "$(count_log "$KTLSD_LOG" "kernel TLS TX\+RX: TLSv$ver $dname,")" \
 		"$what: ktlsd's 'kernel TLS TX+RX: TLSv$ver $dname' log lines"
-	[[ -z $suite ]] || assert_match "$KTLSD_LOG" "handshake done: TLSv$ver $suite," "$what: ktlsd's handshake log"
+	[[ -z $suite ]] || assert_match "$KTLSD_LOG" "handshake done( on worker [0-9]+)?: TLSv$ver $suite," "$what: ktlsd's handshake log"
 	ktlsd_stats_refresh
 	assert_eq 1 "$(kstat_delta connections_ktls)" "$what: connections_ktls delta"
 	assert_eq 0 "$(kstat_delta connections_userspace)" "$what: connections_userspace delta"
