@@ -37,6 +37,7 @@ int backend_connect(struct conn *c)
 	sqe = worker_get_sqe(c->w);
 	if (!sqe)
 		return -EBUSY;
+	c->connect_start_ns = now_monotonic_ns();
 	io_uring_prep_connect(sqe, c->bfd, (const struct sockaddr *)&b->addr, b->addr_len);
 	io_uring_sqe_set_data64(sqe, ud_pack(OP_CONNECT, c->gen, c->slot));
 	c->inflight |= 1u << OP_CONNECT;
@@ -107,6 +108,7 @@ void backend_on_connect(struct conn *c, int res)
 		conn_log(c, LOG_LVL_WARN, "backend %s: connect: %s", c->lcfg->backend.str,
 			 strerror(-res));
 		stats_inc(c->w, STAT_BACKEND_FAILURES);
+		conn_count_hs_failure(c, LSTAT_FAIL_BACKEND);
 		if (c->state == CONN_HANDSHAKE)
 			conn_close(c, "backend connect failed");
 		else
@@ -114,6 +116,8 @@ void backend_on_connect(struct conn *c, int res)
 		return;
 	}
 	c->flags |= CONN_F_BACKEND_UP;
+	stats_hist_observe(&c->w->stats, HIST_BACKEND_CONNECT,
+			   now_monotonic_ns() - c->connect_start_ns);
 	if (c->state == CONN_HANDSHAKE) {
 		/* 0-RTT data flows to the backend while the handshake finishes. */
 		relay_pump(c);

@@ -88,6 +88,8 @@ struct conn *conn_new(struct worker *w, int cfd, size_t listener)
 	c->hs.conn_id = c->id;
 	c->hs.worker = w->idx;
 	c->state = CONN_HANDSHAKE;
+	c->gauge = GAUGE_NONE;
+	conn_set_gauge(c, GAUGE_HANDSHAKE);
 	c->sd[0].pipe[0] = c->sd[0].pipe[1] = c->sd[1].pipe[0] = c->sd[1].pipe[1] = -1;
 	c->started_ms = w->now_ms;
 	c->deadline_ms = w->now_ms + c->lcfg->handshake_timeout_ms;
@@ -123,6 +125,7 @@ static void conn_free(struct conn *c)
 			 c->close_reason, (unsigned long long)(w->now_ms - c->started_ms),
 			 (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
 	}
+	conn_set_gauge(c, GAUGE_NONE);
 	if (c->cfd >= 0)
 		close(c->cfd);
 	if (c->bfd >= 0)
@@ -225,6 +228,25 @@ void conn_flush_close(struct conn *c, const char *reason)
 	relay_pump(c);
 }
 
+/** conn_set_gauge() - count the connection under path @g from now on. */
+void conn_set_gauge(struct conn *c, enum path_gauge g)
+{
+	if (c->gauge == (int)g)
+		return;
+	if (c->gauge != GAUGE_NONE)
+		stats_gauge_add(&c->w->stats, (enum path_gauge)c->gauge, -1);
+	if (g != GAUGE_NONE)
+		stats_gauge_add(&c->w->stats, g, 1);
+	c->gauge = g;
+}
+
+/** conn_count_hs_failure() - one failed handshake, for @reason (LSTAT_FAIL_*). */
+void conn_count_hs_failure(struct conn *c, enum lstat_id reason)
+{
+	stats_inc(c->w, STAT_HANDSHAKE_FAILURES);
+	lstats_inc(c->snap->lstats[c->listener], c->w->idx, reason);
+}
+
 static const char *conn_timeout_reason(const struct conn *c)
 {
 	switch (c->state) {
@@ -261,6 +283,8 @@ void conn_sweep(struct worker *w)
 		else
 			continue;
 		conn_log(c, c->state == CONN_CONNECTING ? LOG_LVL_WARN : LOG_LVL_INFO, "%s", why);
+		if (c->state == CONN_HANDSHAKE && !drain_over)
+			conn_count_hs_failure(c, LSTAT_FAIL_TIMEOUT);
 		/* Past the handshake the client is owed a close_notify. */
 		if (c->state == CONN_RELAY || c->state == CONN_CONNECTING)
 			relay_shutdown(c, why);

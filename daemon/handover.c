@@ -35,6 +35,7 @@ void handover_begin(struct conn *c)
 		return;
 	}
 	stats_inc(c->w, STAT_PATH_USERSPACE);
+	conn_set_gauge(c, GAUGE_USERSPACE);
 	c->flags &= ~CONN_F_RECV_EXACT;
 	/* Nothing will need the TLS 1.3 secrets any more. */
 	OPENSSL_cleanse(c->hs.secret, sizeof(c->hs.secret));
@@ -48,6 +49,7 @@ static enum handover_result handover_stay_userspace(struct conn *c, enum stat_id
 	if (why != STAT__COUNT)
 		stats_inc(c->w, why);
 	stats_inc(c->w, STAT_PATH_USERSPACE);
+	conn_set_gauge(c, GAUGE_USERSPACE);
 	return HANDOVER_USERSPACE;
 }
 
@@ -91,6 +93,7 @@ static enum handover_result handover_install(struct conn *c)
 	buf_free(&c->tio.out);
 	buf_free(&c->to_cli);
 	stats_inc(c->w, STAT_PATH_KTLS);
+	conn_set_gauge(c, GAUGE_KTLS);
 	return HANDOVER_DONE;
 }
 

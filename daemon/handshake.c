@@ -74,6 +74,18 @@ static void handshake_account(struct conn *c)
 	bool resumed = SSL_session_reused(c->ssl);
 	bool early = SSL_get_early_data_status(c->ssl) == SSL_EARLY_DATA_ACCEPTED;
 
+	const unsigned char *alpn = NULL;
+	unsigned int alpn_len = 0;
+
+	/* What `ktlsctl conns` shows once the SSL object is gone. */
+	c->resumed = resumed;
+	c->tls_version = SSL_get_version(c->ssl);
+	c->tls_cipher = SSL_get_cipher_name(c->ssl);
+	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
+	if (alpn && alpn_len < sizeof(c->alpn)) {
+		memcpy(c->alpn, alpn, alpn_len);
+		c->alpn[alpn_len] = '\0';
+	}
 	lstats_inc(ls, hs->worker, resumed ? LSTAT_HS_RESUMED : LSTAT_HS_FULL);
 	if (!resumed && hs->miss != RESUME_MISS_NONE)
 		lstats_inc(ls, hs->worker, miss_stat[hs->miss]);
@@ -137,6 +149,7 @@ static int handshake_read_early(struct conn *c)
 			c->early.tail += (uint32_t)n;
 			c->early_bytes += (uint32_t)n;
 			c->bytes_in += n;
+			stats_add(c->w, STAT_BYTES_FROM_CLIENTS, n);
 			if (c->lcfg->early_data_forward && handshake_forward_early(c) < 0)
 				return -1;
 			continue;
@@ -173,6 +186,42 @@ static bool handshake_final_flight(const struct conn *c)
 }
 
 /**
+ * handshake_failure_reason() - why the handshake of @c failed, as a LSTAT_FAIL_* counter,
+ * from the OpenSSL error queue (peeked, not consumed) and what the callbacks noted.
+ */
+static enum lstat_id handshake_failure_reason(const struct conn *c)
+{
+	unsigned long e = ERR_peek_last_error();
+	int reason = ERR_GET_REASON(e);
+
+	if (c->hs.sni_refused)
+		return LSTAT_FAIL_SNI;
+	if (!e || ERR_GET_LIB(e) != ERR_LIB_SSL)
+		return e ? LSTAT_FAIL_INTERNAL : LSTAT_FAIL_PROTOCOL;
+	/* A fatal alert from the peer is reported as SSL_AD_REASON_OFFSET + its code. */
+	if (reason >= SSL_AD_REASON_OFFSET && reason < SSL_AD_REASON_OFFSET + 256)
+		return LSTAT_FAIL_ALERT;
+	switch (reason) {
+	case SSL_R_NO_SHARED_CIPHER:
+	case SSL_R_NO_SHARED_GROUPS:
+	case SSL_R_UNSUPPORTED_PROTOCOL:
+	case SSL_R_VERSION_TOO_LOW:
+	case SSL_R_VERSION_TOO_HIGH:
+	case SSL_R_NO_PROTOCOLS_AVAILABLE:
+	case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+	case SSL_R_NO_SHARED_SIGNATURE_ALGORITHMS:
+	case SSL_R_NO_CIPHERS_AVAILABLE:
+	case SSL_R_NO_SUITABLE_KEY_SHARE:
+		return LSTAT_FAIL_NO_SHARED;
+	case ERR_R_MALLOC_FAILURE:
+	case ERR_R_INTERNAL_ERROR:
+		return LSTAT_FAIL_INTERNAL;
+	default:
+		return LSTAT_FAIL_PROTOCOL;
+	}
+}
+
+/**
  * handshake_step() - run OpenSSL on whatever arrived.
  *
  * Return: HS_DONE once the handshake completed (its last flight may still sit in
@@ -186,8 +235,10 @@ enum hs_result handshake_step(struct conn *c)
 
 	if (c->hs.early_reading) {
 		ret = handshake_read_early(c);
-		if (ret < 0)
+		if (ret < 0) {
+			c->hs_fail = LSTAT_FAIL_PROTOCOL;
 			return HS_FAILED;
+		}
 	}
 	if (ret == 1) {
 		/* Only the step that completes the handshake may follow: see bio.c. */
@@ -206,6 +257,7 @@ enum hs_result handshake_step(struct conn *c)
 			c->flags |= CONN_F_RECV_EXACT;
 		if (c->tio.in_eof) {
 			conn_log(c, LOG_LVL_INFO, "handshake failed: client closed the connection");
+			c->hs_fail = LSTAT_FAIL_CLOSED;
 			ERR_clear_error();
 			return HS_FAILED;
 		}
@@ -215,12 +267,14 @@ enum hs_result handshake_step(struct conn *c)
 	case SSL_ERROR_ZERO_RETURN:
 	case SSL_ERROR_SYSCALL:
 		conn_log(c, LOG_LVL_INFO, "handshake failed: client closed the connection");
+		c->hs_fail = LSTAT_FAIL_CLOSED;
 		ERR_clear_error();
 		return HS_FAILED;
 	default: {
 		char errs[512];
 		char peer[64];
 
+		c->hs_fail = handshake_failure_reason(c);
 		log_ssl_errors(errs, sizeof(errs));
 		conn_log(c, LOG_LVL_INFO, "handshake failed from %s: %s",
 			 conn_peer_str(c, peer, sizeof(peer)), errs);

@@ -76,6 +76,7 @@ struct hs_info {
 	bool early_offered;  /* the ClientHello announced 0-RTT data */
 	bool early_replayed; /* refused: this ticket already carried 0-RTT data */
 	bool early_reading;  /* still reading 0-RTT data (SSL_read_early_data) */
+	bool sni_refused;    /* sni_strict refused the ClientHello's name (tlsprof.c) */
 	/* TLS 1.3 application traffic secrets, [KTLS_TX] ours, [KTLS_RX] the client's;
 	 * held from the keylog callback until ktls_export() cleanses them. */
 	uint8_t secret[2][48];
@@ -288,6 +289,8 @@ void worker_join(struct worker *w);
 struct io_uring_sqe *worker_get_sqe(struct worker *w);
 int listener_open(const struct cfg_listener *l, int *fd_out);
 uint64_t now_monotonic_ms(void);
+/* CLOCK_MONOTONIC in nanoseconds, for latency histograms. */
+uint64_t now_monotonic_ns(void);
 
 static inline void stats_inc(struct worker *w, enum stat_id i)
 {
@@ -361,6 +364,14 @@ struct conn {
 
 	uint64_t started_ms;
 	uint64_t deadline_ms;
+	uint64_t hs_start_ns;	   /* CLOCK_MONOTONIC at the first ClientHello byte; 0 before */
+	uint64_t connect_start_ns; /* at the backend connect() */
+	int gauge;		   /* enum path_gauge this connection is counted in */
+	enum lstat_id hs_fail; /* why the handshake failed (LSTAT_FAIL_*), set with HS_FAILED */
+	bool resumed;
+	const char *tls_version; /* OpenSSL's static strings, set when the handshake is done */
+	const char *tls_cipher;
+	char alpn[32];
 	uint64_t bytes_in;    /* plaintext client -> backend */
 	uint64_t bytes_out;   /* plaintext backend -> client */
 	uint32_t early_bytes; /* 0-RTT plaintext accepted */
@@ -377,6 +388,10 @@ void conn_flush_close(struct conn *c, const char *reason);
 void conn_op_done(struct conn *c, enum op op);
 bool conn_op_pending(const struct conn *c, enum op op);
 void conn_sweep(struct worker *w);
+/* Moves the connection to another "connections_active" gauge (GAUGE_NONE: none). */
+void conn_set_gauge(struct conn *c, enum path_gauge g);
+/* Counts a failed handshake under @reason (a LSTAT_FAIL_* counter) and in the totals. */
+void conn_count_hs_failure(struct conn *c, enum lstat_id reason);
 void conn_log(const struct conn *c, enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 const char *conn_peer_str(const struct conn *c, char *buf, size_t len);
@@ -386,6 +401,7 @@ const char *conn_peer_str(const struct conn *c, char *buf, size_t len);
 enum hs_result { HS_WANT_IO, HS_DONE, HS_FAILED };
 
 int handshake_begin(struct conn *c);
+/* On HS_FAILED, c->hs_fail says why. */
 enum hs_result handshake_step(struct conn *c);
 
 /* ---- handover.c: from OpenSSL records to kernel TLS ---- */

@@ -60,6 +60,7 @@ static int relay_decrypt(struct conn *c)
 			b->tail += (uint32_t)n;
 			c->bytes_in += n;
 			stats_add(c->w, STAT_BYTES_USERSPACE, n);
+			stats_add(c->w, STAT_BYTES_FROM_CLIENTS, n);
 			continue;
 		}
 		err = SSL_get_error(c->ssl, 0);
@@ -103,6 +104,7 @@ static int relay_encrypt(struct conn *c)
 			buf_consume(src, (uint32_t)written);
 			c->bytes_out += written;
 			stats_add(c->w, STAT_BYTES_USERSPACE, written);
+			stats_add(c->w, STAT_BYTES_TO_CLIENTS, written);
 			continue;
 		}
 		if (SSL_get_error(c->ssl, 0) == SSL_ERROR_WANT_WRITE)
@@ -304,6 +306,7 @@ static bool relay_handshake(struct conn *c)
 		return true;
 	case HS_DONE:
 		stats_inc(c->w, STAT_HANDSHAKES);
+		stats_hist_observe(&c->w->stats, HIST_HANDSHAKE, now_monotonic_ns() - c->hs_start_ns);
 		if (c->flags & CONN_F_EARLY_BACKEND) {
 			/* The backend has been connecting since the 0-RTT data arrived. */
 			handover_begin(c);
@@ -327,7 +330,7 @@ static bool relay_handshake(struct conn *c)
 		return true;
 	case HS_FAILED:
 	default:
-		stats_inc(c->w, STAT_HANDSHAKE_FAILURES);
+		conn_count_hs_failure(c, c->hs_fail);
 		conn_flush_close(c, "handshake failed");
 		return false;
 	}
@@ -338,6 +341,8 @@ void relay_on_client_recv(struct conn *c, int res)
 {
 	if (res < 0) {
 		conn_log(c, LOG_LVL_DEBUG, "client recv: %s", strerror(-res));
+		if (c->state == CONN_HANDSHAKE)
+			conn_count_hs_failure(c, LSTAT_FAIL_CLOSED);
 		conn_close(c, "client reset");
 		return;
 	}
@@ -346,6 +351,8 @@ void relay_on_client_recv(struct conn *c, int res)
 		c->tio.in_eof = true;
 	} else {
 		c->tio.in.tail += (uint32_t)res;
+		if (!c->hs_start_ns)
+			c->hs_start_ns = now_monotonic_ns();
 	}
 	if (c->state == CONN_HANDSHAKE) {
 		if (!relay_handshake(c))

@@ -258,6 +258,7 @@ static int splice_read_control(struct conn *c)
 		c->to_back.tail += (uint32_t)n;
 		c->bytes_in += (uint64_t)n;
 		stats_add(c->w, STAT_BYTES_USERSPACE, (uint64_t)n);
+		stats_add(c->w, STAT_BYTES_FROM_CLIENTS, (uint64_t)n);
 		return 0;
 	default:
 		conn_log(c, LOG_LVL_INFO, "client sent record type %u", type);
@@ -342,10 +343,13 @@ static void splice_on_in(struct conn *c, int d, int res)
 		sd->pending += (uint32_t)res;
 		sd->wait_record = false;
 		sd->streaming = true;
-		if (d == DIR_C2B)
+		if (d == DIR_C2B) {
 			c->bytes_in += (uint64_t)res;
-		else
+			stats_add(c->w, STAT_BYTES_FROM_CLIENTS, (uint64_t)res);
+		} else {
 			c->bytes_out += (uint64_t)res;
+			stats_add(c->w, STAT_BYTES_TO_CLIENTS, (uint64_t)res);
+		}
 		stats_add(c->w, STAT_BYTES_SPLICED, (uint64_t)res);
 		c->deadline_ms = c->w->now_ms + c->lcfg->idle_timeout_ms;
 		return;

@@ -26,6 +26,76 @@ const char *stats_help(enum stat_id i)
 	return stats_helps[i];
 }
 
+/** stats_find() - the counter called @name, or STAT__COUNT. */
+enum stat_id stats_find(const char *name)
+{
+	for (int i = 0; i < STAT__COUNT; i++)
+		if (!strcmp(stats_names[i], name))
+			return (enum stat_id)i;
+	return STAT__COUNT;
+}
+
+static const double hist_bounds[HIST_NBOUNDS] = { 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
+						  0.1,	  0.25,	 0.5,	1,     2.5,  5,	    10 };
+static const char *const hist_names[HIST__COUNT] = {
+	[HIST_HANDSHAKE] = "handshake_duration_seconds",
+	[HIST_BACKEND_CONNECT] = "backend_connect_seconds",
+};
+static const char *const hist_helps[HIST__COUNT] = {
+	[HIST_HANDSHAKE] = "server-side handshake time, first ClientHello byte to the end",
+	[HIST_BACKEND_CONNECT] = "time from connect() to an established backend connection",
+};
+static const char *const gauge_names[GAUGE__COUNT] = {
+	[GAUGE_HANDSHAKE] = "handshake",
+	[GAUGE_KTLS] = "ktls",
+	[GAUGE_USERSPACE] = "userspace",
+};
+
+/** stats_hist_observe() - count one duration of @ns nanoseconds (single writer). */
+void stats_hist_observe(struct stats *s, enum hist_id h, uint64_t ns)
+{
+	struct hist *hi = &s->hist[h];
+	unsigned i = 0;
+
+	while (i < HIST_NBOUNDS && (double)ns > hist_bounds[i] * 1e9)
+		i++;
+	stats_add_to_raw(&hi->bucket[i], 1);
+	stats_add_to_raw(&hi->sum_ns, ns);
+	stats_add_to_raw(&hi->count, 1);
+}
+
+double stats_hist_bound(unsigned i)
+{
+	return hist_bounds[i];
+}
+
+const char *stats_hist_name(enum hist_id h)
+{
+	return hist_names[h];
+}
+
+const char *stats_hist_help(enum hist_id h)
+{
+	return hist_helps[h];
+}
+
+const char *stats_gauge_name(enum path_gauge g)
+{
+	return gauge_names[g];
+}
+
+/** stats_hist_accumulate() - add one worker's histogram @h into the sums. */
+void stats_hist_accumulate(const struct stats *s, enum hist_id h, uint64_t *bucket,
+			   uint64_t *sum_ns, uint64_t *count)
+{
+	const struct hist *hi = &s->hist[h];
+
+	for (unsigned i = 0; i <= HIST_NBOUNDS; i++)
+		bucket[i] += atomic_load_explicit(&hi->bucket[i], memory_order_relaxed);
+	*sum_ns += atomic_load_explicit(&hi->sum_ns, memory_order_relaxed);
+	*count += atomic_load_explicit(&hi->count, memory_order_relaxed);
+}
+
 /** stats_accumulate() - add one worker's counters into @sum. */
 void stats_accumulate(const struct stats *s, uint64_t *sum)
 {

@@ -35,6 +35,11 @@
 	  "kTLS connections closed before the AEAD record limit of their key")                     \
 	X(STAT_KTLS_RX_ERRORS, "ktls_rx_errors", "kTLS receive errors (bad records)")              \
 	X(STAT_BACKEND_FAILURES, "backend_connect_failures", "backend connects that failed")       \
+	X(STAT_BYTES_FROM_CLIENTS, "bytes_from_clients",                                           \
+	  "plaintext bytes relayed from clients to backends")                                      \
+	X(STAT_BYTES_TO_CLIENTS, "bytes_to_clients",                                               \
+	  "plaintext bytes relayed from backends to clients")                                      \
+	X(STAT_CONTROL_REQUESTS, "control_requests", "control API requests answered")              \
 	X(STAT_URING_SUBMITTED, "uring_sqes_submitted", "io_uring submission entries submitted")
 
 /* Per listener (and summed into the totals): handshakes and session resumption. */
@@ -55,15 +60,43 @@
 	X(LSTAT_EARLY_REJECTED, "early_data_rejected",                                             \
 	  "0-RTT data refused (off, not resumed, limits); the client resends it")                  \
 	X(LSTAT_EARLY_REPLAYED, "early_data_replayed",                                             \
-	  "0-RTT data refused because its ticket had already carried some")
+	  "0-RTT data refused because its ticket had already carried some")                        \
+	X(LSTAT_FAIL_TIMEOUT, "handshake_failed_timeout", "handshakes past handshake_timeout")     \
+	X(LSTAT_FAIL_CLOSED, "handshake_failed_closed",                                            \
+	  "handshakes the client closed or reset before finishing")                                \
+	X(LSTAT_FAIL_ALERT, "handshake_failed_alert", "handshakes ended by a fatal alert from the client") \
+	X(LSTAT_FAIL_NO_SHARED, "handshake_failed_no_shared_cipher",                               \
+	  "handshakes with no common version, cipher suite, group or signature algorithm")         \
+	X(LSTAT_FAIL_PROTOCOL, "handshake_failed_protocol",                                        \
+	  "handshakes with malformed or unexpected messages (ALPN refusals included)")             \
+	X(LSTAT_FAIL_SNI, "handshake_failed_sni_refused",                                          \
+	  "handshakes refused by sni_strict: no profile for the name")                             \
+	X(LSTAT_FAIL_BACKEND, "handshake_failed_backend_refused",                                  \
+	  "completed handshakes whose backend could not be reached")                               \
+	X(LSTAT_FAIL_INTERNAL, "handshake_failed_internal", "handshakes failed for a reason of ktlsd's own")
 
 #define STATS_ENUM(e, name, help) e,
 enum lstat_id { LSTATS_LIST(STATS_ENUM) LSTAT__COUNT };
 enum stat_id { STATS_LIST(STATS_ENUM) STAT__COUNT };
 #undef STATS_ENUM
 
+/* Open client connections by where their records are done (gauges). */
+enum path_gauge { GAUGE_HANDSHAKE = 0, GAUGE_KTLS, GAUGE_USERSPACE, GAUGE__COUNT, GAUGE_NONE = -1 };
+
+/* Latency histograms: Prometheus-style upper bounds in seconds (HIST_BOUNDS), then +Inf. */
+#define HIST_NBOUNDS 14
+enum hist_id { HIST_HANDSHAKE = 0, HIST_BACKEND_CONNECT, HIST__COUNT };
+
+struct hist {
+	_Atomic uint64_t bucket[HIST_NBOUNDS + 1]; /* not cumulative; [HIST_NBOUNDS] is +Inf */
+	_Atomic uint64_t sum_ns;
+	_Atomic uint64_t count;
+};
+
 struct stats {
 	_Atomic uint64_t v[STAT__COUNT];
+	_Atomic int64_t gauge[GAUGE__COUNT];
+	struct hist hist[HIST__COUNT];
 };
 
 /* Single writer: a relaxed load and store, no locked read-modify-write. */
@@ -105,6 +138,25 @@ const char *lstats_name(enum lstat_id i);
 const char *lstats_help(enum lstat_id i);
 /* "name=value ..." of LSTAT__COUNT values. */
 void lstats_format_line(const uint64_t *sum, char *buf, size_t len);
+
+static inline void stats_gauge_add(struct stats *s, enum path_gauge g, int64_t d)
+{
+	atomic_store_explicit(&s->gauge[g],
+			      atomic_load_explicit(&s->gauge[g], memory_order_relaxed) + d,
+			      memory_order_relaxed);
+}
+
+void stats_hist_observe(struct stats *s, enum hist_id h, uint64_t ns);
+/* The upper bound of bucket @i in seconds (i < HIST_NBOUNDS). */
+double stats_hist_bound(unsigned i);
+const char *stats_hist_name(enum hist_id h);
+const char *stats_hist_help(enum hist_id h);
+/* Sums every worker's histogram @h: @bucket (HIST_NBOUNDS + 1, not cumulative), @sum_ns, @count. */
+void stats_hist_accumulate(const struct stats *s, enum hist_id h, uint64_t *bucket,
+			   uint64_t *sum_ns, uint64_t *count);
+const char *stats_gauge_name(enum path_gauge g);
+/* Finds a counter by its exposed name; STAT__COUNT if none. */
+enum stat_id stats_find(const char *name);
 
 const char *stats_name(enum stat_id i);
 const char *stats_help(enum stat_id i);

@@ -124,6 +124,7 @@ static int tlsprof_client_hello_cb(SSL *ssl, int *alert, void *arg)
 		if (found < 0 && hs->lcfg->sni_strict) {
 			log_debug("conn %llu: refused unknown server name \"%s\"",
 				  (unsigned long long)hs->conn_id, hs->sni);
+			hs->sni_refused = true;
 			*alert = SSL_AD_UNRECOGNIZED_NAME;
 			return SSL_CLIENT_HELLO_ERROR;
 		}

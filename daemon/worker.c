@@ -40,6 +40,15 @@ uint64_t now_monotonic_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/** now_monotonic_ns() - CLOCK_MONOTONIC in nanoseconds (vDSO, no system call). */
+uint64_t now_monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /**
  * listener_open() - a bound, listening SO_REUSEPORT socket for @l.
  * Return: 0 with *fd_out set, or -errno (logged with the listener's name).
