@@ -10,6 +10,9 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
 #include <libgen.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -682,14 +685,17 @@ static int config_parse_listener(struct cfg_ctx *ctx, const config_setting_t *g,
 	for (j = 0; j < i; j++) {
 		const struct cfg_listener *o = &ctx->cfg->listeners[j];
 
-		if (!strcmp(o->name, l->name))
-			return config_err(ctx, m ? m : g,
-					  "duplicate listener name \"%s\" (first at line %d)",
-					  l->name, o->line);
-		if (o->addr_len == l->addr_len && !memcmp(&o->addr, &l->addr, l->addr_len))
-			return config_err(ctx, config_setting_get_member(g, "listen"),
-					  "listener \"%s\": address \"%s\" already used at line %d",
-					  l->name, l->listen_str, o->line);
+		if (!strcmp(o->name, l->name)) {
+			config_err(ctx, m ? m : g, "duplicate listener name \"%s\" (first at %sline %d)",
+				   l->name, o->runtime ? "<control> " : "", o->line);
+			return -EEXIST;
+		}
+		if (o->addr_len == l->addr_len && !memcmp(&o->addr, &l->addr, l->addr_len)) {
+			config_err(ctx, config_setting_get_member(g, "listen"),
+				   "listener \"%s\": address \"%s\" already used at %sline %d", l->name,
+				   l->listen_str, o->runtime ? "<control> " : "", o->line);
+			return -EEXIST;
+		}
 	}
 	return 0;
 }
@@ -705,7 +711,121 @@ static int config_set_listeners(struct cfg_ctx *ctx, const config_setting_t *s,
 		config_alloc_list(ctx, s, key, sizeof(*cfg->listeners), &cfg->n_listeners, &ret);
 	for (i = 0; !ret && i < cfg->n_listeners; i++)
 		ret = config_parse_listener(ctx, config_setting_get_elem(s, i), i);
-	return ret;
+	return ret == -EEXIST ? -EINVAL : ret; /* -EEXIST only tells overlays apart */
+}
+
+/* ---- control API ---- */
+
+static int config_set_control_socket(struct cfg_ctx *ctx, const config_setting_t *s,
+				     const struct cfg_key *key, void *obj)
+{
+	struct ktlsd_cfg *cfg = obj;
+	struct sockaddr_un sun;
+	const char *v;
+	int ret = config_get_str(ctx, s, key, &v);
+
+	if (ret)
+		return ret;
+	if (v[0] != '/' || strlen(v) >= sizeof(sun.sun_path))
+		return config_err(ctx, s,
+				  "control_socket: \"%s\" must be an absolute path shorter than %zu "
+				  "bytes",
+				  v, sizeof(sun.sun_path));
+	return config_dup(ctx, &cfg->control_socket, v);
+}
+
+static int config_set_control_mode(struct cfg_ctx *ctx, const config_setting_t *s,
+				   const struct cfg_key *key, void *obj)
+{
+	struct ktlsd_cfg *cfg = obj;
+	const char *v;
+	int ret = config_get_str(ctx, s, key, &v);
+
+	if (ret)
+		return ret;
+	if (!strcmp(v, "0600"))
+		cfg->control_mode = 0600;
+	else if (!strcmp(v, "0660"))
+		cfg->control_mode = 0660;
+	else
+		return config_err(ctx, s, "control_mode: \"%s\" is not \"0600\" or \"0660\"", v);
+	return 0;
+}
+
+static int config_set_control_group(struct cfg_ctx *ctx, const config_setting_t *s,
+				    const struct cfg_key *key, void *obj)
+{
+	struct ktlsd_cfg *cfg = obj;
+	const struct group *gr;
+	const char *v;
+	int ret = config_get_str(ctx, s, key, &v);
+
+	if (ret)
+		return ret;
+	gr = getgrnam(v);
+	if (!gr)
+		return config_err(ctx, s, "control_group: no group \"%s\"", v);
+	cfg->control_gid = (int)gr->gr_gid;
+	return config_dup(ctx, &cfg->control_group, v);
+}
+
+/* An array of user names or numeric uids. */
+static int config_set_control_uids(struct cfg_ctx *ctx, const config_setting_t *s,
+				   const struct cfg_key *key, void *obj)
+{
+	struct ktlsd_cfg *cfg = obj;
+	int n = config_setting_length(s);
+
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
+		return config_err(ctx, s, "%s must be an array of user names or uids", key->name);
+	cfg->control_uids = calloc((size_t)n + 1, sizeof(*cfg->control_uids));
+	if (!cfg->control_uids)
+		return config_nomem(ctx);
+	cfg->n_control_uids = (size_t)n;
+	for (size_t i = 0; i < cfg->n_control_uids; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
+		const struct passwd *pw;
+
+		if (config_setting_type(e) == CONFIG_TYPE_INT && config_setting_get_int(e) >= 0) {
+			cfg->control_uids[i] = (uint32_t)config_setting_get_int(e);
+		} else if (config_setting_type(e) == CONFIG_TYPE_STRING) {
+			pw = getpwnam(config_setting_get_string(e));
+			if (!pw)
+				return config_err(ctx, e, "control_allow_uids: no user \"%s\"",
+						  config_setting_get_string(e));
+			cfg->control_uids[i] = pw->pw_uid;
+		} else {
+			return config_err(ctx, e,
+					  "control_allow_uids: expected user names or uids");
+		}
+	}
+	return 0;
+}
+
+static bool config_is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss->ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+	return false;
+}
+
+static int config_set_metrics_listen(struct cfg_ctx *ctx, const config_setting_t *s,
+				     const struct cfg_key *key, void *obj)
+{
+	struct ktlsd_cfg *cfg = obj;
+	const char *v;
+	int ret = config_get_str(ctx, s, key, &v);
+
+	if (ret)
+		return ret;
+	if (config_parse_addr(v, false, &cfg->metrics_addr, &cfg->metrics_addr_len))
+		return config_err(ctx, s, "metrics_listen: invalid address \"%s\"", v);
+	/* The counters say a lot about the traffic: only local scrapers, or a proxy in front. */
+	if (!config_is_loopback(&cfg->metrics_addr))
+		return config_err(ctx, s, "metrics_listen: \"%s\" is not a loopback address", v);
+	return config_dup(ctx, &cfg->metrics_listen, v);
 }
 
 #define R(m) .off = offsetof(struct ktlsd_cfg, m)
@@ -718,14 +838,107 @@ static const struct cfg_key root_keys[] = {
 	    .max = CFG_MAX_SESSION_CACHE_SIZE),
 	KEY("profiles", config_set_profiles, .required = true),
 	KEY("listeners", config_set_listeners, .required = true),
+	KEY("control_socket", config_set_control_socket),
+	KEY("control_mode", config_set_control_mode),
+	KEY("control_group", config_set_control_group),
+	KEY("control_allow_uids", config_set_control_uids),
+	KEY("metrics_listen", config_set_metrics_listen),
 };
 #undef R
 
 /* ---- entry points ---- */
 
-/* Parses @f, or @text when @f is NULL; relative paths resolve against @dir. */
-static int config_parse(const char *name, const char *dir, FILE *f, const char *text,
-			struct ktlsd_cfg **out, char *err, size_t errlen)
+static void config_free_strv(char **v, size_t n);
+
+static void config_free_listener(struct cfg_listener *l)
+{
+	config_free_strv(l->alpn, l->n_alpn);
+	free(l->alpn_wire);
+	free(l->profiles);
+	free(l->name);
+	free(l->listen_str);
+	free(l->backend.str);
+}
+
+/* Drops listener @i (a name removed at run time). */
+static void config_drop_listener(struct ktlsd_cfg *cfg, size_t i)
+{
+	struct cfg_listener *l = &cfg->listeners[i];
+
+	config_free_listener(l);
+	memmove(l, l + 1, (cfg->n_listeners - i - 1) * sizeof(*l));
+	cfg->n_listeners--;
+}
+
+/* Appends one listener written as a libconfig group; see struct cfg_overlay. */
+static int config_add_listener(struct cfg_ctx *ctx, const char *text, bool strict)
+{
+	struct ktlsd_cfg *cfg = ctx->cfg;
+	const config_setting_t *list, *g;
+	struct cfg_ctx sub = *ctx;
+	struct cfg_listener *arr;
+	char *wrapped = NULL;
+	config_t lc;
+	int ret;
+
+	sub.name = "<control>";
+	config_init(&lc);
+	if (asprintf(&wrapped, "listeners = ( %s\n);\n", text) < 0) {
+		wrapped = NULL;
+		ret = config_nomem(ctx);
+		goto out;
+	}
+	if (!config_read_string(&lc, wrapped)) {
+		snprintf(ctx->err, ctx->errlen, "<control>:%d: %s", config_error_line(&lc),
+			 config_error_text(&lc));
+		ret = -EINVAL;
+		goto out;
+	}
+	list = config_lookup(&lc, "listeners");
+	if (config_setting_length(list) != 1 ||
+	    config_setting_type(g = config_setting_get_elem(list, 0)) != CONFIG_TYPE_GROUP) {
+		ret = config_err(&sub, NULL, "expected exactly one listener group { ... }");
+		goto out;
+	}
+	arr = realloc(cfg->listeners, (cfg->n_listeners + 1) * sizeof(*arr));
+	if (!arr) {
+		ret = config_nomem(ctx);
+		goto out;
+	}
+	cfg->listeners = arr;
+	ret = config_parse_listener(&sub, g, cfg->n_listeners);
+	arr[cfg->n_listeners].runtime = true;
+	cfg->n_listeners++; /* counted even half-built, so that config_free() frees it */
+	if (ret == -EEXIST && !strict) {
+		config_drop_listener(cfg, cfg->n_listeners - 1);
+		ret = 0;
+	}
+out:
+	free(wrapped);
+	config_destroy(&lc);
+	return ret;
+}
+
+static int config_apply_overlay(struct cfg_ctx *ctx, const struct cfg_overlay *ov)
+{
+	struct ktlsd_cfg *cfg = ctx->cfg;
+	int ret = 0;
+
+	for (size_t r = 0; r < ov->n_remove; r++)
+		for (size_t i = 0; i < cfg->n_listeners; i++)
+			if (!strcmp(cfg->listeners[i].name, ov->remove[r])) {
+				config_drop_listener(cfg, i);
+				break;
+			}
+	for (size_t a = 0; !ret && a < ov->n_add; a++)
+		ret = config_add_listener(ctx, ov->add[a], ov->strict);
+	return ret;
+}
+
+/* Parses @text; relative paths resolve against @dir. */
+static int config_parse(const char *name, const char *dir, const char *text,
+			const struct cfg_overlay *ov, struct ktlsd_cfg **out, char *err,
+			size_t errlen)
 {
 	struct cfg_ctx ctx = { .name = name, .dir = dir, .err = err, .errlen = errlen };
 	struct ktlsd_cfg *cfg = NULL;
@@ -734,9 +947,8 @@ static int config_parse(const char *name, const char *dir, FILE *f, const char *
 	int ret;
 
 	config_init(&lc);
-	if (f)
-		config_set_include_dir(&lc, dir);
-	if (!(f ? config_read(&lc, f) : config_read_string(&lc, text))) {
+	config_set_include_dir(&lc, dir);
+	if (!config_read_string(&lc, text)) {
 		if (err && errlen)
 			snprintf(err, errlen, "%s:%d: %s",
 				 config_error_file(&lc) ? config_error_file(&lc) : name,
@@ -745,18 +957,26 @@ static int config_parse(const char *name, const char *dir, FILE *f, const char *
 		goto out;
 	}
 	cfg = calloc(1, sizeof(*cfg));
-	if (!cfg || !(cfg->path = strdup(name))) {
+	if (!cfg || !(cfg->path = strdup(name)) || !(cfg->text = strdup(text))) {
 		ret = config_nomem(&ctx);
 		goto out;
 	}
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->shutdown_timeout_ms = CFG_DEF_SHUTDOWN_TIMEOUT_MS;
 	cfg->session_cache_size = CFG_DEF_SESSION_CACHE_SIZE;
+	cfg->control_mode = 0600;
+	cfg->control_gid = -1;
 	ctx.cfg = cfg;
 	ret = config_parse_group(&ctx, config_root_setting(&lc), root_keys, ARRAY_SIZE(root_keys),
 				 cfg);
+	if (!ret && ov)
+		ret = config_apply_overlay(&ctx, ov);
+	if (!ret && !cfg->n_listeners)
+		ret = config_err(&ctx, NULL, "no listener left");
 	if (ret)
 		goto out;
+	if (cfg->control_group && !cfg->control_socket)
+		cfg->control_mode = 0660;
 	if (!cfg->workers) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		if (ncpu > CFG_MAX_WORKERS)
@@ -769,6 +989,37 @@ out:
 	config_free(cfg);
 	config_destroy(&lc);
 	return ret;
+}
+
+/* The whole file into a NUL-terminated string (caller frees); -errno. */
+static int config_slurp(FILE *f, char **text)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap), *nb;
+	size_t n;
+
+	*text = NULL;
+	while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (cap - len - 1 == 0) {
+			nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
+			if (!nb) {
+				free(buf);
+				return -EFBIG;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	if (!buf)
+		return -ENOMEM;
+	if (ferror(f)) {
+		free(buf);
+		return -EIO;
+	}
+	buf[len] = '\0';
+	*text = buf;
+	return 0;
 }
 
 /**
@@ -784,16 +1035,27 @@ out:
  */
 int config_load(const char *path, struct ktlsd_cfg **out, char *err, size_t errlen)
 {
-	char *copy = NULL, *dir = NULL;
+	return config_load_overlay(path, NULL, NULL, out, err, errlen);
+}
+
+int config_load_overlay(const char *path, const char *text, const struct cfg_overlay *ov,
+			struct ktlsd_cfg **out, char *err, size_t errlen)
+{
+	char *copy = NULL, *dir = NULL, *read = NULL;
 	struct stat st;
-	FILE *f;
+	FILE *f = NULL;
 	int ret;
 
 	*out = NULL;
-	f = fopen(path, "re");
-	if (f && !fstat(fileno(f), &st) && S_ISDIR(st.st_mode))
-		errno = EISDIR; /* fopen() opens a directory; only reading it fails */
-	else if (f && (copy = strdup(path)))
+	if (!text) {
+		f = fopen(path, "re");
+		if (f && !fstat(fileno(f), &st) && S_ISDIR(st.st_mode))
+			errno = EISDIR; /* fopen() opens a directory; only reading it fails */
+		else if (f && (ret = config_slurp(f, &read)) < 0)
+			errno = -ret;
+		text = read;
+	}
+	if (text && (copy = strdup(path)))
 		dir = realpath(dirname(copy), NULL);
 	if (!dir) {
 		ret = -errno;
@@ -801,10 +1063,11 @@ int config_load(const char *path, struct ktlsd_cfg **out, char *err, size_t errl
 			snprintf(err, errlen, "%s: %s", path, strerror(-ret));
 		goto out;
 	}
-	ret = config_parse(path, dir, f, NULL, out, err, errlen);
+	ret = config_parse(path, dir, text, ov, out, err, errlen);
 out:
 	if (f)
 		fclose(f);
+	free(read);
 	free(copy);
 	free(dir);
 	return ret;
@@ -835,7 +1098,7 @@ int config_load_string(const char *text, const char *name, struct ktlsd_cfg **ou
 			snprintf(err, errlen, "%s: %s", name, strerror(-ret));
 		return ret;
 	}
-	ret = config_parse(name, dir, NULL, text, out, err, errlen);
+	ret = config_parse(name, dir, text, NULL, out, err, errlen);
 	free(dir);
 	return ret;
 }
@@ -872,18 +1135,15 @@ void config_free(struct ktlsd_cfg *cfg)
 		free(p->groups);
 		config_free_strv(p->ticket_key_files, p->n_ticket_key_files);
 	}
-	for (i = 0; i < cfg->n_listeners; i++) {
-		struct cfg_listener *l = &cfg->listeners[i];
-
-		config_free_strv(l->alpn, l->n_alpn);
-		free(l->alpn_wire);
-		free(l->profiles);
-		free(l->name);
-		free(l->listen_str);
-		free(l->backend.str);
-	}
+	for (i = 0; i < cfg->n_listeners; i++)
+		config_free_listener(&cfg->listeners[i]);
 	free(cfg->profiles);
 	free(cfg->listeners);
+	free(cfg->control_socket);
+	free(cfg->control_group);
+	free(cfg->control_uids);
+	free(cfg->metrics_listen);
+	free(cfg->text);
 	free(cfg->path);
 	free(cfg);
 }

@@ -92,6 +92,8 @@ struct cfg_backend {
 
 struct cfg_listener {
 	char *name;
+	bool runtime; /* added through the control API, not in the file */
+	unsigned slot; /* listening-socket slot (listeners.c); set by main, not by the parser */
 	char *listen_str; /* as written: "127.0.0.1:8443", "[::]:443" */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
@@ -126,6 +128,33 @@ struct ktlsd_cfg {
 	size_t n_profiles;
 	struct cfg_listener *listeners;
 	size_t n_listeners;
+
+	/* Control API (control.c); control_socket NULL: no control socket. */
+	char *control_socket;
+	uint32_t control_mode; /* 0600 or 0660 */
+	char *control_group;
+	int control_gid; /* -1: ktlsd's own group */
+	uint32_t *control_uids; /* besides root */
+	size_t n_control_uids;
+	char *metrics_listen; /* "127.0.0.1:9100": Prometheus text over HTTP; NULL: off */
+	struct sockaddr_storage metrics_addr;
+	socklen_t metrics_addr_len;
+
+	char *text; /* the file as read, so that `listeners add` can rebuild without re-reading */
+};
+
+/*
+ * Listener changes made at run time (control API), replayed over the file's listeners
+ * each time the configuration is built: @remove names are dropped, then each @add (one
+ * listener group as libconfig text) is appended. With @strict, a clash is an error
+ * (-EEXIST); without it (a reload), the file wins and the runtime listener is left out.
+ */
+struct cfg_overlay {
+	const char *const *add;
+	size_t n_add;
+	const char *const *remove;
+	size_t n_remove;
+	bool strict;
 };
 
 /**
@@ -138,6 +167,18 @@ struct ktlsd_cfg {
  * Return: 0, or -EINVAL (bad content) / -errno (file could not be read).
  */
 int config_load(const char *path, struct ktlsd_cfg **out, char *err, size_t errlen);
+
+/**
+ * config_load_overlay() - config_load() with run-time listener changes applied.
+ * @path:   the configuration file (also names messages and anchors relative paths)
+ * @text:   its text as last read (cfg->text), or NULL to read @path now
+ * @ov:     listener changes, or NULL
+ * @out, @err, @errlen: as for config_load()
+ *
+ * Return: 0, -EINVAL, -EEXIST (a strict overlay clashes: name or address in use) or -errno.
+ */
+int config_load_overlay(const char *path, const char *text, const struct cfg_overlay *ov,
+			struct ktlsd_cfg **out, char *err, size_t errlen);
 
 /**
  * config_load_string() - the same, from a string; @name stands in for the file name in
