@@ -224,10 +224,70 @@ enum { DIR_C2B = 0, DIR_B2C = 1 };
 
 struct conn;
 
+#define LISTENER_SLOTS 256
+
 struct worker_listener {
 	int fd;
-	bool armed; /* an accept is in flight */
+	bool armed;   /* an accept is in flight */
+	uint32_t gen; /* bumped with each new socket: completions of an old one are stale */
 };
+
+/* ---- listeners.c: listening-socket slots (main side) ---- */
+
+struct worker;
+
+struct lslot {
+	bool used;
+	char *name;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+};
+
+struct lslots {
+	struct lslot slot[LISTENER_SLOTS];
+};
+
+int listeners_assign(struct lslots *ls, struct ktlsd_cfg *cfg, struct worker *workers,
+		     unsigned n_workers, char *err, size_t errlen);
+void listeners_release(struct lslots *ls);
+
+/*
+ * What `ktlsctl conns` shows of one connection: copied by its worker (worker_call), so the
+ * control thread never touches a live connection.
+ */
+struct conn_info {
+	uint64_t id;
+	unsigned worker;
+	char listener[64];
+	char peer[64];
+	char sni[256];
+	char alpn[32];
+	const char *version; /* static strings (OpenSSL's tables, conn_state_name()), or NULL */
+	const char *cipher;
+	const char *state;
+	bool resumed;
+	int path;      /* enum path_gauge */
+	unsigned ktls; /* KTLS_F_TX | KTLS_F_RX */
+	uint64_t bytes_in, bytes_out;
+	uint64_t age_ms;
+	uint32_t inode; /* the client socket's, to match sock_diag's answer */
+	uint16_t local_port;
+};
+
+enum worker_req_kind { WREQ_CONNS, WREQ_KILL };
+
+/* A request from the control thread to one worker, answered on the worker's thread. */
+struct worker_req {
+	enum worker_req_kind kind;
+	uint64_t id; /* WREQ_KILL: the connection */
+	struct conn_info *infos; /* WREQ_CONNS: filled by the worker (malloc'd; caller frees) */
+	size_t n_infos;
+	int result; /* 0 or -errno (-ENOENT: no such connection) */
+	atomic_int state; /* WREQ_POSTED, WREQ_DONE, WREQ_ABANDONED */
+	sem_t done;
+};
+
+enum { WREQ_POSTED = 0, WREQ_DONE, WREQ_ABANDONED };
 
 struct worker {
 	unsigned idx;
@@ -242,8 +302,13 @@ struct worker {
 	_Atomic(struct snapshot *) next_snap; /* handed over by main, taken on notify */
 	atomic_bool stop;		      /* drain, then exit */
 
-	struct worker_listener *listeners; /* one per cfg listener */
-	size_t n_listeners;
+	struct worker_listener listeners[LISTENER_SLOTS]; /* by slot (listeners.c) */
+	int slot_idx[LISTENER_SLOTS];	/* slot -> listener index in snap->cfg, or -1 */
+	unsigned n_slots_used;		/* slots beyond this one are all unused */
+	_Atomic int pending_fd[LISTENER_SLOTS]; /* new sockets from main, taken on notify */
+	atomic_bool paused;			/* `drain`: close the listeners, keep serving */
+	atomic_bool exited;
+	_Atomic(struct worker_req *) req; /* from the control thread, taken on notify */
 
 	/* Connection slab: slots are reused; a generation tells stale completions apart. */
 	struct conn **slots;
@@ -282,8 +347,19 @@ static inline uint32_t ud_slot(uint64_t ud)
 	return (uint32_t)ud;
 }
 
+void worker_init(struct worker *w);
 int worker_start(struct worker *w, unsigned idx, struct snapshot *snap);
 void worker_notify(struct worker *w);
+/*
+ * Runs @req on worker @w's thread and waits up to @timeout_ms. Return: 0 (the answer is in
+ * @req), -ETIMEDOUT (the caller must not touch or free @req: the worker frees it) or
+ * -ESRCH (the worker has stopped).
+ */
+int worker_call(struct worker *w, struct worker_req *req, unsigned timeout_ms);
+void worker_req_free(struct worker_req *req);
+/* worker_req.c, on the worker's thread: */
+void worker_answer(struct worker *w, struct worker_req *req);
+void worker_req_finish(struct worker_req *req, int result);
 void worker_join(struct worker *w);
 /* Returns an SQE, submitting queued ones first if the SQ ring is full; NULL only on error. */
 struct io_uring_sqe *worker_get_sqe(struct worker *w);
@@ -436,5 +512,52 @@ void relay_on_client_recv(struct conn *c, int res);
 void relay_on_client_send(struct conn *c, int res);
 void relay_on_backend_recv(struct conn *c, int res);
 void relay_on_backend_send(struct conn *c, int res);
+
+/* ---- main.c + runtime.c: the daemon's run-time state, shared with the control API ---- */
+
+struct control;
+
+struct ktlsd {
+	const char *config_path;
+	bool foreground;
+	bool verbose;
+	/* Serialises every change (reload, listener changes, drain) and guards the fields
+	 * below; the signal loop and the control thread both take it. */
+	pthread_mutex_t lock;
+	struct snapshot *snap; /* the current snapshot (a reference of its own) */
+	uint64_t generation;
+	struct worker *workers;
+	unsigned n_workers;
+	struct lslots lslots;
+	/* Listener changes made through the control API, replayed over the file on reloads. */
+	char **ov_add; /* listener groups as text */
+	char **ov_add_names;
+	size_t n_ov_add;
+	char **ov_remove;
+	size_t n_ov_remove;
+	bool draining; /* `drain`: listeners closed, still serving open connections */
+	bool stopping; /* SIGTERM: draining, then exit */
+	uint64_t started_ms;
+	struct control *control;
+};
+
+/* runtime.c. Each returns 0 or -errno with a message in @err; they take k->lock. */
+int ktlsd_apply(struct ktlsd *k, struct ktlsd_cfg *cfg, char *err, size_t errlen);
+void ktlsd_state_cleanup(struct ktlsd *k);
+int ktlsd_reload(struct ktlsd *k, char *err, size_t errlen);
+/* @name_out: the new listener's name (NUL-terminated, truncated to @name_len). -EEXIST: name
+ * or address in use; -EBUSY: draining. */
+int ktlsd_listener_add(struct ktlsd *k, const char *text, char *name_out, size_t name_len,
+		       char *err, size_t errlen);
+/* -ENOENT: no such listener. */
+int ktlsd_listener_remove(struct ktlsd *k, const char *name, char *err, size_t errlen);
+void ktlsd_drain(struct ktlsd *k);
+/* The current snapshot, with a reference for the caller (snapshot_put() it). */
+struct snapshot *ktlsd_snapshot(struct ktlsd *k);
+
+/* ---- control.c: the control socket's thread ---- */
+
+int control_start(struct ktlsd *k, const struct ktlsd_cfg *cfg, struct control **out);
+void control_stop(struct control *ctl);
 
 #endif

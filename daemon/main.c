@@ -23,16 +23,6 @@
 
 #define KTLSD_TICK_S 1 /* ticket-key rotation and key-file checks */
 
-struct ktlsd {
-	const char *config_path;
-	bool foreground;
-	bool verbose;
-	struct snapshot *snap; /* the main thread's reference to the current snapshot */
-	uint64_t generation;
-	struct worker *workers;
-	unsigned n_workers;
-};
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ktlsd -c FILE [-f] [-t] [-v]\n"
@@ -44,82 +34,14 @@ static void usage(FILE *f)
 		   "  -h, --help         this text\n");
 }
 
-/* Loads the file and builds its TLS contexts; prints the reason and returns NULL. */
-static struct snapshot *ktlsd_load(struct ktlsd *k)
+/* The first load sizes what lives for the whole process. */
+static int ktlsd_init_global(const struct ktlsd_cfg *cfg)
 {
-	struct ktlsd_cfg *cfg = NULL;
-	struct snapshot *s = NULL;
-	char err[1024];
-
-	if (config_load(k->config_path, &cfg, err, sizeof(err)) < 0) {
-		log_err("%s", err);
-		return NULL;
-	}
-	/* The first load sizes what lives for the whole process. */
-	if (!k->generation &&
-	    (tickets_init(cfg->workers) < 0 || sesscache_init(cfg->session_cache_size) < 0)) {
+	if (tickets_init(cfg->workers) < 0 || sesscache_init(cfg->session_cache_size) < 0) {
 		log_err("out of memory for the session cache");
-		config_free(cfg);
-		return NULL;
+		return -ENOMEM;
 	}
-	if (snapshot_create(cfg, k->generation + 1, &s, err, sizeof(err)) < 0) {
-		log_err("%s", err);
-		config_free(cfg);
-		return NULL;
-	}
-	if (k->generation)
-		sesscache_resize(cfg->session_cache_size);
-	k->generation++;
-	return s;
-}
-
-static void ktlsd_apply_log_level(const struct ktlsd *k, const struct ktlsd_cfg *cfg)
-{
-	log_set_level(k->verbose ? LOG_LVL_DEBUG : cfg->log_level);
-}
-
-/* A reload may change everything but the set of listening addresses. */
-static bool ktlsd_same_listeners(const struct ktlsd_cfg *a, const struct ktlsd_cfg *b)
-{
-	if (a->n_listeners != b->n_listeners)
-		return false;
-	for (size_t i = 0; i < a->n_listeners; i++) {
-		const struct cfg_listener *x = &a->listeners[i], *y = &b->listeners[i];
-
-		if (x->addr_len != y->addr_len || memcmp(&x->addr, &y->addr, x->addr_len) != 0)
-			return false;
-	}
-	return true;
-}
-
-static void ktlsd_reload(struct ktlsd *k)
-{
-	struct snapshot *s;
-
-	log_info("reloading %s", k->config_path);
-	s = ktlsd_load(k);
-	if (!s) {
-		log_err("reload failed; still serving configuration generation %llu",
-			(unsigned long long)k->snap->generation);
-		return;
-	}
-	if (!ktlsd_same_listeners(k->snap->cfg, s->cfg)) {
-		log_err("reload refused: listening addresses changed (restart ktlsd to apply); "
-			"still serving generation %llu",
-			(unsigned long long)k->snap->generation);
-		snapshot_put(s);
-		return;
-	}
-	for (unsigned i = 0; i < k->n_workers; i++) {
-		struct snapshot *old = atomic_exchange(&k->workers[i].next_snap, snapshot_get(s));
-
-		snapshot_put(old); /* one the worker had not picked up yet */
-		worker_notify(&k->workers[i]);
-	}
-	snapshot_put(k->snap);
-	k->snap = s;
-	ktlsd_apply_log_level(k, s->cfg);
-	log_info("reloaded: configuration generation %llu", (unsigned long long)s->generation);
+	return 0;
 }
 
 /*
@@ -170,12 +92,9 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 	bool stopping = false;
 	pthread_t joiner;
 	unsigned started = 0;
+	char err[1024];
 	int ret = 0;
 
-	k->n_workers = k->snap->cfg->workers;
-	k->workers = calloc(k->n_workers, sizeof(*k->workers));
-	if (!k->workers)
-		return -ENOMEM;
 	for (; started < k->n_workers; started++) {
 		ret = worker_start(&k->workers[started], started, k->snap);
 		if (ret < 0)
@@ -186,8 +105,17 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 		ktlsd_stop_workers(k);
 		for (unsigned i = 0; i < started; i++)
 			worker_join(&k->workers[i]);
-		free(k->workers);
 		return ret;
+	}
+	k->started_ms = now_monotonic_ms();
+	if (k->snap->cfg->control_socket || k->snap->cfg->metrics_listen) {
+		ret = control_start(k, k->snap->cfg, &k->control);
+		if (ret < 0) {
+			ktlsd_stop_workers(k);
+			for (unsigned i = 0; i < started; i++)
+				worker_join(&k->workers[i]);
+			return ret;
+		}
 	}
 	log_info("ktlsd %s ready: %zu listener(s), %u worker(s), OpenSSL %s", KTLSD_VERSION,
 		 k->snap->cfg->n_listeners, k->n_workers, OpenSSL_version(OPENSSL_VERSION_STRING));
@@ -207,12 +135,15 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 		if (sig == SIGUSR2) {
 			ktlsd_log_stats(k);
 		} else if (sig == SIGHUP && !stopping) {
-			ktlsd_reload(k);
+			ktlsd_reload(k, err, sizeof(err));
 		} else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
 			log_info(
 				"stopping: no new connections, draining open ones for at most %u ms",
 				k->snap->cfg->shutdown_timeout_ms);
 			stopping = true;
+			pthread_mutex_lock(&k->lock);
+			k->stopping = true;
+			pthread_mutex_unlock(&k->lock);
 			ktlsd_stop_workers(k);
 			if (pthread_create(&joiner, NULL, ktlsd_joiner, k) != 0) {
 				ktlsd_joiner(k);
@@ -227,7 +158,8 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 			break;
 		}
 	}
-	free(k->workers);
+	control_stop(k->control);
+	k->control = NULL;
 	log_info("stopped");
 	return ret;
 }
@@ -263,20 +195,45 @@ static void ktlsd_raise_nofile(void)
 /* Everything after option parsing; returns the process exit status. */
 static int ktlsd_run(struct ktlsd *k, bool test_only)
 {
+	struct ktlsd_cfg *cfg = NULL;
+	char err[1024];
 	sigset_t sigs;
 	int ret = 1;
 
 	/* Before the TLS contexts: they only collect kTLS secrets if the kernel takes them. */
 	if (!test_only)
 		ktls_probe_kernel();
-	k->snap = ktlsd_load(k);
-	if (!k->snap)
+	if (config_load(k->config_path, &cfg, err, sizeof(err)) < 0) {
+		log_err("%s", err);
 		return 1;
-	ktlsd_apply_log_level(k, k->snap->cfg);
+	}
+	if (ktlsd_init_global(cfg) < 0) {
+		config_free(cfg);
+		goto out;
+	}
 	if (test_only) {
+		struct snapshot *s = NULL;
+
+		if (snapshot_create(cfg, 1, &s, err, sizeof(err)) < 0) {
+			log_err("%s", err);
+			goto out;
+		}
 		printf("%s: configuration OK (%zu profile(s), %zu listener(s))\n", k->config_path,
-		       k->snap->cfg->n_profiles, k->snap->cfg->n_listeners);
+		       s->cfg->n_profiles, s->cfg->n_listeners);
+		snapshot_put(s);
 		ret = 0;
+		goto out;
+	}
+	k->n_workers = cfg->workers;
+	k->workers = calloc(k->n_workers, sizeof(*k->workers));
+	if (!k->workers) {
+		config_free(cfg);
+		goto out;
+	}
+	for (unsigned i = 0; i < k->n_workers; i++)
+		worker_init(&k->workers[i]);
+	if (ktlsd_apply(k, cfg, err, sizeof(err)) < 0) {
+		log_err("%s", err);
 		goto out;
 	}
 	if (bio_init() < 0) {
@@ -306,6 +263,15 @@ static int ktlsd_run(struct ktlsd *k, bool test_only)
 out_bio:
 	bio_cleanup();
 out:
+	for (unsigned i = 0; k->workers && i < k->n_workers; i++)
+		for (size_t j = 0; j < LISTENER_SLOTS; j++) {
+			int fd = atomic_exchange(&k->workers[i].pending_fd[j], -1);
+
+			if (fd >= 0)
+				close(fd); /* opened for a worker that never started */
+		}
+	free(k->workers);
+	ktlsd_state_cleanup(k);
 	snapshot_put(k->snap);
 	sesscache_cleanup();
 	tickets_cleanup();
@@ -324,7 +290,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ktlsd k = { .config_path = "/etc/ktlsd/ktlsd.conf" };
+	struct ktlsd k = { .config_path = "/etc/ktlsd/ktlsd.conf",
+			   .lock = PTHREAD_MUTEX_INITIALIZER };
 	bool test_only = false;
 	int opt, ret;
 

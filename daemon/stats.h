@@ -39,7 +39,6 @@
 	  "plaintext bytes relayed from clients to backends")                                      \
 	X(STAT_BYTES_TO_CLIENTS, "bytes_to_clients",                                               \
 	  "plaintext bytes relayed from backends to clients")                                      \
-	X(STAT_CONTROL_REQUESTS, "control_requests", "control API requests answered")              \
 	X(STAT_URING_SUBMITTED, "uring_sqes_submitted", "io_uring submission entries submitted")
 
 /* Per listener (and summed into the totals): handshakes and session resumption. */

@@ -114,7 +114,7 @@ static void worker_arm_accept(struct worker *w, size_t i)
 	struct worker_listener *wl = &w->listeners[i];
 	struct io_uring_sqe *sqe;
 
-	if (wl->armed || wl->fd < 0 || w->draining)
+	if (wl->armed || wl->fd < 0 || w->draining || w->slot_idx[i] < 0)
 		return;
 	sqe = worker_get_sqe(w);
 	if (!sqe)
@@ -124,8 +124,55 @@ static void worker_arm_accept(struct worker *w, size_t i)
 					       SOCK_CLOEXEC | SOCK_NONBLOCK);
 	else
 		io_uring_prep_accept(sqe, wl->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	io_uring_sqe_set_data64(sqe, ud_pack(OP_ACCEPT, 0, (uint32_t)i));
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_ACCEPT, wl->gen, (uint32_t)i));
 	wl->armed = true;
+}
+
+/* Closes the listening socket in slot @i; its accept completes as cancelled (stale). */
+static void worker_close_listener(struct worker *w, size_t i)
+{
+	struct worker_listener *wl = &w->listeners[i];
+	struct io_uring_sqe *sqe;
+
+	if (wl->fd < 0)
+		return;
+	if (wl->armed && (sqe = worker_get_sqe(w)) != NULL) {
+		io_uring_prep_cancel64(sqe, ud_pack(OP_ACCEPT, wl->gen, (uint32_t)i), 0);
+		io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
+	}
+	close(wl->fd);
+	wl->fd = -1;
+	wl->armed = false;
+	wl->gen++;
+}
+
+/*
+ * After a snapshot switch (and at start): take the new sockets main opened, close those
+ * of listeners the snapshot no longer has, and map slots to the snapshot's listeners.
+ */
+static void worker_sync_listeners(struct worker *w)
+{
+	const struct ktlsd_cfg *cfg = w->snap->cfg;
+	bool closed = w->draining || atomic_load(&w->paused);
+
+	w->n_slots_used = 0;
+	for (size_t s = 0; s < LISTENER_SLOTS; s++)
+		w->slot_idx[s] = -1;
+	for (size_t i = 0; i < cfg->n_listeners; i++)
+		w->slot_idx[cfg->listeners[i].slot] = (int)i;
+	for (size_t s = 0; s < LISTENER_SLOTS; s++) {
+		int fd = atomic_exchange(&w->pending_fd[s], -1);
+
+		if (fd >= 0) {
+			worker_close_listener(w, s); /* a socket the slot had before */
+			w->listeners[s].fd = fd;
+		}
+		if (w->listeners[s].fd >= 0 && (w->slot_idx[s] < 0 || closed))
+			worker_close_listener(w, s);
+		if (w->listeners[s].fd >= 0 || w->slot_idx[s] >= 0)
+			w->n_slots_used = (unsigned)s + 1;
+		worker_arm_accept(w, s);
+	}
 }
 
 static void worker_arm_timer(struct worker *w)
@@ -155,19 +202,8 @@ static void worker_begin_drain(struct worker *w)
 	w->draining = true;
 	w->drain_deadline_ms = w->now_ms + w->snap->cfg->shutdown_timeout_ms;
 	/* Closing the sockets makes the kernel refuse new connections at once. */
-	for (size_t i = 0; i < w->n_listeners; i++) {
-		struct worker_listener *wl = &w->listeners[i];
-		struct io_uring_sqe *sqe;
-
-		if (wl->fd < 0)
-			continue;
-		if (wl->armed && (sqe = worker_get_sqe(w)) != NULL) {
-			io_uring_prep_cancel64(sqe, ud_pack(OP_ACCEPT, 0, (uint32_t)i), 0);
-			io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
-		}
-		close(wl->fd);
-		wl->fd = -1;
-	}
+	for (size_t i = 0; i < w->n_slots_used; i++)
+		worker_close_listener(w, i);
 	if (w->n_conns)
 		log_info("worker %u: draining %u connection(s), at most %u ms", w->idx, w->n_conns,
 			 w->snap->cfg->shutdown_timeout_ms);
@@ -176,22 +212,33 @@ static void worker_begin_drain(struct worker *w)
 static void worker_on_notify(struct worker *w)
 {
 	struct snapshot *s = atomic_exchange(&w->next_snap, NULL);
+	struct worker_req *req = atomic_exchange(&w->req, NULL);
 
 	if (s) {
 		snapshot_put(w->snap);
 		w->snap = s;
 	}
+	/* Also after `drain` (paused): every listener closes, connections go on. */
+	worker_sync_listeners(w);
+	if (req)
+		worker_answer(w, req);
 	if (atomic_load(&w->stop))
 		worker_begin_drain(w);
 	else
 		worker_arm_notify(w);
 }
 
-static void worker_on_accept(struct worker *w, size_t i, int res, unsigned flags)
+static void worker_on_accept(struct worker *w, size_t i, uint32_t gen, int res, unsigned flags)
 {
 	struct worker_listener *wl = &w->listeners[i];
 	struct conn *c;
 
+	if (gen != (wl->gen & 0xffffff)) {
+		/* From a socket closed since (listener removed): nobody serves it now. */
+		if (res >= 0)
+			close(res);
+		return;
+	}
 	if (!(flags & IORING_CQE_F_MORE))
 		wl->armed = false;
 	if (res == -EINVAL && w->multishot_accept && !wl->armed) {
@@ -201,11 +248,13 @@ static void worker_on_accept(struct worker *w, size_t i, int res, unsigned flags
 	} else if (res < 0) {
 		if (res != -ECANCELED)
 			log_warn("worker %u: accept on \"%s\": %s", w->idx,
-				 w->snap->cfg->listeners[i].name, strerror(-res));
-	} else if (w->draining) {
+				 w->slot_idx[i] >= 0 ? w->snap->cfg->listeners[w->slot_idx[i]].name
+						     : "(removed)",
+				 strerror(-res));
+	} else if (w->draining || w->slot_idx[i] < 0) {
 		close(res);
 	} else {
-		c = conn_new(w, res, i);
+		c = conn_new(w, res, (size_t)w->slot_idx[i]);
 		if (!c) {
 			log_err("worker %u: out of memory for a connection", w->idx);
 			close(res);
@@ -260,12 +309,12 @@ static void worker_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe)
 	case OP_NONE:
 		return;
 	case OP_ACCEPT:
-		worker_on_accept(w, ud_slot(ud), cqe->res, cqe->flags);
+		worker_on_accept(w, ud_slot(ud), ud_gen(ud), cqe->res, cqe->flags);
 		return;
 	case OP_TIMER:
 		tickets_worker_tick();
 		conn_sweep(w);
-		for (size_t i = 0; i < w->n_listeners; i++)
+		for (size_t i = 0; i < w->n_slots_used; i++)
 			worker_arm_accept(w, i);
 		worker_arm_timer(w);
 		return;
@@ -323,8 +372,7 @@ static void *worker_main(void *arg)
 	w->now_ms = now_monotonic_ms();
 	worker_arm_notify(w);
 	worker_arm_timer(w);
-	for (size_t i = 0; i < w->n_listeners; i++)
-		worker_arm_accept(w, i);
+	worker_sync_listeners(w);
 
 	while (!(w->draining && w->n_conns == 0)) {
 		ret = io_uring_submit_and_wait(&w->ring, 1);
@@ -344,6 +392,8 @@ static void *worker_main(void *arg)
 		io_uring_cq_advance(&w->ring, seen);
 	}
 	log_debug("worker %u: stopped", w->idx);
+	atomic_store(&w->exited, true);
+	worker_req_finish(atomic_exchange(&w->req, NULL), -ESRCH);
 	return NULL;
 }
 
@@ -356,24 +406,11 @@ static void *worker_main(void *arg)
  */
 int worker_start(struct worker *w, unsigned idx, struct snapshot *snap)
 {
-	const struct ktlsd_cfg *cfg = snap->cfg;
 	int ret;
 
 	w->idx = idx;
 	w->multishot_accept = true;
 	w->tick.tv_nsec = WORKER_TICK_MS * 1000000L;
-	w->notify_fd = -1;
-	w->listeners = calloc(cfg->n_listeners, sizeof(*w->listeners));
-	if (!w->listeners)
-		return -ENOMEM;
-	w->n_listeners = cfg->n_listeners;
-	for (size_t i = 0; i < cfg->n_listeners; i++)
-		w->listeners[i].fd = -1;
-	for (size_t i = 0; i < cfg->n_listeners; i++) {
-		ret = listener_open(&cfg->listeners[i], &w->listeners[i].fd);
-		if (ret < 0)
-			goto fail;
-	}
 	w->notify_fd = eventfd(0, EFD_CLOEXEC);
 	if (w->notify_fd < 0) {
 		ret = -errno;
@@ -407,13 +444,9 @@ fail_ring:
 	w->snap = NULL;
 	io_uring_queue_exit(&w->ring);
 fail:
-	for (size_t i = 0; i < w->n_listeners; i++)
-		if (w->listeners[i].fd >= 0)
-			close(w->listeners[i].fd);
 	if (w->notify_fd >= 0)
 		close(w->notify_fd);
-	free(w->listeners);
-	w->listeners = NULL;
+	w->notify_fd = -1;
 	return ret;
 }
 
@@ -434,15 +467,19 @@ void worker_join(struct worker *w)
 	pthread_join(w->thread, NULL);
 	sem_destroy(&w->started);
 	io_uring_queue_exit(&w->ring);
-	for (size_t i = 0; i < w->n_listeners; i++)
+	for (size_t i = 0; i < LISTENER_SLOTS; i++) {
+		int fd = atomic_exchange(&w->pending_fd[i], -1);
+
 		if (w->listeners[i].fd >= 0)
 			close(w->listeners[i].fd);
+		if (fd >= 0)
+			close(fd);
+	}
 	close(w->notify_fd);
 	for (uint32_t i = 0; i < w->n_slots; i++)
 		free(w->slots[i]);
 	free(w->slots);
 	free(w->free_slots);
-	free(w->listeners);
 	pending = atomic_exchange(&w->next_snap, NULL);
 	snapshot_put(pending);
 	snapshot_put(w->snap);

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+/*
+ * listeners.c - which listening sockets exist, across reloads and runtime changes.
+ *
+ * A listener lives in a *slot* for as long as its name and address stay the same, so its
+ * sockets (one SO_REUSEPORT socket per worker) survive reloads and keep their queues. The
+ * main side (this file; the caller holds the ktlsd lock) matches a new configuration's
+ * listeners to slots, opens the sockets of new ones and hands them to the workers through
+ * worker->pending_fd[]; each worker then takes them, and closes the sockets of slots the
+ * new snapshot no longer uses, when it switches snapshots (worker.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ktlsd.h"
+
+static bool lslot_matches(const struct lslot *s, const struct cfg_listener *l)
+{
+	return s->used && !strcmp(s->name, l->name) && s->addr_len == l->addr_len &&
+	       !memcmp(&s->addr, &l->addr, l->addr_len);
+}
+
+/* A slot used neither before nor by an earlier listener of the new configuration. */
+static int lslot_free_index(const struct lslots *ls, const bool *taken)
+{
+	for (int i = 0; i < LISTENER_SLOTS; i++)
+		if (!ls->slot[i].used && !taken[i])
+			return i;
+	return -1;
+}
+
+/**
+ * listeners_assign() - give each listener of @cfg a slot, opening sockets for new ones.
+ * @ls:        the slots, as the running configuration uses them
+ * @cfg:       the new configuration; its listeners' ->slot fields are set
+ * @workers:   where the new sockets go (pending_fd), @n_workers of them
+ * @err:       on failure, which listener and why
+ *
+ * On success the new sockets wait in the workers' pending_fd until the workers take the
+ * new snapshot, and slots the new configuration does not use are released (their sockets
+ * close in each worker). On failure nothing changed and nothing is left open.
+ *
+ * Return: 0, -ENOSPC (no free slot) or the -errno of the socket that could not be opened.
+ */
+int listeners_assign(struct lslots *ls, struct ktlsd_cfg *cfg, struct worker *workers,
+		     unsigned n_workers, char *err, size_t errlen)
+{
+	bool taken[LISTENER_SLOTS] = { false }, fresh[LISTENER_SLOTS] = { false };
+	int *fds = calloc((size_t)LISTENER_SLOTS * n_workers, sizeof(int));
+	int ret = 0;
+	size_t i;
+
+	if (!fds) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < (size_t)LISTENER_SLOTS * n_workers; i++)
+		fds[i] = -1;
+	for (i = 0; i < cfg->n_listeners && !ret; i++) {
+		struct cfg_listener *l = &cfg->listeners[i];
+		int s = -1;
+
+		for (int j = 0; j < LISTENER_SLOTS && s < 0; j++)
+			if (lslot_matches(&ls->slot[j], l) && !taken[j])
+				s = j;
+		if (s < 0) {
+			s = lslot_free_index(ls, taken);
+			if (s < 0) {
+				snprintf(err, errlen, "listener \"%s\": more than %d listeners",
+					 l->name, LISTENER_SLOTS);
+				ret = -ENOSPC;
+				break;
+			}
+			fresh[s] = true;
+			for (unsigned w = 0; w < n_workers && !ret; w++) {
+				ret = listener_open(l, &fds[(size_t)s * n_workers + w]);
+				if (ret < 0)
+					snprintf(err, errlen, "listener \"%s\" (%s): %s", l->name,
+						 l->listen_str, strerror(-ret));
+			}
+		}
+		taken[s] = true;
+		l->slot = (unsigned)s;
+	}
+	if (ret < 0) {
+		for (i = 0; i < (size_t)LISTENER_SLOTS * n_workers; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		free(fds);
+		return ret;
+	}
+	/* Commit: the slot table follows the new configuration. */
+	for (int s = 0; s < LISTENER_SLOTS; s++) {
+		struct lslot *sl = &ls->slot[s];
+
+		if (fresh[s]) {
+			const struct cfg_listener *l = NULL;
+
+			for (i = 0; i < cfg->n_listeners; i++)
+				if (cfg->listeners[i].slot == (unsigned)s)
+					l = &cfg->listeners[i];
+			free(sl->name);
+			sl->name = strdup(l->name);
+			sl->addr = l->addr;
+			sl->addr_len = l->addr_len;
+			sl->used = sl->name != NULL;
+			for (unsigned w = 0; w < n_workers; w++) {
+				int old = atomic_exchange(&workers[w].pending_fd[s],
+							  fds[(size_t)s * n_workers + w]);
+
+				if (old >= 0) /* handed over before and never taken */
+					close(old);
+			}
+		} else if (!taken[s] && sl->used) {
+			sl->used = false;
+		}
+	}
+	free(fds);
+	return 0;
+}
+
+/** listeners_release() - forget every slot (at exit). */
+void listeners_release(struct lslots *ls)
+{
+	for (int s = 0; s < LISTENER_SLOTS; s++) {
+		free(ls->slot[s].name);
+		ls->slot[s].name = NULL;
+		ls->slot[s].used = false;
+	}
+}
