@@ -30,9 +30,15 @@ TOOL_SRCS   := $(wildcard tests/tools/*.c)
 TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
 # kmod-helpers programs: each links the daemon modules it names.
 HELPER_BINS := $(BUILD)/ktls-probe $(BUILD)/ktls-diag
+# ktlsctl, the control socket's client: json-c and nothing else of the daemon's.
+CTL_PKGS    := json-c
+CTL_SRCS    := $(wildcard ktlsctl/*.c)
+CTL_OBJS    := $(patsubst ktlsctl/%.c,$(BUILD)/ctl/%.o,$(CTL_SRCS))
+CTL_CFLAGS  := $(shell pkg-config --cflags $(CTL_PKGS))
+CTL_LDLIBS  := $(shell pkg-config --libs $(CTL_PKGS))
 
 .PHONY: all check check-ktls vm-selftest run install uninstall clean deps format tidy bench bench-ktls
-all: $(BUILD)/ktlsd $(UNIT_BINS) $(TOOL_BINS) $(HELPER_BINS)
+all: $(BUILD)/ktlsd $(UNIT_BINS) $(TOOL_BINS) $(HELPER_BINS) $(BUILD)/ktlsctl
 
 $(BUILD)/daemon/%.o: daemon/%.c
 	@mkdir -p $(@D)
@@ -40,6 +46,13 @@ $(BUILD)/daemon/%.o: daemon/%.c
 
 $(BUILD)/ktlsd: $(DAEMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/ctl/%.o: ktlsctl/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(CTL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/ktlsctl: $(CTL_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CTL_LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS)
 	@mkdir -p $(@D)
@@ -81,9 +94,12 @@ bench: deps all
 bench-ktls: deps all
 	BUILD=$(BUILD) bench/ktls-vm.sh
 
-install: $(BUILD)/ktlsd
+install: $(BUILD)/ktlsd $(BUILD)/ktlsctl
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/ktlsd
 	install -m 0755 $(BUILD)/ktlsd $(DESTDIR)$(SBINDIR)/ktlsd
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(BUILD)/ktlsctl $(DESTDIR)$(BINDIR)/ktlsctl
+	install -m 0644 man/ktlsctl.1 $(DESTDIR)$(MANDIR)/man1/ktlsctl.1
 	install -m 0755 $(BUILD)/ktls-probe $(BUILD)/ktls-diag $(DESTDIR)$(SBINDIR)/
 	install -d $(DESTDIR)$(SYSCONFDIR)/modules-load.d
 	install -m 0644 kmod-helpers/ktls.conf $(DESTDIR)$(SYSCONFDIR)/modules-load.d/ktls.conf
@@ -91,21 +107,28 @@ install: $(BUILD)/ktlsd
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/ktlsd $(DESTDIR)$(SBINDIR)/ktls-probe $(DESTDIR)$(SBINDIR)/ktls-diag \
+		$(DESTDIR)$(BINDIR)/ktlsctl $(DESTDIR)$(MANDIR)/man1/ktlsctl.1 \
 		$(DESTDIR)$(SYSCONFDIR)/ktlsd/ktlsd.conf.example \
 		$(DESTDIR)$(SYSCONFDIR)/modules-load.d/ktls.conf
 
 format:
-	clang-format -i $(wildcard daemon/*.c daemon/*.h tests/unit/*.c tests/tools/*.c kmod-helpers/*.c)
+	clang-format -i $(wildcard daemon/*.c daemon/*.h tests/unit/*.c tests/tools/*.c kmod-helpers/*.c \
+		ktlsctl/*.c ktlsctl/*.h)
 
 tidy:
 	@# One file per run: clang-tidy 14 misreports va_list state across files of one run.
 	for f in daemon/*.c; do \
 		clang-tidy --quiet $$f -- -std=gnu11 -D_GNU_SOURCE -Idaemon -Iinclude \
 			-DKTLSD_VERSION=\"tidy\" || exit 1; done
+	for f in ktlsctl/*.c; do \
+		clang-tidy --quiet --header-filter='ktlsctl/.*' $$f -- -std=gnu11 -D_GNU_SOURCE \
+			-Iinclude $(CTL_CFLAGS) || exit 1; done
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -Idaemon -Iinclude -D_GNU_SOURCE daemon/
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr -Iinclude -D_GNU_SOURCE ktlsctl/
 
 clean:
 	rm -rf $(BUILD) build-*
 
--include $(DAEMON_OBJS:.o=.d)
+-include $(DAEMON_OBJS:.o=.d) $(CTL_OBJS:.o=.d)
