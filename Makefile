@@ -37,7 +37,7 @@ CTL_OBJS    := $(patsubst ktlsctl/%.c,$(BUILD)/ctl/%.o,$(CTL_SRCS))
 CTL_CFLAGS  := $(shell pkg-config --cflags $(CTL_PKGS))
 CTL_LDLIBS  := $(shell pkg-config --libs $(CTL_PKGS))
 
-.PHONY: all check check-ktls vm-selftest run install uninstall clean deps format tidy bench bench-ktls
+.PHONY: all check check-ktls vm-selftest run install uninstall clean deps format tidy bench bench-ktls fuzz
 all: $(BUILD)/ktlsd $(UNIT_BINS) $(TOOL_BINS) $(HELPER_BINS) $(BUILD)/ktlsctl
 
 $(BUILD)/daemon/%.o: daemon/%.c
@@ -113,7 +113,7 @@ uninstall:
 
 format:
 	clang-format -i $(wildcard daemon/*.c daemon/*.h tests/unit/*.c tests/tools/*.c kmod-helpers/*.c \
-		ktlsctl/*.c ktlsctl/*.h)
+		ktlsctl/*.c ktlsctl/*.h fuzz/*.c include/ktlsd/*.h)
 
 tidy:
 	@# One file per run: clang-tidy 14 misreports va_list state across files of one run.
@@ -127,6 +127,18 @@ tidy:
 		--inline-suppr -Idaemon -Iinclude -D_GNU_SOURCE daemon/
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -Iinclude -D_GNU_SOURCE ktlsctl/
+
+# libFuzzer target for the control request parser (clang from Debian); run by
+# tests/integration/fuzz_control.sh within `make check`, or by hand:
+#   make fuzz && build/fuzz/fuzz_control -max_total_time=60 fuzz/corpus/control
+FUZZ_CC ?= clang
+$(BUILD)/fuzz/fuzz_control: fuzz/fuzz_control.c daemon/control_proto.c daemon/control_proto.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -g -O1 -std=gnu11 -D_GNU_SOURCE -Idaemon -Iinclude $(shell pkg-config --cflags json-c) \
+		-fsanitize=fuzzer,address,undefined -o $@ fuzz/fuzz_control.c daemon/control_proto.c \
+		$(shell pkg-config --libs json-c)
+
+fuzz: $(BUILD)/fuzz/fuzz_control
 
 clean:
 	rm -rf $(BUILD) build-*

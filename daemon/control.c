@@ -41,6 +41,7 @@ struct ctl_client {
 	char *out; /* the reply being written */
 	size_t out_len, out_off;
 	bool close_after; /* once the reply is out */
+	bool eof;	  /* the client finished sending: answer what is buffered, then close */
 	uint64_t deadline_ms;
 };
 
@@ -299,16 +300,31 @@ static void control_handle_http(struct control *ctl, struct ctl_client *cl)
 	control_client_reply(cl, resp, true);
 }
 
+/* Runs the first complete request line in the buffer, if there is one. */
+static bool control_client_next(struct control *ctl, struct ctl_client *cl)
+{
+	char *nl = memchr(cl->in, '\n', cl->in_len);
+
+	if (!nl)
+		return false;
+	control_handle_request(ctl, cl, (size_t)(nl - cl->in));
+	/* Bytes after the newline are the next request: keep them for later. */
+	cl->in_len -= (size_t)(nl + 1 - cl->in);
+	memmove(cl->in, nl + 1, cl->in_len);
+	return true;
+}
+
 static void control_client_read(struct control *ctl, struct ctl_client *cl)
 {
 	size_t cap = cl->kind == CTL_CLIENT_API ? KTLSD_CONTROL_MAX_REQUEST : CTL_HTTP_MAX_REQUEST;
 	ssize_t n = read(cl->fd, cl->in + cl->in_len, cap - cl->in_len);
-	char *nl;
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		control_client_close(cl);
+		cl->eof = true;
+		if (cl->kind != CTL_CLIENT_API || !control_client_next(ctl, cl))
+			control_client_close(cl);
 		return;
 	}
 	cl->in_len += (size_t)n;
@@ -321,22 +337,14 @@ static void control_client_read(struct control *ctl, struct ctl_client *cl)
 		}
 		return;
 	}
-	nl = memchr(cl->in, '\n', cl->in_len);
-	if (!nl) {
-		if (cl->in_len == cap)
-			control_client_reply(cl,
-					     ctl_reply_error(NULL, KTLSD_CTL_E_TOO_LARGE,
-							     "request longer than 65535 bytes"),
-					     true);
-		return;
-	}
-	control_handle_request(ctl, cl, (size_t)(nl - cl->in));
-	/* Bytes after the newline are the next request: keep them for later. */
-	cl->in_len -= (size_t)(nl + 1 - cl->in);
-	memmove(cl->in, nl + 1, cl->in_len);
+	if (!control_client_next(ctl, cl) && cl->in_len == cap)
+		control_client_reply(cl,
+				     ctl_reply_error(NULL, KTLSD_CTL_E_TOO_LARGE,
+						     "request longer than 65535 bytes"),
+				     true);
 }
 
-static void control_client_write(struct ctl_client *cl)
+static void control_client_write(struct control *ctl, struct ctl_client *cl)
 {
 	ssize_t n = write(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off);
 
@@ -356,6 +364,9 @@ static void control_client_write(struct ctl_client *cl)
 		return;
 	}
 	cl->deadline_ms = now_monotonic_ms() + KTLSD_CONTROL_TIMEOUT_MS;
+	/* Requests sent ahead are answered in order; after the client's EOF, then close. */
+	if (!control_client_next(ctl, cl) && cl->eof)
+		control_client_close(cl);
 }
 
 static void control_expire(struct ctl_client *cl, uint64_t now)
@@ -416,7 +427,7 @@ static void *control_main(void *arg)
 					       pfd[i].fd == ctl->api_fd ? CTL_CLIENT_API
 									: CTL_CLIENT_HTTP);
 			else if (owner[i]->out)
-				control_client_write(owner[i]);
+				control_client_write(ctl, owner[i]);
 			else
 				control_client_read(ctl, owner[i]);
 		}

@@ -303,7 +303,7 @@ static struct json_object *cmd_kill(struct ktlsd *k, struct json_object *args,
 	uint64_t id;
 
 	json_object_object_get_ex(args, "id", &v);
-	id = (uint64_t)json_object_get_int64(v);
+	id = json_object_get_uint64(v); /* ids use all 64 bits */
 	for (unsigned w = 0; w < k->n_workers; w++) {
 		struct worker_req *req = calloc(1, sizeof(*req));
 		int ret, result;
