@@ -48,6 +48,7 @@ cat >"$DEMO/ktlsd.conf" <<EOF
 workers = 1;
 log_level = "info";
 shutdown_timeout = 5;
+control_socket = "$DEMO/control.sock";
 
 profiles = (
   {
@@ -106,6 +107,8 @@ In another terminal, try:
 
   openssl s_client -connect localhost:$PORT -CAfile $DEMO/ca.crt
       (then type:  GET / HTTP/1.0  and press Enter twice)
+
+  $BUILDDIR/ktlsctl -s $DEMO/control.sock status     (also: stats, conns, metrics...)
 
 Config: $DEMO/ktlsd.conf.   Ctrl-C stops ktlsd and the backend.
 
