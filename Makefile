@@ -9,7 +9,7 @@ DESTDIR   ?=
 BUILD     ?= build
 
 CC        ?= gcc
-PKGS      := openssl liburing libconfig libnl-3.0
+PKGS      := openssl liburing libconfig libnl-3.0 json-c
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
              -fno-strict-aliasing -D_GNU_SOURCE -DKTLSD_VERSION='"$(VERSION)"' \
