@@ -17,7 +17,7 @@ BUILD_PKGS=(
 # Integration tests: real TLS clients, tools used by tests/lib.sh and the scenarios.
 TEST_PKGS=(
 	openssl gnutls-bin curl socat python3 python3-cryptography iproute2 procps psmisc coreutils
-	ca-certificates clang
+	ca-certificates clang python3-prometheus-client
 )
 # Development tools used by `make format` / `make tidy` and the shell lint.
 DEV_PKGS=(shellcheck)

@@ -509,6 +509,19 @@ write_config() {
 	return 0
 }
 
+# promcheck_py -> a python3 that has Debian's prometheus_client (the system one has it
+# even when $PYTHON is a virtualenv or pyenv interpreter without it); empty if none.
+promcheck_py() {
+	local py
+	for py in "$PYTHON" /usr/bin/python3; do
+		if "$py" -c 'import prometheus_client.parser' 2>/dev/null; then
+			printf '%s\n' "$py"
+			return 0
+		fi
+	done
+	return 1
+}
+
 # ------------------------------------------------------------------ ktlsd
 # _listen_addrs CONF -> "host port" per listen = "..." line
 _listen_addrs() {

@@ -16,6 +16,7 @@
 need_cmd openssl socat curl
 KTLSCTL=${KTLSCTL:-$BUILD/ktlsctl}
 [[ -x $KTLSCTL ]] || skip "$KTLSCTL not built"
+PROMPY=$(promcheck_py) || skip "no python3-prometheus-client (run scripts/deps.sh)"
 
 SOCK=$T/ctl.sock
 MPORT=$(free_port)
@@ -160,13 +161,13 @@ note "sessions flush: $(jget "$T/flush.json" 'r["flushed"]') session(s); the ses
 
 # ---- metrics: the command and the HTTP endpoint, through a real parser
 ctl metrics >"$T/metrics.txt" || fail "ktlsctl metrics failed"
-"$PYTHON" "$ROOT/tests/tools/promcheck.py" --expect ktlsd_handshakes_total \
+"$PROMPY" "$ROOT/tests/tools/promcheck.py" --expect ktlsd_handshakes_total \
 	--expect ktlsd_handshake_duration_seconds --expect ktlsd_connections_active "$T/metrics.txt" >"$T/promcheck.out" 2>&1 ||
 	{ cat "$T/promcheck.out" >&2; fail "metrics text does not parse"; }
 curl -sS -o "$T/http-metrics.txt" -w '%{http_code} %{content_type}\n' "http://127.0.0.1:$MPORT/metrics" >"$T/http.code" ||
 	fail "GET /metrics failed"
 assert_eq "200 text/plain; version=0.0.4; charset=utf-8" "$(cat "$T/http.code")" "GET /metrics status and type"
-"$PYTHON" "$ROOT/tests/tools/promcheck.py" "$T/http-metrics.txt" >/dev/null 2>&1 || fail "GET /metrics does not parse"
+"$PROMPY" "$ROOT/tests/tools/promcheck.py" "$T/http-metrics.txt" >/dev/null 2>&1 || fail "GET /metrics does not parse"
 assert_eq 404 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/other")" "GET /other"
 note "metrics: $(cat "$T/promcheck.out")"
 

@@ -17,6 +17,7 @@ need_ktls
 need_cmd openssl
 KTLSCTL=${KTLSCTL:-$BUILD/ktlsctl}
 [[ -x $KTLSCTL ]] || skip "$KTLSCTL not built"
+PROMPY=$(promcheck_py) || skip "no python3-prometheus-client (run scripts/deps.sh)"
 
 SOCK=$T/ctl.sock
 start_backend echo
@@ -56,7 +57,7 @@ for k in TlsCurrTxSw TlsCurrRxSw TlsTxSw TlsRxSw; do
 done
 ctl metrics >"$T/metrics.txt" || fail "ktlsctl metrics failed"
 grep -q '^ktlsd_kernel_tls_stat{stat="TlsCurrTxSw"} ' "$T/metrics.txt" || fail "metrics: no ktlsd_kernel_tls_stat"
-"$PYTHON" "$ROOT/tests/tools/promcheck.py" "$T/metrics.txt" >/dev/null || fail "metrics do not parse"
+"$PROMPY" "$ROOT/tests/tools/promcheck.py" "$T/metrics.txt" >/dev/null || fail "metrics do not parse"
 note "stats: 2 active on kTLS, 2 ULP sockets, kernel_tls_stat = /proc/net/tls_stat"
 
 victim=$(jget "$T/conns.json" '[c["id"] for c in r["conns"] if c["version"] == "TLSv1.2"][0]')
