@@ -686,14 +686,15 @@ static int config_parse_listener(struct cfg_ctx *ctx, const config_setting_t *g,
 		const struct cfg_listener *o = &ctx->cfg->listeners[j];
 
 		if (!strcmp(o->name, l->name)) {
-			config_err(ctx, m ? m : g, "duplicate listener name \"%s\" (first at %sline %d)",
-				   l->name, o->runtime ? "<control> " : "", o->line);
+			config_err(ctx, m ? m : g,
+				   "duplicate listener name \"%s\" (first at %sline %d)", l->name,
+				   o->runtime ? "<control> " : "", o->line);
 			return -EEXIST;
 		}
 		if (o->addr_len == l->addr_len && !memcmp(&o->addr, &l->addr, l->addr_len)) {
 			config_err(ctx, config_setting_get_member(g, "listen"),
-				   "listener \"%s\": address \"%s\" already used at %sline %d", l->name,
-				   l->listen_str, o->runtime ? "<control> " : "", o->line);
+				   "listener \"%s\": address \"%s\" already used at %sline %d",
+				   l->name, l->listen_str, o->runtime ? "<control> " : "", o->line);
 			return -EEXIST;
 		}
 	}
@@ -727,10 +728,11 @@ static int config_set_control_socket(struct cfg_ctx *ctx, const config_setting_t
 	if (ret)
 		return ret;
 	if (v[0] != '/' || strlen(v) >= sizeof(sun.sun_path))
-		return config_err(ctx, s,
-				  "control_socket: \"%s\" must be an absolute path shorter than %zu "
-				  "bytes",
-				  v, sizeof(sun.sun_path));
+		return config_err(
+			ctx, s,
+			"control_socket: \"%s\" must be an absolute path shorter than %zu "
+			"bytes",
+			v, sizeof(sun.sun_path));
 	return config_dup(ctx, &cfg->control_socket, v);
 }
 
@@ -776,7 +778,8 @@ static int config_set_control_uids(struct cfg_ctx *ctx, const config_setting_t *
 	struct ktlsd_cfg *cfg = obj;
 	int n = config_setting_length(s);
 
-	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
 		return config_err(ctx, s, "%s must be an array of user names or uids", key->name);
 	cfg->control_uids = calloc((size_t)n + 1, sizeof(*cfg->control_uids));
 	if (!cfg->control_uids)

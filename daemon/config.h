@@ -92,8 +92,8 @@ struct cfg_backend {
 
 struct cfg_listener {
 	char *name;
-	bool runtime; /* added through the control API, not in the file */
-	unsigned slot; /* listening-socket slot (listeners.c); set by main, not by the parser */
+	bool runtime;	  /* added through the control API, not in the file */
+	unsigned slot;	  /* listening-socket slot (listeners.c); set by main, not by the parser */
 	char *listen_str; /* as written: "127.0.0.1:8443", "[::]:443" */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
@@ -133,7 +133,7 @@ struct ktlsd_cfg {
 	char *control_socket;
 	uint32_t control_mode; /* 0600 or 0660 */
 	char *control_group;
-	int control_gid; /* -1: ktlsd's own group */
+	int control_gid;	/* -1: ktlsd's own group */
 	uint32_t *control_uids; /* besides root */
 	size_t n_control_uids;
 	char *metrics_listen; /* "127.0.0.1:9100": Prometheus text over HTTP; NULL: off */

@@ -48,10 +48,10 @@ struct ctl_client {
 struct control {
 	struct ktlsd *k;
 	pthread_t thread;
-	int api_fd;   /* listening Unix socket, or -1 */
-	int http_fd;  /* listening metrics socket, or -1 */
-	int stop[2];  /* pipe: the main thread writes to stop the loop */
-	char *path;   /* the socket file, removed at stop */
+	int api_fd;	/* listening Unix socket, or -1 */
+	int http_fd;	/* listening metrics socket, or -1 */
+	int stop[2];	/* pipe: the main thread writes to stop the loop */
+	char *path;	/* the socket file, removed at stop */
 	dev_t path_dev; /* ... if it is still ours: not one a newer ktlsd made since */
 	ino_t path_ino;
 	uint32_t *uids; /* allowed besides root and ktlsd's own uid */
@@ -118,7 +118,8 @@ static int control_open_api(struct control *ctl, const struct ktlsd_cfg *cfg)
 	umask(old_mask);
 	if (ret < 0)
 		goto fail;
-	if (cfg->control_gid >= 0 && chown(cfg->control_socket, (uid_t)-1, (gid_t)cfg->control_gid) < 0)
+	if (cfg->control_gid >= 0 &&
+	    chown(cfg->control_socket, (uid_t)-1, (gid_t)cfg->control_gid) < 0)
 		goto fail_unlink;
 	if (chmod(cfg->control_socket, cfg->control_mode) < 0)
 		goto fail_unlink;
@@ -131,7 +132,8 @@ static int control_open_api(struct control *ctl, const struct ktlsd_cfg *cfg)
 		ctl->path_ino = st.st_ino;
 	}
 	log_info("control socket %s (mode %04o%s%s)", cfg->control_socket, cfg->control_mode,
-		 cfg->control_group ? ", group " : "", cfg->control_group ? cfg->control_group : "");
+		 cfg->control_group ? ", group " : "",
+		 cfg->control_group ? cfg->control_group : "");
 	return 0;
 fail_unlink:
 	ret = -errno;
@@ -147,8 +149,8 @@ fail:
 
 static int control_open_http(struct control *ctl, const struct ktlsd_cfg *cfg)
 {
-	int one = 1, fd = socket(cfg->metrics_addr.ss_family,
-				  SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1,
+	    fd = socket(cfg->metrics_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(fd, (const struct sockaddr *)&cfg->metrics_addr, cfg->metrics_addr_len) < 0 ||
@@ -219,8 +221,9 @@ static void control_accept(struct control *ctl, int lfd, enum ctl_client_kind ki
 		if (ctl->clients[i].fd < 0)
 			cl = &ctl->clients[i];
 	if (!cl) {
-		static const char busy[] = "{\"version\":1,\"ok\":false,\"error\":{\"code\":\"busy\","
-					   "\"message\":\"too many control connections\"}}\n";
+		static const char busy[] =
+			"{\"version\":1,\"ok\":false,\"error\":{\"code\":\"busy\","
+			"\"message\":\"too many control connections\"}}\n";
 
 		if (kind == CTL_CLIENT_API && write(fd, busy, sizeof(busy) - 1) < 0)
 			log_debug("control: busy reply: %s", strerror(errno));
@@ -329,7 +332,8 @@ static void control_client_read(struct control *ctl, struct ctl_client *cl)
 	}
 	cl->in_len += (size_t)n;
 	if (cl->kind == CTL_CLIENT_HTTP) {
-		if (memmem(cl->in, cl->in_len, "\r\n\r\n", 4) || memmem(cl->in, cl->in_len, "\n\n", 2)) {
+		if (memmem(cl->in, cl->in_len, "\r\n\r\n", 4) ||
+		    memmem(cl->in, cl->in_len, "\n\n", 2)) {
 			cl->in[cl->in_len < cap ? cl->in_len : cap - 1] = '\0';
 			control_handle_http(ctl, cl);
 		} else if (cl->in_len == cap) {
@@ -377,10 +381,10 @@ static void control_expire(struct ctl_client *cl, uint64_t now)
 		control_client_close(cl);
 		return;
 	}
-	control_client_reply(cl,
-			     ctl_reply_error(NULL, KTLSD_CTL_E_TIMEOUT,
-					     "no complete request within 10 seconds"),
-			     true);
+	control_client_reply(
+		cl,
+		ctl_reply_error(NULL, KTLSD_CTL_E_TIMEOUT, "no complete request within 10 seconds"),
+		true);
 }
 
 static void *control_main(void *arg)

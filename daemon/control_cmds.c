@@ -25,11 +25,10 @@
 #define CTL_WORKER_TIMEOUT_MS 3000
 
 /* A failed command: its error code and message go into the reply. */
-static struct json_object *cmd_fail(struct ctl_error *err, const char *code, const char *fmt,
-				    ...) __attribute__((format(printf, 3, 4)));
+static struct json_object *cmd_fail(struct ctl_error *err, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
-static struct json_object *cmd_fail(struct ctl_error *err, const char *code, const char *fmt,
-				    ...)
+static struct json_object *cmd_fail(struct ctl_error *err, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -84,9 +83,9 @@ static struct json_object *cmd_status(struct ktlsd *k, const struct snapshot *s)
 	pthread_mutex_unlock(&k->lock);
 	json_object_object_add(o, "version", json_object_new_string(KTLSD_VERSION));
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
-	json_object_object_add(o, "uptime_seconds",
-			       json_object_new_double((double)(now_monotonic_ms() - k->started_ms) /
-						      1000.0));
+	json_object_object_add(
+		o, "uptime_seconds",
+		json_object_new_double((double)(now_monotonic_ms() - k->started_ms) / 1000.0));
 	json_object_object_add(o, "workers", json_object_new_int((int)k->n_workers));
 	json_object_object_add(o, "config", json_object_new_string(k->config_path));
 	json_object_object_add(o, "generation", json_object_new_uint64(s->generation));
@@ -95,13 +94,13 @@ static struct json_object *cmd_status(struct ktlsd *k, const struct snapshot *s)
 	json_object_object_add(o, "connections", json_object_new_uint64(conns));
 	json_object_object_add(kt, "available", json_object_new_boolean(ktls_kernel_usable()));
 	json_object_object_add(kt, "kernel", json_object_new_string(p->kernel));
-	json_object_object_add(kt, "reason",
-			       ktls_kernel_usable()
-				       ? NULL
-				       : json_object_new_string(
-						 p->ulp_errno == ENOENT
-							 ? "the kernel has no TLS module (CONFIG_TLS)"
-							 : strerror(p->ulp_errno)));
+	json_object_object_add(
+		kt, "reason",
+		ktls_kernel_usable() ? NULL
+				     : json_object_new_string(
+					       p->ulp_errno == ENOENT
+						       ? "the kernel has no TLS module (CONFIG_TLS)"
+						       : strerror(p->ulp_errno)));
 	json_object_object_add(o, "ktls", kt);
 	return o;
 }
@@ -231,9 +230,9 @@ static struct json_object *cmd_conn_json(const struct conn_info *ci, struct json
 	json_object_object_add(o, "version", json_str_or_null(ci->version));
 	json_object_object_add(o, "cipher", json_str_or_null(ci->cipher));
 	json_object_object_add(o, "resumed", json_object_new_boolean(ci->resumed));
-	json_object_object_add(o, "path",
-			       json_object_new_string(ci->path >= 0 ? stats_gauge_name(ci->path)
-								    : "closing"));
+	json_object_object_add(
+		o, "path",
+		json_object_new_string(ci->path >= 0 ? stats_gauge_name(ci->path) : "closing"));
 	json_object_object_add(o, "ktls_tx", json_object_new_boolean(ci->ktls & KTLS_F_TX));
 	json_object_object_add(o, "ktls_rx", json_object_new_boolean(ci->ktls & KTLS_F_RX));
 	json_object_object_add(o, "state", json_object_new_string(ci->state));
@@ -268,7 +267,7 @@ static struct json_object *cmd_conns(struct ktlsd *k, struct json_object *args,
 		return NULL;
 	kv.ci = ci;
 	kv.n = n;
-	kv.kernel = calloc(n + 1, sizeof(*kv.kernel));
+	kv.kernel = calloc(n + 1, sizeof(struct json_object *));
 	if (!kv.kernel) {
 		free(ci);
 		return cmd_fail(err, KTLSD_CTL_E_FAILED, "out of memory");
@@ -353,10 +352,11 @@ static struct json_object *cmd_tickets_show(const struct snapshot *s, struct jso
 		po = json_object_new_object();
 		ka = json_object_new_array();
 		json_object_object_add(po, "name", json_object_new_string(p->name));
-		json_object_object_add(po, "tickets", json_object_new_string(ticket_modes[p->tickets]));
-		json_object_object_add(po, "source", json_object_new_string(p->n_ticket_key_files
-										    ? "files"
-										    : "memory"));
+		json_object_object_add(po, "tickets",
+				       json_object_new_string(ticket_modes[p->tickets]));
+		json_object_object_add(
+			po, "source",
+			json_object_new_string(p->n_ticket_key_files ? "files" : "memory"));
 		json_object_object_add(po, "rotation_seconds",
 				       p->n_ticket_key_files
 					       ? NULL

@@ -88,8 +88,7 @@ static bool ctl_type_ok(struct json_object *v, enum ctl_arg_type t)
 	}
 }
 
-static int ctl_check_args(const struct ctl_cmd *c, struct json_object *args,
-			  struct ctl_error *err)
+static int ctl_check_args(const struct ctl_cmd *c, struct json_object *args, struct ctl_error *err)
 {
 	const struct ctl_arg *a;
 
@@ -107,8 +106,8 @@ static int ctl_check_args(const struct ctl_cmd *c, struct json_object *args,
 	}
 	for (a = c->args; a->name; a++)
 		if (a->required && !json_object_object_get_ex(args, a->name, NULL))
-			return ctl_fail(err, KTLSD_CTL_E_BAD_REQUEST,
-					"%s: missing argument \"%s\"", c->name, a->name);
+			return ctl_fail(err, KTLSD_CTL_E_BAD_REQUEST, "%s: missing argument \"%s\"",
+					c->name, a->name);
 	return 0;
 }
 
@@ -170,13 +169,15 @@ int ctl_parse(const char *line, size_t len, struct ctl_request *req, struct ctl_
 			}
 		} else if (!strcmp(key, "command")) {
 			if (!json_object_is_type(val, json_type_string)) {
-				ctl_fail(err, KTLSD_CTL_E_BAD_REQUEST, "\"command\" must be a string");
+				ctl_fail(err, KTLSD_CTL_E_BAD_REQUEST,
+					 "\"command\" must be a string");
 				goto out;
 			}
 			name = json_object_get_string(val);
 		} else if (!strcmp(key, "args")) {
 			if (!json_object_is_type(val, json_type_object)) {
-				ctl_fail(err, KTLSD_CTL_E_BAD_REQUEST, "\"args\" must be an object");
+				ctl_fail(err, KTLSD_CTL_E_BAD_REQUEST,
+					 "\"args\" must be an object");
 				goto out;
 			}
 			req->args = json_object_get(val);
@@ -227,8 +228,8 @@ static char *ctl_reply_line(struct json_object *reply)
 
 	if (!reply)
 		return NULL;
-	s = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN |
-							  JSON_C_TO_STRING_NOSLASHESCAPE);
+	s = json_object_to_json_string_ext(reply,
+					   JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (s && asprintf(&line, "%s\n", s) < 0)
 		line = NULL;
 	json_object_put(reply);

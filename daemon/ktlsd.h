@@ -279,10 +279,10 @@ enum worker_req_kind { WREQ_CONNS, WREQ_KILL };
 /* A request from the control thread to one worker, answered on the worker's thread. */
 struct worker_req {
 	enum worker_req_kind kind;
-	uint64_t id; /* WREQ_KILL: the connection */
+	uint64_t id;		 /* WREQ_KILL: the connection */
 	struct conn_info *infos; /* WREQ_CONNS: filled by the worker (malloc'd; caller frees) */
 	size_t n_infos;
-	int result; /* 0 or -errno (-ENOENT: no such connection) */
+	int result;	  /* 0 or -errno (-ENOENT: no such connection) */
 	atomic_int state; /* WREQ_POSTED, WREQ_DONE, WREQ_ABANDONED */
 	sem_t done;
 };
@@ -303,8 +303,8 @@ struct worker {
 	atomic_bool stop;		      /* drain, then exit */
 
 	struct worker_listener listeners[LISTENER_SLOTS]; /* by slot (listeners.c) */
-	int slot_idx[LISTENER_SLOTS];	/* slot -> listener index in snap->cfg, or -1 */
-	unsigned n_slots_used;		/* slots beyond this one are all unused */
+	int slot_idx[LISTENER_SLOTS];		/* slot -> listener index in snap->cfg, or -1 */
+	unsigned n_slots_used;			/* slots beyond this one are all unused */
 	_Atomic int pending_fd[LISTENER_SLOTS]; /* new sockets from main, taken on notify */
 	atomic_bool paused;			/* `drain`: close the listeners, keep serving */
 	atomic_bool exited;
@@ -443,7 +443,7 @@ struct conn {
 	uint64_t hs_start_ns;	   /* CLOCK_MONOTONIC at the first ClientHello byte; 0 before */
 	uint64_t connect_start_ns; /* at the backend connect() */
 	int gauge;		   /* enum path_gauge this connection is counted in */
-	enum lstat_id hs_fail; /* why the handshake failed (LSTAT_FAIL_*), set with HS_FAILED */
+	enum lstat_id hs_fail;	   /* why the handshake failed (LSTAT_FAIL_*), set with HS_FAILED */
 	bool resumed;
 	const char *tls_version; /* OpenSSL's static strings, set when the handshake is done */
 	const char *tls_cipher;

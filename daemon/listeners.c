@@ -48,7 +48,8 @@ static int lslot_free_index(const struct lslots *ls, const bool *taken)
 int listeners_assign(struct lslots *ls, struct ktlsd_cfg *cfg, struct worker *workers,
 		     unsigned n_workers, char *err, size_t errlen)
 {
-	bool taken[LISTENER_SLOTS] = { false }, fresh[LISTENER_SLOTS] = { false };
+	const struct cfg_listener *fresh[LISTENER_SLOTS] = { NULL }; /* slots opened now */
+	bool taken[LISTENER_SLOTS] = { false };
 	int *fds = calloc((size_t)LISTENER_SLOTS * n_workers, sizeof(int));
 	int ret = 0;
 	size_t i;
@@ -74,7 +75,7 @@ int listeners_assign(struct lslots *ls, struct ktlsd_cfg *cfg, struct worker *wo
 				ret = -ENOSPC;
 				break;
 			}
-			fresh[s] = true;
+			fresh[s] = l;
 			for (unsigned w = 0; w < n_workers && !ret; w++) {
 				ret = listener_open(l, &fds[(size_t)s * n_workers + w]);
 				if (ret < 0)
@@ -96,12 +97,9 @@ int listeners_assign(struct lslots *ls, struct ktlsd_cfg *cfg, struct worker *wo
 	for (int s = 0; s < LISTENER_SLOTS; s++) {
 		struct lslot *sl = &ls->slot[s];
 
-		if (fresh[s]) {
-			const struct cfg_listener *l = NULL;
+		const struct cfg_listener *l = fresh[s];
 
-			for (i = 0; i < cfg->n_listeners; i++)
-				if (cfg->listeners[i].slot == (unsigned)s)
-					l = &cfg->listeners[i];
+		if (l) {
 			free(sl->name);
 			sl->name = strdup(l->name);
 			sl->addr = l->addr;

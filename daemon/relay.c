@@ -306,7 +306,8 @@ static bool relay_handshake(struct conn *c)
 		return true;
 	case HS_DONE:
 		stats_inc(c->w, STAT_HANDSHAKES);
-		stats_hist_observe(&c->w->stats, HIST_HANDSHAKE, now_monotonic_ns() - c->hs_start_ns);
+		stats_hist_observe(&c->w->stats, HIST_HANDSHAKE,
+				   now_monotonic_ns() - c->hs_start_ns);
 		if (c->flags & CONN_F_EARLY_BACKEND) {
 			/* The backend has been connecting since the 0-RTT data arrived. */
 			handover_begin(c);

@@ -92,7 +92,8 @@ static void ktlsd_prune_overlay(struct ktlsd *k, const struct ktlsd_cfg *cfg)
 			k->ov_add[j] = k->ov_add[i];
 			k->ov_add_names[j++] = k->ov_add_names[i];
 		} else {
-			log_info("runtime listener \"%s\" replaced by the file's", k->ov_add_names[i]);
+			log_info("runtime listener \"%s\" replaced by the file's",
+				 k->ov_add_names[i]);
 			free(k->ov_add[i]);
 			free(k->ov_add_names[i]);
 		}
@@ -245,7 +246,8 @@ int ktlsd_listener_remove(struct ktlsd *k, const char *name, char *err, size_t e
 		text = k->ov_add[ri];
 		tname = k->ov_add_names[ri];
 		k->n_ov_add--;
-		memmove(&k->ov_add[ri], &k->ov_add[ri + 1], (k->n_ov_add - (size_t)ri) * sizeof(char *));
+		memmove(&k->ov_add[ri], &k->ov_add[ri + 1],
+			(k->n_ov_add - (size_t)ri) * sizeof(char *));
 		memmove(&k->ov_add_names[ri], &k->ov_add_names[ri + 1],
 			(k->n_ov_add - (size_t)ri) * sizeof(char *));
 	} else if ((ret = ktlsd_strv_push(&k->ov_remove, &k->n_ov_remove, name)) < 0) {
@@ -257,7 +259,8 @@ int ktlsd_listener_remove(struct ktlsd *k, const char *name, char *err, size_t e
 	if (ret == 0)
 		ret = ktlsd_apply(k, cfg, err, errlen);
 	if (ret < 0 && ri >= 0) { /* put it back where it was */
-		memmove(&k->ov_add[ri + 1], &k->ov_add[ri], (k->n_ov_add - (size_t)ri) * sizeof(char *));
+		memmove(&k->ov_add[ri + 1], &k->ov_add[ri],
+			(k->n_ov_add - (size_t)ri) * sizeof(char *));
 		memmove(&k->ov_add_names[ri + 1], &k->ov_add_names[ri],
 			(k->n_ov_add - (size_t)ri) * sizeof(char *));
 		k->ov_add[ri] = text;

@@ -63,7 +63,8 @@
 	X(LSTAT_FAIL_TIMEOUT, "handshake_failed_timeout", "handshakes past handshake_timeout")     \
 	X(LSTAT_FAIL_CLOSED, "handshake_failed_closed",                                            \
 	  "handshakes the client closed or reset before finishing")                                \
-	X(LSTAT_FAIL_ALERT, "handshake_failed_alert", "handshakes ended by a fatal alert from the client") \
+	X(LSTAT_FAIL_ALERT, "handshake_failed_alert",                                              \
+	  "handshakes ended by a fatal alert from the client")                                     \
 	X(LSTAT_FAIL_NO_SHARED, "handshake_failed_no_shared_cipher",                               \
 	  "handshakes with no common version, cipher suite, group or signature algorithm")         \
 	X(LSTAT_FAIL_PROTOCOL, "handshake_failed_protocol",                                        \
@@ -72,7 +73,8 @@
 	  "handshakes refused by sni_strict: no profile for the name")                             \
 	X(LSTAT_FAIL_BACKEND, "handshake_failed_backend_refused",                                  \
 	  "completed handshakes whose backend could not be reached")                               \
-	X(LSTAT_FAIL_INTERNAL, "handshake_failed_internal", "handshakes failed for a reason of ktlsd's own")
+	X(LSTAT_FAIL_INTERNAL, "handshake_failed_internal",                                        \
+	  "handshakes failed for a reason of ktlsd's own")
 
 #define STATS_ENUM(e, name, help) e,
 enum lstat_id { LSTATS_LIST(STATS_ENUM) LSTAT__COUNT };

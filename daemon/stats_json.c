@@ -204,9 +204,9 @@ struct json_object *stats_json_build(struct ktlsd *k, const struct ktlsd_cfg *cf
 			gauge[i] += atomic_load_explicit(&k->workers[w].stats.gauge[i],
 							 memory_order_relaxed);
 	}
-	json_object_object_add(o, "uptime_seconds",
-			       json_object_new_double((double)(now_monotonic_ms() - k->started_ms) /
-						      1000.0));
+	json_object_object_add(
+		o, "uptime_seconds",
+		json_object_new_double((double)(now_monotonic_ms() - k->started_ms) / 1000.0));
 	json_object_object_add(o, "workers", json_object_new_int((int)k->n_workers));
 	c = json_object_new_object();
 	for (int i = 0; i < STAT__COUNT; i++)

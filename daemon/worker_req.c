@@ -71,7 +71,7 @@ static const char *conn_state_name(enum conn_state s)
 
 static void worker_fill_info(const struct worker *w, const struct conn *c, struct conn_info *ci)
 {
-	struct sockaddr_storage local;
+	struct sockaddr_storage local = { 0 };
 	socklen_t len = sizeof(local);
 	struct stat st;
 
