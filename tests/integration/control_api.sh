@@ -131,6 +131,14 @@ assert_eq '["main", "second", "alt"]' "$(jget "$T/lst.json" '[l["name"] for l in
 assert_eq runtime "$(jget "$T/lst.json" 'r["listeners"][2]["origin"]')" "alt's origin"
 ctl reload >/dev/null || fail "ktlsctl reload failed"
 probe_ok "$P2" "$T/alt2.out" "the runtime listener after a reload" -servername localhost
+# The file gains a listener: a reload opens it (and keeps the runtime one).
+P3=$(free_port)
+write_config "$T/k.conf" backend="$BACKEND_ADDR" workers=2 listen="127.0.0.1:$P" \
+	listen2="127.0.0.1:$PE" backend2="$ECHO_ADDR" listen3="127.0.0.1:$P3" \
+	extra="control_socket = \"$SOCK\"; metrics_listen = \"127.0.0.1:$MPORT\";"
+ctl reload >/dev/null || fail "reload with a third listener failed"
+probe_ok "$P3" "$T/third.out" "a listener added to the file, after a reload" -servername localhost
+probe_ok "$P2" "$T/alt2b.out" "the runtime listener after the second reload" -servername localhost
 ctl listeners remove alt >/dev/null || fail "listeners remove alt failed"
 probe "$P2" "$T/alt3.out" -servername localhost
 ((PROBE_RC != 0)) || fail "port $P2 still answers after listeners remove"
