@@ -183,7 +183,8 @@ int ktlsd_listener_add(struct ktlsd *k, const char *text, char *name_out, size_t
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	memcpy(add, k->ov_add, k->n_ov_add * sizeof(*add));
+	for (size_t i = 0; i < k->n_ov_add; i++)
+		add[i] = k->ov_add[i];
 	add[k->n_ov_add] = text;
 	ov = ktlsd_overlay(k, true);
 	ov.add = add;
