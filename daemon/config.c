@@ -715,12 +715,12 @@ static int config_set_listeners(struct cfg_ctx *ctx, const config_setting_t *s,
 	return ret == -EEXIST ? -EINVAL : ret; /* -EEXIST only tells overlays apart */
 }
 
-/* ---- control API ---- */
+/* ---- Unix sockets for local programs: control and handoff (struct cfg_access) ---- */
 
-static int config_set_control_socket(struct cfg_ctx *ctx, const config_setting_t *s,
-				     const struct cfg_key *key, void *obj)
+static int config_set_access_socket(struct cfg_ctx *ctx, const config_setting_t *s,
+				    const struct cfg_key *key, void *obj)
 {
-	struct ktlsd_cfg *cfg = obj;
+	struct cfg_access *a = config_field(obj, key);
 	struct sockaddr_un sun;
 	const char *v;
 	int ret = config_get_str(ctx, s, key, &v);
@@ -728,36 +728,33 @@ static int config_set_control_socket(struct cfg_ctx *ctx, const config_setting_t
 	if (ret)
 		return ret;
 	if (v[0] != '/' || strlen(v) >= sizeof(sun.sun_path))
-		return config_err(
-			ctx, s,
-			"control_socket: \"%s\" must be an absolute path shorter than %zu "
-			"bytes",
-			v, sizeof(sun.sun_path));
-	return config_dup(ctx, &cfg->control_socket, v);
+		return config_err(ctx, s, "%s: \"%s\" must be an absolute path shorter than %zu bytes",
+				  key->name, v, sizeof(sun.sun_path));
+	return config_dup(ctx, &a->socket, v);
 }
 
-static int config_set_control_mode(struct cfg_ctx *ctx, const config_setting_t *s,
-				   const struct cfg_key *key, void *obj)
+static int config_set_access_mode(struct cfg_ctx *ctx, const config_setting_t *s,
+				  const struct cfg_key *key, void *obj)
 {
-	struct ktlsd_cfg *cfg = obj;
+	struct cfg_access *a = config_field(obj, key);
 	const char *v;
 	int ret = config_get_str(ctx, s, key, &v);
 
 	if (ret)
 		return ret;
 	if (!strcmp(v, "0600"))
-		cfg->control_mode = 0600;
+		a->mode = 0600;
 	else if (!strcmp(v, "0660"))
-		cfg->control_mode = 0660;
+		a->mode = 0660;
 	else
-		return config_err(ctx, s, "control_mode: \"%s\" is not \"0600\" or \"0660\"", v);
+		return config_err(ctx, s, "%s: \"%s\" is not \"0600\" or \"0660\"", key->name, v);
 	return 0;
 }
 
-static int config_set_control_group(struct cfg_ctx *ctx, const config_setting_t *s,
-				    const struct cfg_key *key, void *obj)
+static int config_set_access_group(struct cfg_ctx *ctx, const config_setting_t *s,
+				   const struct cfg_key *key, void *obj)
 {
-	struct ktlsd_cfg *cfg = obj;
+	struct cfg_access *a = config_field(obj, key);
 	const struct group *gr;
 	const char *v;
 	int ret = config_get_str(ctx, s, key, &v);
@@ -766,42 +763,108 @@ static int config_set_control_group(struct cfg_ctx *ctx, const config_setting_t 
 		return ret;
 	gr = getgrnam(v);
 	if (!gr)
-		return config_err(ctx, s, "control_group: no group \"%s\"", v);
-	cfg->control_gid = (int)gr->gr_gid;
-	return config_dup(ctx, &cfg->control_group, v);
+		return config_err(ctx, s, "%s: no group \"%s\"", key->name, v);
+	a->gid = (int)gr->gr_gid;
+	return config_dup(ctx, &a->group, v);
 }
 
 /* An array of user names or numeric uids. */
-static int config_set_control_uids(struct cfg_ctx *ctx, const config_setting_t *s,
-				   const struct cfg_key *key, void *obj)
+static int config_set_access_uids(struct cfg_ctx *ctx, const config_setting_t *s,
+				  const struct cfg_key *key, void *obj)
 {
-	struct ktlsd_cfg *cfg = obj;
+	struct cfg_access *a = config_field(obj, key);
 	int n = config_setting_length(s);
 
-	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
-	    config_setting_type(s) != CONFIG_TYPE_LIST)
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
 		return config_err(ctx, s, "%s must be an array of user names or uids", key->name);
-	cfg->control_uids = calloc((size_t)n + 1, sizeof(*cfg->control_uids));
-	if (!cfg->control_uids)
+	a->uids = calloc((size_t)n + 1, sizeof(*a->uids));
+	if (!a->uids)
 		return config_nomem(ctx);
-	cfg->n_control_uids = (size_t)n;
-	for (size_t i = 0; i < cfg->n_control_uids; i++) {
+	a->n_uids = (size_t)n;
+	for (size_t i = 0; i < a->n_uids; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
 		const struct passwd *pw;
 
 		if (config_setting_type(e) == CONFIG_TYPE_INT && config_setting_get_int(e) >= 0) {
-			cfg->control_uids[i] = (uint32_t)config_setting_get_int(e);
+			a->uids[i] = (uint32_t)config_setting_get_int(e);
 		} else if (config_setting_type(e) == CONFIG_TYPE_STRING) {
 			pw = getpwnam(config_setting_get_string(e));
 			if (!pw)
-				return config_err(ctx, e, "control_allow_uids: no user \"%s\"",
+				return config_err(ctx, e, "%s: no user \"%s\"", key->name,
 						  config_setting_get_string(e));
-			cfg->control_uids[i] = pw->pw_uid;
+			a->uids[i] = pw->pw_uid;
 		} else {
-			return config_err(ctx, e,
-					  "control_allow_uids: expected user names or uids");
+			return config_err(ctx, e, "%s: expected user names or uids", key->name);
 		}
 	}
+	return 0;
+}
+
+static void config_free_access(struct cfg_access *a)
+{
+	free(a->socket);
+	free(a->group);
+	free(a->uids);
+}
+
+/* handoff_profiles: the profiles a handoff request may name (default: all). */
+static int config_set_handoff_profiles(struct cfg_ctx *ctx, const config_setting_t *s,
+				       const struct cfg_key *key, void *obj)
+{
+	struct cfg_listener tmp = { .name = (char *)"handoff" };
+	struct ktlsd_cfg *cfg = obj;
+	int ret = config_set_lprofiles(ctx, s, key, &tmp);
+
+	cfg->handoff_profiles = tmp.profiles;
+	cfg->n_handoff_profiles = tmp.n_profiles;
+	return ret;
+}
+
+/*
+ * The handoff socket's connections run through the same machinery as a listener's, with
+ * the application in the place of the backend: its settings live in a listener of their
+ * own, named "handoff", that has no listening address. Return: 0 or -ENOMEM.
+ */
+static int config_add_handoff_listener(struct cfg_ctx *ctx)
+{
+	struct ktlsd_cfg *cfg = ctx->cfg;
+	struct cfg_listener *arr = realloc(cfg->listeners, (cfg->n_listeners + 1) * sizeof(*arr));
+	struct cfg_listener *l;
+
+	for (size_t i = 0; i < cfg->n_listeners; i++)
+		if (!strcmp(cfg->listeners[i].name, "handoff"))
+			return config_err(ctx, NULL,
+					  "listener name \"handoff\" is taken by the handoff socket");
+	if (!arr)
+		return config_nomem(ctx);
+	cfg->listeners = arr;
+	l = &arr[cfg->n_listeners];
+	*l = (struct cfg_listener){
+		.handoff = true,
+		.ktls = true,
+		.handshake_timeout_ms = CFG_DEF_HANDSHAKE_TIMEOUT_MS,
+		.idle_timeout_ms = CFG_DEF_IDLE_TIMEOUT_MS,
+		.connect_timeout_ms = CFG_DEF_CONNECT_TIMEOUT_MS,
+		.buffer_size = CFG_DEF_BUFFER_SIZE,
+		.max_early_data = CFG_DEF_MAX_EARLY_DATA,
+		.backend = { .kind = BACKEND_APP },
+	};
+	cfg->handoff_listener = cfg->n_listeners++;
+	l->name = strdup("handoff");
+	l->listen_str = strdup(cfg->handoff.socket);
+	l->backend.str = strdup("application");
+	if (cfg->handoff_profiles) {
+		l->profiles = cfg->handoff_profiles;
+		l->n_profiles = cfg->n_handoff_profiles;
+		cfg->handoff_profiles = NULL;
+	} else {
+		l->profiles = calloc(cfg->n_profiles, sizeof(*l->profiles));
+		l->n_profiles = l->profiles ? cfg->n_profiles : 0;
+		for (size_t i = 0; i < l->n_profiles; i++)
+			l->profiles[i] = i;
+	}
+	if (!l->name || !l->listen_str || !l->backend.str || !l->profiles)
+		return config_nomem(ctx);
 	return 0;
 }
 
@@ -841,10 +904,15 @@ static const struct cfg_key root_keys[] = {
 	    .max = CFG_MAX_SESSION_CACHE_SIZE),
 	KEY("profiles", config_set_profiles, .required = true),
 	KEY("listeners", config_set_listeners, .required = true),
-	KEY("control_socket", config_set_control_socket),
-	KEY("control_mode", config_set_control_mode),
-	KEY("control_group", config_set_control_group),
-	KEY("control_allow_uids", config_set_control_uids),
+	KEY("control_socket", config_set_access_socket, R(control)),
+	KEY("control_mode", config_set_access_mode, R(control)),
+	KEY("control_group", config_set_access_group, R(control)),
+	KEY("control_allow_uids", config_set_access_uids, R(control)),
+	KEY("handoff_socket", config_set_access_socket, R(handoff)),
+	KEY("handoff_mode", config_set_access_mode, R(handoff)),
+	KEY("handoff_group", config_set_access_group, R(handoff)),
+	KEY("handoff_allow_uids", config_set_access_uids, R(handoff)),
+	KEY("handoff_profiles", config_set_handoff_profiles),
 	KEY("metrics_listen", config_set_metrics_listen),
 };
 #undef R
@@ -967,8 +1035,8 @@ static int config_parse(const char *name, const char *dir, const char *text,
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->shutdown_timeout_ms = CFG_DEF_SHUTDOWN_TIMEOUT_MS;
 	cfg->session_cache_size = CFG_DEF_SESSION_CACHE_SIZE;
-	cfg->control_mode = 0600;
-	cfg->control_gid = -1;
+	cfg->control.mode = cfg->handoff.mode = 0600;
+	cfg->control.gid = cfg->handoff.gid = -1;
 	ctx.cfg = cfg;
 	ret = config_parse_group(&ctx, config_root_setting(&lc), root_keys, ARRAY_SIZE(root_keys),
 				 cfg);
@@ -978,8 +1046,8 @@ static int config_parse(const char *name, const char *dir, const char *text,
 		ret = config_err(&ctx, NULL, "no listener left");
 	if (ret)
 		goto out;
-	if (cfg->control_group && !cfg->control_socket)
-		cfg->control_mode = 0660;
+	if (cfg->handoff.socket && (ret = config_add_handoff_listener(&ctx)) < 0)
+		goto out;
 	if (!cfg->workers) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		if (ncpu > CFG_MAX_WORKERS)
@@ -1142,9 +1210,9 @@ void config_free(struct ktlsd_cfg *cfg)
 		config_free_listener(&cfg->listeners[i]);
 	free(cfg->profiles);
 	free(cfg->listeners);
-	free(cfg->control_socket);
-	free(cfg->control_group);
-	free(cfg->control_uids);
+	config_free_access(&cfg->control);
+	config_free_access(&cfg->handoff);
+	free(cfg->handoff_profiles);
 	free(cfg->metrics_listen);
 	free(cfg->text);
 	free(cfg->path);

@@ -81,7 +81,7 @@ struct cfg_profile {
 	int line; /* where it was defined */
 };
 
-enum backend_kind { BACKEND_TCP, BACKEND_UNIX };
+enum backend_kind { BACKEND_TCP, BACKEND_UNIX, BACKEND_APP /* handoff: the application */ };
 
 struct cfg_backend {
 	enum backend_kind kind;
@@ -93,6 +93,7 @@ struct cfg_backend {
 struct cfg_listener {
 	char *name;
 	bool runtime;	  /* added through the control API, not in the file */
+	bool handoff;  /* the handoff socket's: no listening address, the application is the backend */
 	unsigned slot;	  /* listening-socket slot (listeners.c); set by main, not by the parser */
 	char *listen_str; /* as written: "127.0.0.1:8443", "[::]:443" */
 	struct sockaddr_storage addr;
@@ -118,6 +119,16 @@ struct cfg_listener {
 	int line;
 };
 
+/* A Unix socket ktlsd offers to local programs, and who may use it. */
+struct cfg_access {
+	char *socket;	/* absolute path; NULL: no such socket */
+	uint32_t mode;	/* 0600 or 0660 */
+	char *group;
+	int gid;	/* -1: ktlsd's own group */
+	uint32_t *uids; /* allowed besides root and ktlsd's own uid */
+	size_t n_uids;
+};
+
 struct ktlsd_cfg {
 	char *path;	  /* the file it was read from */
 	unsigned workers; /* 0 in the file means one per online CPU; resolved by the parser */
@@ -129,13 +140,11 @@ struct ktlsd_cfg {
 	struct cfg_listener *listeners;
 	size_t n_listeners;
 
-	/* Control API (control.c); control_socket NULL: no control socket. */
-	char *control_socket;
-	uint32_t control_mode; /* 0600 or 0660 */
-	char *control_group;
-	int control_gid;	/* -1: ktlsd's own group */
-	uint32_t *control_uids; /* besides root */
-	size_t n_control_uids;
+	struct cfg_access control; /* the control socket (control.c) */
+	struct cfg_access handoff; /* the handoff socket (handoff.c) */
+	size_t handoff_listener;   /* index of its listener in @listeners (when handoff.socket) */
+	size_t *handoff_profiles;  /* handoff_profiles (indexes), until that listener is made */
+	size_t n_handoff_profiles;
 	char *metrics_listen; /* "127.0.0.1:9100": Prometheus text over HTTP; NULL: off */
 	struct sockaddr_storage metrics_addr;
 	socklen_t metrics_addr_len;

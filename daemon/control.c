@@ -28,6 +28,7 @@
 #include "ktlsd.h"
 #include "metrics.h"
 #include "stats_json.h"
+#include "unixsock.h"
 
 #define CTL_HTTP_MAX_REQUEST 8192
 
@@ -48,104 +49,11 @@ struct ctl_client {
 struct control {
 	struct ktlsd *k;
 	pthread_t thread;
-	int api_fd;	/* listening Unix socket, or -1 */
-	int http_fd;	/* listening metrics socket, or -1 */
-	int stop[2];	/* pipe: the main thread writes to stop the loop */
-	char *path;	/* the socket file, removed at stop */
-	dev_t path_dev; /* ... if it is still ours: not one a newer ktlsd made since */
-	ino_t path_ino;
-	uint32_t *uids; /* allowed besides root and ktlsd's own uid */
-	size_t n_uids;
+	struct unixsock api; /* the control socket (api.fd -1: none) */
+	int http_fd;	     /* listening metrics socket, or -1 */
+	int stop[2];	     /* pipe: the main thread writes to stop the loop */
 	struct ctl_client clients[KTLSD_CONTROL_MAX_CLIENTS];
 };
-
-/* ---- the control socket file ---- */
-
-/* A socket file whose owner still answers is a running ktlsd: never take it over. */
-static int control_check_stale(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, ret;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode)) {
-		log_err("control_socket %s exists and is not a socket", path);
-		return -EEXIST;
-	}
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	ret = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-	close(fd);
-	if (ret == 0) {
-		log_err("control_socket %s is in use by a running process (another ktlsd?)", path);
-		return -EADDRINUSE;
-	}
-	log_info("control_socket %s: removing a stale socket file", path);
-	return unlink(path) < 0 ? -errno : 0;
-}
-
-static int control_open_api(struct control *ctl, const struct ktlsd_cfg *cfg)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char *dir = strdup(cfg->control_socket), *slash;
-	struct stat st;
-	mode_t old_mask;
-	int fd = -1, ret;
-
-	if (!dir)
-		return -ENOMEM;
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			log_warn("control_socket: mkdir %s: %s", dir, strerror(errno));
-	}
-	free(dir);
-	ret = control_check_stale(cfg->control_socket);
-	if (ret < 0)
-		return ret;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", cfg->control_socket);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		goto fail;
-	/* Never reachable by others, not even between bind() and chmod(). */
-	old_mask = umask(0177);
-	ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old_mask);
-	if (ret < 0)
-		goto fail;
-	if (cfg->control_gid >= 0 &&
-	    chown(cfg->control_socket, (uid_t)-1, (gid_t)cfg->control_gid) < 0)
-		goto fail_unlink;
-	if (chmod(cfg->control_socket, cfg->control_mode) < 0)
-		goto fail_unlink;
-	if (listen(fd, 16) < 0)
-		goto fail_unlink;
-	ctl->api_fd = fd;
-	ctl->path = strdup(cfg->control_socket);
-	if (lstat(cfg->control_socket, &st) == 0) {
-		ctl->path_dev = st.st_dev;
-		ctl->path_ino = st.st_ino;
-	}
-	log_info("control socket %s (mode %04o%s%s)", cfg->control_socket, cfg->control_mode,
-		 cfg->control_group ? ", group " : "",
-		 cfg->control_group ? cfg->control_group : "");
-	return 0;
-fail_unlink:
-	ret = -errno;
-	unlink(cfg->control_socket);
-	errno = -ret;
-fail:
-	ret = -errno;
-	log_err("control_socket %s: %s", cfg->control_socket, strerror(-ret));
-	if (fd >= 0)
-		close(fd);
-	return ret;
-}
 
 static int control_open_http(struct control *ctl, const struct ktlsd_cfg *cfg)
 {
@@ -190,22 +98,6 @@ static void control_client_reply(struct ctl_client *cl, char *line, bool close_a
 	cl->deadline_ms = now_monotonic_ms() + KTLSD_CONTROL_TIMEOUT_MS;
 }
 
-static bool control_peer_allowed(const struct control *ctl, int fd, uid_t *uid_out)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return false;
-	*uid_out = cred.uid;
-	if (cred.uid == 0 || cred.uid == geteuid())
-		return true;
-	for (size_t i = 0; i < ctl->n_uids; i++)
-		if (ctl->uids[i] == cred.uid)
-			return true;
-	return false;
-}
-
 static void control_accept(struct control *ctl, int lfd, enum ctl_client_kind kind)
 {
 	struct ctl_client *cl = NULL;
@@ -238,7 +130,7 @@ static void control_accept(struct control *ctl, int lfd, enum ctl_client_kind ki
 		control_client_close(cl);
 		return;
 	}
-	if (kind == CTL_CLIENT_API && !control_peer_allowed(ctl, fd, &uid)) {
+	if (kind == CTL_CLIENT_API && !unixsock_peer_allowed(&ctl->api, fd, &uid)) {
 		char msg[96];
 
 		log_warn("control: refused a connection from uid %u (not in control_allow_uids)",
@@ -399,9 +291,9 @@ static void *control_main(void *arg)
 
 		pfd[n++] = (struct pollfd){ .fd = ctl->stop[0], .events = POLLIN };
 		owner[0] = NULL;
-		if (ctl->api_fd >= 0) {
+		if (ctl->api.fd >= 0) {
 			owner[n] = NULL;
-			pfd[n++] = (struct pollfd){ .fd = ctl->api_fd, .events = POLLIN };
+			pfd[n++] = (struct pollfd){ .fd = ctl->api.fd, .events = POLLIN };
 		}
 		if (ctl->http_fd >= 0) {
 			owner[n] = NULL;
@@ -428,7 +320,7 @@ static void *control_main(void *arg)
 				continue;
 			if (!owner[i])
 				control_accept(ctl, pfd[i].fd,
-					       pfd[i].fd == ctl->api_fd ? CTL_CLIENT_API
+					       pfd[i].fd == ctl->api.fd ? CTL_CLIENT_API
 									: CTL_CLIENT_HTTP);
 			else if (owner[i]->out)
 				control_client_write(ctl, owner[i]);
@@ -460,24 +352,16 @@ int control_start(struct ktlsd *k, const struct ktlsd_cfg *cfg, struct control *
 	/* Durations and bounds print as 0.0005, not 0.00050000000000000001. */
 	json_c_set_serialization_double_format("%.10g", JSON_C_OPTION_GLOBAL);
 	ctl->k = k;
-	ctl->api_fd = ctl->http_fd = ctl->stop[0] = ctl->stop[1] = -1;
+	ctl->api.fd = ctl->http_fd = ctl->stop[0] = ctl->stop[1] = -1;
 	for (size_t i = 0; i < KTLSD_CONTROL_MAX_CLIENTS; i++)
 		ctl->clients[i].fd = -1;
-	if (cfg->n_control_uids) {
-		ctl->uids = calloc(cfg->n_control_uids, sizeof(*ctl->uids));
-		if (!ctl->uids) {
-			ret = -ENOMEM;
-			goto fail;
-		}
-		memcpy(ctl->uids, cfg->control_uids, cfg->n_control_uids * sizeof(*ctl->uids));
-		ctl->n_uids = cfg->n_control_uids;
-	}
 	if (pipe2(ctl->stop, O_CLOEXEC) < 0) {
 		ret = -errno;
 		log_err("control: pipe: %s", strerror(-ret));
 		goto fail;
 	}
-	if (cfg->control_socket && (ret = control_open_api(ctl, cfg)) < 0)
+	if (cfg->control.socket &&
+	    (ret = unixsock_open(&cfg->control, SOCK_STREAM, "control_socket", &ctl->api)) < 0)
 		goto fail;
 	if (cfg->metrics_listen && (ret = control_open_http(ctl, cfg)) < 0)
 		goto fail;
@@ -494,16 +378,6 @@ fail:
 	return ret;
 }
 
-/* Removes the socket file if it is still the one this process made. */
-static void control_unlink(const struct control *ctl)
-{
-	struct stat st;
-
-	if (ctl->path && lstat(ctl->path, &st) == 0 && st.st_dev == ctl->path_dev &&
-	    st.st_ino == ctl->path_ino)
-		unlink(ctl->path);
-}
-
 /** control_stop() - stop the thread, close every socket, remove the socket file. */
 void control_stop(struct control *ctl)
 {
@@ -514,19 +388,15 @@ void control_stop(struct control *ctl)
 			log_warn("control: stop: %s", strerror(errno));
 		pthread_join(ctl->thread, NULL);
 	}
-	control_unlink(ctl);
 	for (size_t i = 0; i < KTLSD_CONTROL_MAX_CLIENTS; i++)
 		if (ctl->clients[i].fd >= 0)
 			control_client_close(&ctl->clients[i]);
-	if (ctl->api_fd >= 0)
-		close(ctl->api_fd);
+	unixsock_close(&ctl->api);
 	if (ctl->http_fd >= 0)
 		close(ctl->http_fd);
 	if (ctl->stop[0] >= 0)
 		close(ctl->stop[0]);
 	if (ctl->stop[1] >= 0)
 		close(ctl->stop[1]);
-	free(ctl->path);
-	free(ctl->uids);
 	free(ctl);
 }

@@ -108,7 +108,7 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 		return ret;
 	}
 	k->started_ms = now_monotonic_ms();
-	if (k->snap->cfg->control_socket || k->snap->cfg->metrics_listen) {
+	if (k->snap->cfg->control.socket || k->snap->cfg->metrics_listen) {
 		ret = control_start(k, k->snap->cfg, &k->control);
 		if (ret < 0) {
 			ktlsd_stop_workers(k);
