@@ -7,6 +7,9 @@ SYSCONFDIR ?= /etc
 MANDIR    ?= $(PREFIX)/share/man
 DESTDIR   ?=
 BUILD     ?= build
+LIBDIR    ?= $(PREFIX)/lib
+INCDIR    ?= $(PREFIX)/include
+LIBKTLS_SO = $(BUILD)/lib/libktls.so.1
 
 CC        ?= gcc
 PKGS      := openssl liburing libconfig libnl-3.0 json-c
@@ -38,7 +41,8 @@ CTL_CFLAGS  := $(shell pkg-config --cflags $(CTL_PKGS))
 CTL_LDLIBS  := $(shell pkg-config --libs $(CTL_PKGS))
 
 .PHONY: all check check-ktls vm-selftest run install uninstall clean deps format tidy bench bench-ktls fuzz
-all: $(BUILD)/ktlsd $(UNIT_BINS) $(TOOL_BINS) $(HELPER_BINS) $(BUILD)/ktlsctl
+all: $(BUILD)/ktlsd $(UNIT_BINS) $(TOOL_BINS) $(HELPER_BINS) $(BUILD)/ktlsctl \
+     $(LIBKTLS_SO) $(BUILD)/lib/libktls.a $(BUILD)/lib/ktls.pc $(BUILD)/examples/ktls-echo-server
 
 $(BUILD)/daemon/%.o: daemon/%.c
 	@mkdir -p $(@D)
@@ -94,7 +98,27 @@ bench: deps all
 bench-ktls: deps all
 	BUILD=$(BUILD) bench/ktls-vm.sh
 
-install: $(BUILD)/ktlsd $(BUILD)/ktlsctl
+# libktls: the application side of the handoff socket (include/ktlsd/ktls.h).
+$(BUILD)/lib/ktls.pic.o: lib/ktls.c include/ktlsd/ktls.h include/ktlsd/handoff.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -fvisibility=default -c -o $@ $<
+$(BUILD)/lib/ktls.o: lib/ktls.c include/ktlsd/ktls.h include/ktlsd/handoff.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+$(LIBKTLS_SO): $(BUILD)/lib/ktls.pic.o
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libktls.so.1 -o $@ $<
+	ln -sf libktls.so.1 $(BUILD)/lib/libktls.so
+$(BUILD)/lib/libktls.a: $(BUILD)/lib/ktls.o
+	rm -f $@ && ar rcs $@ $<
+$(BUILD)/lib/ktls.pc: lib/ktls.pc.in
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' $< >$@
+# The examples link the static library: they run from the build tree without installing.
+$(BUILD)/examples/%: examples/%.c $(BUILD)/lib/libktls.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/lib/libktls.a
+
+install: $(BUILD)/ktlsd $(BUILD)/ktlsctl $(LIBKTLS_SO) $(BUILD)/lib/libktls.a $(BUILD)/lib/ktls.pc
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/ktlsd
 	install -m 0755 $(BUILD)/ktlsd $(DESTDIR)$(SBINDIR)/ktlsd
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
@@ -104,12 +128,21 @@ install: $(BUILD)/ktlsd $(BUILD)/ktlsctl
 	install -d $(DESTDIR)$(SYSCONFDIR)/modules-load.d
 	install -m 0644 kmod-helpers/ktls.conf $(DESTDIR)$(SYSCONFDIR)/modules-load.d/ktls.conf
 	install -m 0644 etc/ktlsd.conf $(DESTDIR)$(SYSCONFDIR)/ktlsd/ktlsd.conf.example
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/ktlsd
+	install -m 0755 $(LIBKTLS_SO) $(DESTDIR)$(LIBDIR)/libktls.so.1
+	ln -sf libktls.so.1 $(DESTDIR)$(LIBDIR)/libktls.so
+	install -m 0644 $(BUILD)/lib/libktls.a $(DESTDIR)$(LIBDIR)/libktls.a
+	install -m 0644 $(BUILD)/lib/ktls.pc $(DESTDIR)$(LIBDIR)/pkgconfig/ktls.pc
+	install -m 0644 include/ktlsd/ktls.h include/ktlsd/handoff.h $(DESTDIR)$(INCDIR)/ktlsd/
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/ktlsd $(DESTDIR)$(SBINDIR)/ktls-probe $(DESTDIR)$(SBINDIR)/ktls-diag \
 		$(DESTDIR)$(BINDIR)/ktlsctl $(DESTDIR)$(MANDIR)/man1/ktlsctl.1 \
 		$(DESTDIR)$(SYSCONFDIR)/ktlsd/ktlsd.conf.example \
-		$(DESTDIR)$(SYSCONFDIR)/modules-load.d/ktls.conf
+		$(DESTDIR)$(SYSCONFDIR)/modules-load.d/ktls.conf \
+		$(DESTDIR)$(LIBDIR)/libktls.so.1 $(DESTDIR)$(LIBDIR)/libktls.so $(DESTDIR)$(LIBDIR)/libktls.a \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/ktls.pc $(DESTDIR)$(INCDIR)/ktlsd/ktls.h \
+		$(DESTDIR)$(INCDIR)/ktlsd/handoff.h
 
 format:
 	clang-format -i $(wildcard daemon/*.c daemon/*.h tests/unit/*.c tests/tools/*.c kmod-helpers/*.c \

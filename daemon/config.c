@@ -828,13 +828,13 @@ static int config_set_handoff_profiles(struct cfg_ctx *ctx, const config_setting
 static int config_add_handoff_listener(struct cfg_ctx *ctx)
 {
 	struct ktlsd_cfg *cfg = ctx->cfg;
-	struct cfg_listener *arr = realloc(cfg->listeners, (cfg->n_listeners + 1) * sizeof(*arr));
-	struct cfg_listener *l;
+	struct cfg_listener *arr, *l;
 
 	for (size_t i = 0; i < cfg->n_listeners; i++)
 		if (!strcmp(cfg->listeners[i].name, "handoff"))
 			return config_err(ctx, NULL,
 					  "listener name \"handoff\" is taken by the handoff socket");
+	arr = realloc(cfg->listeners, (cfg->n_listeners + 1) * sizeof(*arr));
 	if (!arr)
 		return config_nomem(ctx);
 	cfg->listeners = arr;

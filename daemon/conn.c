@@ -86,6 +86,8 @@ struct conn *conn_new(struct worker *w, int cfd, size_t listener)
 	c->snap = snapshot_get(w->snap);
 	c->lcfg = &c->snap->cfg->listeners[listener];
 	c->hs.conn_id = c->id;
+	c->hs.forced_profile = -1;
+	c->app_fd = -1;
 	c->hs.worker = w->idx;
 	c->state = CONN_HANDSHAKE;
 	c->gauge = GAUGE_NONE;
@@ -126,6 +128,8 @@ static void conn_free(struct conn *c)
 			 (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
 	}
 	conn_set_gauge(c, GAUGE_NONE);
+	if (c->flags & CONN_F_HANDOFF)
+		handoff_conn_free(c);
 	if (c->cfd >= 0)
 		close(c->cfd);
 	if (c->bfd >= 0)
@@ -202,7 +206,9 @@ void conn_close(struct conn *c, const char *reason)
 	}
 	/* Wakes anything the cancel could not reach (an operation already running). */
 	if (c->inflight) {
-		shutdown(c->cfd, SHUT_RDWR);
+		/* A handed-off socket is the application's too: never shut it down. */
+		if (!(c->flags & CONN_F_HANDOFF))
+			shutdown(c->cfd, SHUT_RDWR);
 		if (c->bfd >= 0)
 			shutdown(c->bfd, SHUT_RDWR);
 		return;

@@ -41,6 +41,15 @@ void handover_begin(struct conn *c)
 	OPENSSL_cleanse(c->hs.secret, sizeof(c->hs.secret));
 }
 
+/** handover_abandon() - stay on userspace records after all (handoff with pipelined data). */
+void handover_abandon(struct conn *c)
+{
+	c->flags &= ~(CONN_F_HANDOVER | CONN_F_RECV_EXACT);
+	OPENSSL_cleanse(c->hs.secret, sizeof(c->hs.secret));
+	stats_inc(c->w, STAT_PATH_USERSPACE);
+	conn_set_gauge(c, GAUGE_USERSPACE);
+}
+
 /* @why: the fallback counter to bump, or STAT__COUNT for none. */
 static enum handover_result handover_stay_userspace(struct conn *c, enum stat_id why)
 {

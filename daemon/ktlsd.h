@@ -77,6 +77,9 @@ struct hs_info {
 	bool early_replayed; /* refused: this ticket already carried 0-RTT data */
 	bool early_reading;  /* still reading 0-RTT data (SSL_read_early_data) */
 	bool sni_refused;    /* sni_strict refused the ClientHello's name (tlsprof.c) */
+	int forced_profile;  /* handoff: the profile the application asked for; -1: the listener's */
+	uint8_t alpn_wire[129]; /* handoff: the application's ALPN list (wire format) */
+	uint8_t alpn_wire_len;
 	/* TLS 1.3 application traffic secrets, [KTLS_TX] ours, [KTLS_RX] the client's;
 	 * held from the keylog callback until ktls_export() cleanses them. */
 	uint8_t secret[2][48];
@@ -217,6 +220,7 @@ enum op {
 	OP_B2C_IN,
 	OP_B2C_OUT,
 	OP_B2C_WAIT,
+	OP_APP_HUP, /* handoff: the application's connection to the handoff socket closed */
 	OP__COUNT,
 };
 
@@ -309,6 +313,8 @@ struct worker {
 	atomic_bool paused;			/* `drain`: close the listeners, keep serving */
 	atomic_bool exited;
 	_Atomic(struct worker_req *) req; /* from the control thread, taken on notify */
+	pthread_mutex_t inbox_lock;	  /* guards inbox: handoff jobs from the handoff thread */
+	struct handoff_job *inbox;
 
 	/* Connection slab: slots are reused; a generation tells stale completions apart. */
 	struct conn **slots;
@@ -398,6 +404,8 @@ enum conn_state {
 #define CONN_F_RECV_EXACT     (1u << 7) /* receive whole TLS records, nothing past them */
 #define CONN_F_EARLY_BACKEND  (1u << 8) /* backend connect started during the handshake (0-RTT) */
 #define CONN_F_BACKEND_UP     (1u << 9) /* that connect completed */
+#define CONN_F_HANDOFF	      (1u << 10) /* from the handoff socket: the application is the backend */
+#define CONN_F_REPLIED	      (1u << 11) /* handoff: the application has its reply */
 
 /* One direction of a kernel-TLS connection: bytes wait in a pipe between two splices. */
 struct splice_dir {
@@ -451,6 +459,9 @@ struct conn {
 	uint64_t bytes_in;    /* plaintext client -> backend */
 	uint64_t bytes_out;   /* plaintext backend -> client */
 	uint32_t early_bytes; /* 0-RTT plaintext accepted */
+	int app_fd;	      /* handoff: the application's connection (replies go there), or -1 */
+	uint64_t app_id;      /* handoff: the request's id */
+	uint32_t app_flags;   /* handoff: the request's KTLSD_HANDOFF_F_* */
 	const char *close_reason;
 };
 
@@ -486,6 +497,7 @@ enum handover_result { HANDOVER_WAIT, HANDOVER_DONE, HANDOVER_USERSPACE, HANDOVE
 
 void handover_begin(struct conn *c);
 enum handover_result handover_step(struct conn *c);
+void handover_abandon(struct conn *c);
 
 /* ---- splice.c: relaying a kernel-TLS connection ---- */
 
@@ -513,6 +525,38 @@ void relay_on_client_send(struct conn *c, int res);
 void relay_on_backend_recv(struct conn *c, int res);
 void relay_on_backend_send(struct conn *c, int res);
 
+/* ---- handoff.c (the handoff socket's thread) and handoff_conn.c (on the workers) ---- */
+
+struct handoff;
+struct ktlsd;
+
+/* A validated request with its socket, on its way to a worker. */
+struct handoff_job {
+	struct handoff_job *next;
+	int cfd;    /* the application's TCP socket (our copy) */
+	int app_fd; /* a dup of the application's handoff connection, for the reply */
+	uint64_t id;
+	uint32_t flags;
+	uint32_t timeout_ms;
+	int profile; /* index into the snapshot's profiles */
+	uint8_t alpn_wire[129];
+	uint8_t alpn_wire_len;
+};
+
+int handoff_start(struct ktlsd *k, const struct ktlsd_cfg *cfg, struct handoff **out);
+void handoff_stop(struct handoff *h);
+void handoff_post(struct worker *w, struct handoff_job *job);
+void handoff_adopt(struct worker *w, struct handoff_job *job);
+/* relay.c calls these for CONN_F_HANDOFF connections. */
+bool handoff_on_handshake(struct conn *c);
+void handoff_on_failure(struct conn *c, const char *why);
+void handoff_return_ktls(struct conn *c);
+bool handoff_start_relay(struct conn *c);
+void handoff_on_app_hup(struct conn *c, int res);
+void handoff_conn_free(struct conn *c);
+/* Sends the job's error reply and closes its descriptors (jobs that never became conns). */
+void handoff_job_fail(struct handoff_job *job, int status, const char *msg);
+
 /* ---- main.c + runtime.c: the daemon's run-time state, shared with the control API ---- */
 
 struct control;
@@ -539,6 +583,7 @@ struct ktlsd {
 	bool stopping; /* SIGTERM: draining, then exit */
 	uint64_t started_ms;
 	struct control *control;
+	struct handoff *handoff;
 };
 
 /* runtime.c. Each returns 0 or -errno with a message in @err; they take k->lock. */

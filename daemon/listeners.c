@@ -64,6 +64,9 @@ int listeners_assign(struct lslots *ls, struct ktlsd_cfg *cfg, struct worker *wo
 		struct cfg_listener *l = &cfg->listeners[i];
 		int s = -1;
 
+		if (l->handoff)
+			continue; /* the handoff socket is handoff.c's */
+
 		for (int j = 0; j < LISTENER_SLOTS && s < 0; j++)
 			if (lslot_matches(&ls->slot[j], l) && !taken[j])
 				s = j;

@@ -108,6 +108,15 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 		return ret;
 	}
 	k->started_ms = now_monotonic_ms();
+	if (k->snap->cfg->handoff.socket) {
+		ret = handoff_start(k, k->snap->cfg, &k->handoff);
+		if (ret < 0) {
+			ktlsd_stop_workers(k);
+			for (unsigned i = 0; i < started; i++)
+				worker_join(&k->workers[i]);
+			return ret;
+		}
+	}
 	if (k->snap->cfg->control.socket || k->snap->cfg->metrics_listen) {
 		ret = control_start(k, k->snap->cfg, &k->control);
 		if (ret < 0) {
@@ -160,6 +169,8 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 	}
 	control_stop(k->control);
 	k->control = NULL;
+	handoff_stop(k->handoff);
+	k->handoff = NULL;
 	log_info("stopped");
 	return ret;
 }

@@ -254,9 +254,20 @@ void relay_pump(struct conn *c)
 	if (c->flags & CONN_F_HANDOVER) {
 		switch (handover_step(c)) {
 		case HANDOVER_DONE:
+			if (c->flags & CONN_F_HANDOFF) {
+				handoff_return_ktls(c);
+				return;
+			}
 			splice_pump(c);
 			return;
 		case HANDOVER_WAIT:
+			/* A handoff has no backend to drain to_back into yet: relay instead. */
+			if ((c->flags & CONN_F_HANDOFF) && c->bfd < 0 && buf_len(&c->to_back)) {
+				handover_abandon(c);
+				if (handoff_start_relay(c))
+					relay_pump(c);
+				return;
+			}
 			/* Only the backend may move meanwhile, to make room in to_back. */
 			if (c->state == CONN_RELAY && buf_len(&c->to_back) &&
 			    !conn_op_pending(c, OP_BSEND))
@@ -265,6 +276,8 @@ void relay_pump(struct conn *c)
 		case HANDOVER_CLOSED:
 			return;
 		case HANDOVER_USERSPACE:
+			if ((c->flags & CONN_F_HANDOFF) && c->bfd < 0 && !handoff_start_relay(c))
+				return;
 			break;
 		}
 	}
@@ -308,6 +321,8 @@ static bool relay_handshake(struct conn *c)
 		stats_inc(c->w, STAT_HANDSHAKES);
 		stats_hist_observe(&c->w->stats, HIST_HANDSHAKE,
 				   now_monotonic_ns() - c->hs_start_ns);
+		if (c->flags & CONN_F_HANDOFF)
+			return handoff_on_handshake(c);
 		if (c->flags & CONN_F_EARLY_BACKEND) {
 			/* The backend has been connecting since the 0-RTT data arrived. */
 			handover_begin(c);

@@ -39,6 +39,10 @@
 	  "plaintext bytes relayed from clients to backends")                                      \
 	X(STAT_BYTES_TO_CLIENTS, "bytes_to_clients",                                               \
 	  "plaintext bytes relayed from backends to clients")                                      \
+	X(STAT_HANDOFF_REQUESTS, "handoff_requests", "sockets handed to ktlsd for a handshake")      \
+	X(STAT_HANDOFF_KTLS, "handoff_ktls", "handed-off sockets returned with kernel TLS")         \
+	X(STAT_HANDOFF_RELAYED, "handoff_relayed",                                                 \
+	  "handed-off connections relayed through a socketpair (no kTLS for them)")                \
 	X(STAT_URING_SUBMITTED, "uring_sqes_submitted", "io_uring submission entries submitted")
 
 /* Per listener (and summed into the totals): handshakes and session resumption. */

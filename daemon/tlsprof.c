@@ -129,7 +129,9 @@ static int tlsprof_client_hello_cb(SSL *ssl, int *alert, void *arg)
 			return SSL_CLIENT_HELLO_ERROR;
 		}
 	}
-	if (found < 0)
+	if (hs->forced_profile >= 0) /* handoff: the application chose the profile */
+		found = hs->forced_profile;
+	else if (found < 0)
 		found = (ssize_t)hs->lcfg->profiles[0];
 	if ((size_t)found != hs->profile) {
 		if (tlsprof_apply(ssl, &hs->snap->profiles[found]) < 0) {
@@ -146,14 +148,17 @@ static int tlsprof_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *o
 {
 	const struct hs_info *hs = SSL_get_app_data(ssl);
 	const struct cfg_listener *l = hs->lcfg;
+	/* A handoff request's own list wins over the listener's. */
+	const unsigned char *wire = hs->alpn_wire_len ? hs->alpn_wire : l->alpn_wire;
+	unsigned int wire_len = hs->alpn_wire_len ? hs->alpn_wire_len : (unsigned int)l->alpn_wire_len;
 	unsigned char *sel;
 
 	(void)arg;
-	if (!l->alpn_wire_len)
+	if (!wire_len)
 		return SSL_TLSEXT_ERR_NOACK;
 	/* Server preference: the first of our protocols that the client also offers. */
-	if (SSL_select_next_proto(&sel, outlen, l->alpn_wire, (unsigned int)l->alpn_wire_len, in,
-				  inlen) != OPENSSL_NPN_NEGOTIATED)
+	if (SSL_select_next_proto(&sel, outlen, wire, wire_len, in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_ALERT_FATAL; /* RFC 7301: no_application_protocol */
 	*out = sel;
 	return SSL_TLSEXT_ERR_OK;
@@ -363,7 +368,7 @@ SSL *tlsprof_new_ssl(const struct snapshot *s, const struct cfg_listener *l, str
 
 	hs->snap = s;
 	hs->lcfg = l;
-	hs->profile = l->profiles[0];
+	hs->profile = hs->forced_profile >= 0 ? (size_t)hs->forced_profile : l->profiles[0];
 	hs->sni[0] = '\0';
 	hs->miss = RESUME_MISS_NONE;
 	hs->offered = hs->early_offered = hs->early_replayed = false;

@@ -159,7 +159,8 @@ static void worker_sync_listeners(struct worker *w)
 	for (size_t s = 0; s < LISTENER_SLOTS; s++)
 		w->slot_idx[s] = -1;
 	for (size_t i = 0; i < cfg->n_listeners; i++)
-		w->slot_idx[cfg->listeners[i].slot] = (int)i;
+		if (!cfg->listeners[i].handoff)
+			w->slot_idx[cfg->listeners[i].slot] = (int)i;
 	for (size_t s = 0; s < LISTENER_SLOTS; s++) {
 		int fd = atomic_exchange(&w->pending_fd[s], -1);
 
@@ -195,6 +196,8 @@ static void worker_arm_notify(struct worker *w)
 	io_uring_sqe_set_data64(sqe, ud_pack(OP_NOTIFY, 0, 0));
 }
 
+static void worker_take_inbox(struct worker *w);
+
 static void worker_begin_drain(struct worker *w)
 {
 	if (w->draining)
@@ -222,10 +225,34 @@ static void worker_on_notify(struct worker *w)
 	worker_sync_listeners(w);
 	if (req)
 		worker_answer(w, req);
+	worker_take_inbox(w);
 	if (atomic_load(&w->stop))
 		worker_begin_drain(w);
 	else
 		worker_arm_notify(w);
+}
+
+/* Handoff jobs the handoff thread queued for this worker. */
+static void worker_take_inbox(struct worker *w)
+{
+	struct handoff_job *job, *next;
+
+	pthread_mutex_lock(&w->inbox_lock);
+	job = w->inbox;
+	w->inbox = NULL;
+	pthread_mutex_unlock(&w->inbox_lock);
+	/* The list is newest first: adopt in arrival order. */
+	struct handoff_job *rev = NULL;
+
+	for (; job; job = next) {
+		next = job->next;
+		job->next = rev;
+		rev = job;
+	}
+	for (job = rev; job; job = next) {
+		next = job->next;
+		handoff_adopt(w, job);
+	}
 }
 
 static void worker_on_accept(struct worker *w, size_t i, uint32_t gen, int res, unsigned flags)
@@ -294,6 +321,9 @@ static void worker_on_conn_cqe(struct worker *w, uint64_t ud, int res)
 		break;
 	case OP_BSEND:
 		relay_on_backend_send(c, res);
+		break;
+	case OP_APP_HUP:
+		handoff_on_app_hup(c, res);
 		break;
 	default:
 		splice_on_cqe(c, op, res);
@@ -394,6 +424,7 @@ static void *worker_main(void *arg)
 	log_debug("worker %u: stopped", w->idx);
 	atomic_store(&w->exited, true);
 	worker_req_finish(atomic_exchange(&w->req, NULL), -ESRCH);
+	worker_take_inbox(w); /* handoff_adopt() refuses them: the worker is draining */
 	return NULL;
 }
 

@@ -24,6 +24,7 @@ void worker_init(struct worker *w)
 {
 	memset(w, 0, sizeof(*w));
 	w->notify_fd = -1;
+	pthread_mutex_init(&w->inbox_lock, NULL);
 	for (size_t i = 0; i < LISTENER_SLOTS; i++) {
 		w->listeners[i].fd = -1;
 		w->slot_idx[i] = -1;

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: MIT
+/*
+ * handoff_conn.c - a handed-off socket on its worker: the handshake runs as for any
+ * accepted connection (the application's profile and ALPN list instead of a listener's),
+ * then the socket goes back to the application with kernel TLS installed, or, where the
+ * kernel cannot take the connection, the application gets one end of a socketpair and the
+ * connection stays here, relayed like a backend's. Every outcome sends exactly one reply.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include <ktlsd/handoff.h>
+
+#include "ktlsd.h"
+
+/** handoff_post() - queue @job for worker @w (handoff thread). */
+void handoff_post(struct worker *w, struct handoff_job *job)
+{
+	if (atomic_load(&w->exited)) {
+		handoff_job_fail(job, KTLSD_HANDOFF_E_BUSY, "ktlsd is stopping");
+		return;
+	}
+	pthread_mutex_lock(&w->inbox_lock);
+	job->next = w->inbox;
+	w->inbox = job;
+	pthread_mutex_unlock(&w->inbox_lock);
+	worker_notify(w);
+}
+
+/* Sends a reply, with @fd attached if >= 0. Return: 0 or -errno. */
+static int handoff_send(struct conn *c, struct ktlsd_handoff_reply *r, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = { .iov_base = r, .iov_len = sizeof(*r) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	r->magic = KTLSD_HANDOFF_MAGIC;
+	r->version = KTLSD_HANDOFF_VERSION;
+	r->id = c->app_id;
+	if (fd >= 0) {
+		memset(&cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = sizeof(cbuf.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	c->flags |= CONN_F_REPLIED;
+	if (sendmsg(c->app_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		conn_log(c, LOG_LVL_INFO, "handoff reply: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* The reply's TLS fields, taken while the SSL object still exists. */
+static void handoff_fill(struct conn *c, struct ktlsd_handoff_reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (c->ssl) {
+		int nid = SSL_get_negotiated_group(c->ssl);
+		const char *g = nid ? SSL_group_to_name(c->ssl, nid) : NULL;
+
+		r->tls_version = (uint16_t)SSL_version(c->ssl);
+		snprintf(r->group, sizeof(r->group), "%s", g ? g : "");
+	}
+	snprintf(r->cipher, sizeof(r->cipher), "%s", c->tls_cipher ? c->tls_cipher : "");
+	snprintf(r->alpn, sizeof(r->alpn), "%s", c->alpn);
+	snprintf(r->sni, sizeof(r->sni), "%s", c->hs.sni);
+	if (c->resumed)
+		r->flags |= KTLSD_HANDOFF_R_RESUMED;
+	if (c->hs_start_ns)
+		r->handshake_us = (uint32_t)((now_monotonic_ns() - c->hs_start_ns) / 1000);
+}
+
+/* Stop watching the application's connection: the reply is out. */
+static void handoff_unwatch(struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!conn_op_pending(c, OP_APP_HUP) || !(sqe = worker_get_sqe(c->w)))
+		return;
+	io_uring_prep_cancel64(sqe, ud_pack(OP_APP_HUP, c->gen, c->slot), 0);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
+}
+
+/**
+ * handoff_adopt() - start the handshake of a handed-off socket (worker thread).
+ * Takes @job over.
+ */
+void handoff_adopt(struct worker *w, struct handoff_job *job)
+{
+	const struct ktlsd_cfg *cfg = w->snap->cfg;
+	struct io_uring_sqe *sqe;
+	struct conn *c;
+
+	if (!cfg->handoff.socket || w->draining || atomic_load(&w->stop) ||
+	    atomic_load(&w->exited)) {
+		handoff_job_fail(job, KTLSD_HANDOFF_E_BUSY, "ktlsd is stopping or draining");
+		return;
+	}
+	c = conn_new(w, job->cfd, cfg->handoff_listener);
+	if (!c) {
+		handoff_job_fail(job, KTLSD_HANDOFF_E_INTERNAL, "out of memory");
+		return;
+	}
+	stats_inc(w, STAT_HANDOFF_REQUESTS);
+	c->flags |= CONN_F_HANDOFF;
+	c->app_fd = job->app_fd;
+	c->app_id = job->id;
+	c->app_flags = job->flags;
+	c->hs.forced_profile = job->profile;
+	memcpy(c->hs.alpn_wire, job->alpn_wire, job->alpn_wire_len);
+	c->hs.alpn_wire_len = job->alpn_wire_len;
+	if (job->timeout_ms)
+		c->deadline_ms = w->now_ms + job->timeout_ms;
+	free(job);
+	if (handshake_begin(c) < 0) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	/* An application that goes away cancels its handshake. */
+	sqe = worker_get_sqe(w);
+	if (sqe) {
+		io_uring_prep_poll_add(sqe, c->app_fd, POLLRDHUP);
+		io_uring_sqe_set_data64(sqe, ud_pack(OP_APP_HUP, c->gen, c->slot));
+		c->inflight |= 1u << OP_APP_HUP;
+	}
+	relay_pump(c);
+}
+
+/**
+ * handoff_start_relay() - no kernel TLS for this connection: the application gets one end
+ * of a socketpair, and the connection relays between the other end and the client.
+ * Return: true if the connection goes on; false if it was closed (do not touch it).
+ */
+bool handoff_start_relay(struct conn *c)
+{
+	struct ktlsd_handoff_reply r;
+	int sp[2];
+
+	if (c->app_flags & KTLSD_HANDOFF_F_REQUIRE_KTLS) {
+		conn_close(c, "no kernel TLS for this connection (required)");
+		return false;
+	}
+	/* Ours is non-blocking for the ring; the application's is made blocking below, as
+	 * the TCP socket it replaces would normally be. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp) < 0 ||
+	    (fcntl(sp[1], F_SETFL, 0) < 0 && (close(sp[0]), close(sp[1]), true))) {
+		conn_log(c, LOG_LVL_ERR, "socketpair: %s", strerror(errno));
+		conn_close(c, "internal error (socketpair)");
+		return false;
+	}
+	handoff_fill(c, &r);
+	r.flags |= KTLSD_HANDOFF_R_RELAY;
+	if (handoff_send(c, &r, sp[1]) < 0) {
+		close(sp[0]);
+		close(sp[1]);
+		conn_close(c, "the application went away");
+		return false;
+	}
+	close(sp[1]);
+	handoff_unwatch(c);
+	c->bfd = sp[0];
+	c->flags |= CONN_F_BACKEND_UP;
+	c->state = CONN_RELAY;
+	c->deadline_ms = c->w->now_ms + c->lcfg->idle_timeout_ms;
+	stats_inc(c->w, STAT_HANDOFF_RELAYED);
+	conn_log(c, LOG_LVL_DEBUG, "handed back as a relayed socketpair (userspace TLS)");
+	return true;
+}
+
+/**
+ * handoff_on_handshake() - the handshake completed: decide between kernel TLS and the
+ * relay. Return: true if the connection goes on, false if it was closed.
+ */
+bool handoff_on_handshake(struct conn *c)
+{
+	if (backend_prepare(c) < 0) {
+		conn_close(c, "out of memory");
+		return false;
+	}
+	handover_begin(c);
+	if (!(c->flags & CONN_F_HANDOVER))
+		return handoff_start_relay(c);
+	/* relay_pump() drives the switch; handoff_return_ktls() ends it. */
+	c->state = CONN_RELAY;
+	c->deadline_ms = c->w->now_ms + c->lcfg->handshake_timeout_ms;
+	return true;
+}
+
+/** handoff_return_ktls() - kernel TLS is installed: the socket goes back; we let go. */
+void handoff_return_ktls(struct conn *c)
+{
+	struct ktlsd_handoff_reply r;
+
+	handoff_fill(c, &r);
+	r.tls_version = (uint16_t)(!strcmp(c->tls_version ? c->tls_version : "", "TLSv1.3")
+					   ? 0x0304
+					   : 0x0303);
+	r.flags |= (c->ktls & KTLS_F_TX ? KTLSD_HANDOFF_R_KTLS_TX : 0) |
+		   (c->ktls & KTLS_F_RX ? KTLSD_HANDOFF_R_KTLS_RX : 0);
+	if (handoff_send(c, &r, c->cfd) == 0)
+		stats_inc(c->w, STAT_HANDOFF_KTLS);
+	handoff_unwatch(c);
+	/* Ours was a duplicate: closing it leaves the application's socket as it is. */
+	close(c->cfd);
+	c->cfd = -1;
+	conn_close(c, "handed back on kernel TLS");
+}
+
+/** handoff_on_app_hup() - the application's connection closed (or the watch ended). */
+void handoff_on_app_hup(struct conn *c, int res)
+{
+	if (res == -ECANCELED || (c->flags & CONN_F_REPLIED))
+		return;
+	conn_close(c, "the application went away during the handshake");
+}
+
+/** handoff_conn_free() - the last word to the application if it had none, then let go. */
+void handoff_conn_free(struct conn *c)
+{
+	struct ktlsd_handoff_reply r;
+	const char *why = c->close_reason ? c->close_reason : "closed";
+
+	if (c->app_fd < 0)
+		return;
+	if (!(c->flags & CONN_F_REPLIED)) {
+		handoff_fill(c, &r);
+		if (strstr(why, "timeout"))
+			r.status = KTLSD_HANDOFF_E_TIMEOUT;
+		else if (strstr(why, "required"))
+			r.status = KTLSD_HANDOFF_E_NO_KTLS;
+		else if (c->hs_fail)
+			r.status = KTLSD_HANDOFF_E_HANDSHAKE;
+		else
+			r.status = KTLSD_HANDOFF_E_INTERNAL;
+		snprintf(r.message, sizeof(r.message), "%s%s%s", why, c->hs_fail ? ": " : "",
+			 c->hs_fail ? lstats_name(c->hs_fail) : "");
+		handoff_send(c, &r, -1);
+	}
+	close(c->app_fd);
+	c->app_fd = -1;
+}
