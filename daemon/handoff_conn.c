@@ -71,7 +71,8 @@ static int handoff_send(struct conn *c, struct ktlsd_handoff_reply *r, int fd)
 static void handoff_fill(struct conn *c, struct ktlsd_handoff_reply *r)
 {
 	memset(r, 0, sizeof(*r));
-	if (c->ssl) {
+	/* Only once the handshake is done: OpenSSL has no group before. */
+	if (c->ssl && c->tls_version) {
 		int nid = SSL_get_negotiated_group(c->ssl);
 		const char *g = nid ? SSL_group_to_name(c->ssl, nid) : NULL;
 
