@@ -146,7 +146,7 @@ uninstall:
 
 format:
 	clang-format -i $(wildcard daemon/*.c daemon/*.h tests/unit/*.c tests/tools/*.c kmod-helpers/*.c \
-		ktlsctl/*.c ktlsctl/*.h fuzz/*.c include/ktlsd/*.h)
+		ktlsctl/*.c ktlsctl/*.h fuzz/*.c include/ktlsd/*.h lib/*.c examples/*.c)
 
 tidy:
 	@# One file per run: clang-tidy 14 misreports va_list state across files of one run.

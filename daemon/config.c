@@ -728,7 +728,8 @@ static int config_set_access_socket(struct cfg_ctx *ctx, const config_setting_t 
 	if (ret)
 		return ret;
 	if (v[0] != '/' || strlen(v) >= sizeof(sun.sun_path))
-		return config_err(ctx, s, "%s: \"%s\" must be an absolute path shorter than %zu bytes",
+		return config_err(ctx, s,
+				  "%s: \"%s\" must be an absolute path shorter than %zu bytes",
 				  key->name, v, sizeof(sun.sun_path));
 	return config_dup(ctx, &a->socket, v);
 }
@@ -775,7 +776,8 @@ static int config_set_access_uids(struct cfg_ctx *ctx, const config_setting_t *s
 	struct cfg_access *a = config_field(obj, key);
 	int n = config_setting_length(s);
 
-	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
 		return config_err(ctx, s, "%s must be an array of user names or uids", key->name);
 	a->uids = calloc((size_t)n + 1, sizeof(*a->uids));
 	if (!a->uids)
@@ -832,8 +834,9 @@ static int config_add_handoff_listener(struct cfg_ctx *ctx)
 
 	for (size_t i = 0; i < cfg->n_listeners; i++)
 		if (!strcmp(cfg->listeners[i].name, "handoff"))
-			return config_err(ctx, NULL,
-					  "listener name \"handoff\" is taken by the handoff socket");
+			return config_err(
+				ctx, NULL,
+				"listener name \"handoff\" is taken by the handoff socket");
 	arr = realloc(cfg->listeners, (cfg->n_listeners + 1) * sizeof(*arr));
 	if (!arr)
 		return config_nomem(ctx);

@@ -92,8 +92,8 @@ struct cfg_backend {
 
 struct cfg_listener {
 	char *name;
-	bool runtime;	  /* added through the control API, not in the file */
-	bool handoff;  /* the handoff socket's: no listening address, the application is the backend */
+	bool runtime; /* added through the control API, not in the file */
+	bool handoff; /* the handoff socket's: no listening address, the application is the backend */
 	unsigned slot;	  /* listening-socket slot (listeners.c); set by main, not by the parser */
 	char *listen_str; /* as written: "127.0.0.1:8443", "[::]:443" */
 	struct sockaddr_storage addr;
@@ -121,8 +121,8 @@ struct cfg_listener {
 
 /* A Unix socket ktlsd offers to local programs, and who may use it. */
 struct cfg_access {
-	char *socket;	/* absolute path; NULL: no such socket */
-	uint32_t mode;	/* 0600 or 0660 */
+	char *socket;  /* absolute path; NULL: no such socket */
+	uint32_t mode; /* 0600 or 0660 */
 	char *group;
 	int gid;	/* -1: ktlsd's own group */
 	uint32_t *uids; /* allowed besides root and ktlsd's own uid */

@@ -106,8 +106,8 @@ static bool handoff_alpn_wire(const char *list, uint8_t *wire, uint8_t *wire_len
 		if (!len || len > 255 || n + 1 + len > 128)
 			return false;
 		wire[n++] = (uint8_t)len;
-		memcpy(wire + n, list, len);
-		n += len;
+		for (size_t i = 0; i < len; i++) /* length-prefixed, not NUL-terminated */
+			wire[n++] = (uint8_t)list[i];
 		list += len + (comma ? 1 : 0);
 	}
 	*wire_len = (uint8_t)n;

@@ -71,14 +71,9 @@ static int handoff_send(struct conn *c, struct ktlsd_handoff_reply *r, int fd)
 static void handoff_fill(struct conn *c, struct ktlsd_handoff_reply *r)
 {
 	memset(r, 0, sizeof(*r));
-	/* Only once the handshake is done: OpenSSL has no group before. */
-	if (c->ssl && c->tls_version) {
-		int nid = SSL_get_negotiated_group(c->ssl);
-		const char *g = nid ? SSL_group_to_name(c->ssl, nid) : NULL;
-
-		r->tls_version = (uint16_t)SSL_version(c->ssl);
-		snprintf(r->group, sizeof(r->group), "%s", g ? g : "");
-	}
+	if (c->tls_version) /* the handshake is done (handshake.c noted what it chose) */
+		r->tls_version = !strcmp(c->tls_version, "TLSv1.3") ? 0x0304 : 0x0303;
+	snprintf(r->group, sizeof(r->group), "%s", c->tls_group);
 	snprintf(r->cipher, sizeof(r->cipher), "%s", c->tls_cipher ? c->tls_cipher : "");
 	snprintf(r->alpn, sizeof(r->alpn), "%s", c->alpn);
 	snprintf(r->sni, sizeof(r->sni), "%s", c->hs.sni);
@@ -210,9 +205,6 @@ void handoff_return_ktls(struct conn *c)
 	struct ktlsd_handoff_reply r;
 
 	handoff_fill(c, &r);
-	r.tls_version = (uint16_t)(!strcmp(c->tls_version ? c->tls_version : "", "TLSv1.3")
-					   ? 0x0304
-					   : 0x0303);
 	r.flags |= (c->ktls & KTLS_F_TX ? KTLSD_HANDOFF_R_KTLS_TX : 0) |
 		   (c->ktls & KTLS_F_RX ? KTLSD_HANDOFF_R_KTLS_RX : 0);
 	if (handoff_send(c, &r, c->cfd) == 0)

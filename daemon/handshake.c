@@ -81,6 +81,12 @@ static void handshake_account(struct conn *c)
 	c->resumed = resumed;
 	c->tls_version = SSL_get_version(c->ssl);
 	c->tls_cipher = SSL_get_cipher_name(c->ssl);
+	{
+		int nid = SSL_get_negotiated_group(c->ssl);
+		const char *g = nid ? SSL_group_to_name(c->ssl, nid) : NULL;
+
+		snprintf(c->tls_group, sizeof(c->tls_group), "%s", g ? g : "");
+	}
 	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
 	if (alpn && alpn_len < sizeof(c->alpn)) {
 		memcpy(c->alpn, alpn, alpn_len);

@@ -77,7 +77,7 @@ struct hs_info {
 	bool early_replayed; /* refused: this ticket already carried 0-RTT data */
 	bool early_reading;  /* still reading 0-RTT data (SSL_read_early_data) */
 	bool sni_refused;    /* sni_strict refused the ClientHello's name (tlsprof.c) */
-	int forced_profile;  /* handoff: the profile the application asked for; -1: the listener's */
+	int forced_profile; /* handoff: the profile the application asked for; -1: the listener's */
 	uint8_t alpn_wire[129]; /* handoff: the application's ALPN list (wire format) */
 	uint8_t alpn_wire_len;
 	/* TLS 1.3 application traffic secrets, [KTLS_TX] ours, [KTLS_RX] the client's;
@@ -456,6 +456,7 @@ struct conn {
 	const char *tls_version; /* OpenSSL's static strings, set when the handshake is done */
 	const char *tls_cipher;
 	char alpn[32];
+	char tls_group[24];   /* the key exchange group, e.g. "x25519"; "" if none */
 	uint64_t bytes_in;    /* plaintext client -> backend */
 	uint64_t bytes_out;   /* plaintext backend -> client */
 	uint32_t early_bytes; /* 0-RTT plaintext accepted */

@@ -150,7 +150,8 @@ static int tlsprof_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *o
 	const struct cfg_listener *l = hs->lcfg;
 	/* A handoff request's own list wins over the listener's. */
 	const unsigned char *wire = hs->alpn_wire_len ? hs->alpn_wire : l->alpn_wire;
-	unsigned int wire_len = hs->alpn_wire_len ? hs->alpn_wire_len : (unsigned int)l->alpn_wire_len;
+	unsigned int wire_len =
+		hs->alpn_wire_len ? hs->alpn_wire_len : (unsigned int)l->alpn_wire_len;
 	unsigned char *sel;
 
 	(void)arg;

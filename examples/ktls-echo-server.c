@@ -70,13 +70,24 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "s:p:a:f:n:")) != -1) {
 		switch (opt) {
-		case 's': sock = optarg; break;
-		case 'p': profile = optarg; break;
-		case 'a': alpn = optarg; break;
-		case 'f': file = optarg; break;
-		case 'n': count = strtol(optarg, NULL, 10); break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'p':
+			profile = optarg;
+			break;
+		case 'a':
+			alpn = optarg;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'n':
+			count = strtol(optarg, NULL, 10);
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-s SOCKET] [-p PROFILE] [-a ALPN] [-f FILE] [-n COUNT] PORT\n",
+			fprintf(stderr,
+				"usage: %s [-s SOCKET] [-p PROFILE] [-a ALPN] [-f FILE] [-n COUNT] PORT\n",
 				argv[0]);
 			return 2;
 		}
@@ -117,9 +128,9 @@ int main(int argc, char **argv)
 		}
 		printf("handed back: TLS 0x%04x %s group=%s alpn=%s sni=%s resumed=%d ktls_tx=%d "
 		       "ktls_rx=%d relay=%d handshake_us=%u\n",
-		       r.tls_version, r.cipher, r.group[0] ? r.group : "-", r.alpn[0] ? r.alpn : "-",
-		       r.sni[0] ? r.sni : "-", r.resumed, r.ktls_tx, r.ktls_rx, r.relay,
-		       r.handshake_us);
+		       r.tls_version, r.cipher, r.group[0] ? r.group : "-",
+		       r.alpn[0] ? r.alpn : "-", r.sni[0] ? r.sni : "-", r.resumed, r.ktls_tx,
+		       r.ktls_rx, r.relay, r.handshake_us);
 		fflush(stdout);
 		ret = file ? serve_file(fd, file) : serve_echo(fd);
 		if (ret < 0)

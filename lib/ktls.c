@@ -141,9 +141,8 @@ int ktls_recv_result(int h, struct ktls_result *res, int *newfd)
 	res->resumed = r.flags & KTLSD_HANDOFF_R_RESUMED;
 	res->tls_version = r.tls_version;
 	res->handshake_us = r.handshake_us;
-	r.cipher[sizeof(r.cipher) - 1] = r.group[sizeof(r.group) - 1] =
-		r.alpn[sizeof(r.alpn) - 1] = r.sni[sizeof(r.sni) - 1] =
-			r.message[sizeof(r.message) - 1] = '\0';
+	r.cipher[sizeof(r.cipher) - 1] = r.group[sizeof(r.group) - 1] = r.alpn[sizeof(r.alpn) - 1] =
+		r.sni[sizeof(r.sni) - 1] = r.message[sizeof(r.message) - 1] = '\0';
 	memcpy(res->cipher, r.cipher, sizeof(res->cipher));
 	memcpy(res->group, r.group, sizeof(res->group));
 	memcpy(res->alpn, r.alpn, sizeof(res->alpn));
@@ -161,11 +160,11 @@ int ktls_recv_result(int h, struct ktls_result *res, int *newfd)
 int ktls_adopt(int newfd, int fd)
 {
 	int fl = fcntl(fd, F_GETFL), nfl = fcntl(newfd, F_GETFL), err = 0;
+	bool ok = fl >= 0 && nfl >= 0 &&
+		  fcntl(newfd, F_SETFL, (nfl & ~O_NONBLOCK) | (fl & O_NONBLOCK)) == 0 &&
+		  (newfd == fd || dup2(newfd, fd) >= 0);
 
-	if (fl < 0 || nfl < 0)
-		err = -errno;
-	else if (fcntl(newfd, F_SETFL, (nfl & ~O_NONBLOCK) | (fl & O_NONBLOCK)) < 0 ||
-		 (newfd != fd && dup2(newfd, fd) < 0))
+	if (!ok)
 		err = -errno;
 	if (newfd != fd)
 		close(newfd);

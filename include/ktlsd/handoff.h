@@ -53,10 +53,10 @@ enum ktlsd_handoff_status {
 };
 
 /* Reply flags. */
-#define KTLSD_HANDOFF_R_KTLS_TX (1u << 0) /* the returned fd has kernel TLS for sending */
-#define KTLSD_HANDOFF_R_KTLS_RX (1u << 1) /* ... and for receiving */
-#define KTLSD_HANDOFF_R_RELAY	(1u << 2) /* the fd is a socketpair end relayed by ktlsd */
-#define KTLSD_HANDOFF_R_RESUMED (1u << 3) /* the handshake resumed a session */
+#define KTLSD_HANDOFF_R_KTLS_TX	 (1u << 0) /* the returned fd has kernel TLS for sending */
+#define KTLSD_HANDOFF_R_KTLS_RX	 (1u << 1) /* ... and for receiving */
+#define KTLSD_HANDOFF_R_RELAY	 (1u << 2) /* the fd is a socketpair end relayed by ktlsd */
+#define KTLSD_HANDOFF_R_RESUMED	 (1u << 3) /* the handshake resumed a session */
 #define KTLSD_HANDOFF_R_VERIFIED (1u << 4) /* CLIENT: the server's certificate verified */
 
 struct ktlsd_handoff_reply {

@@ -28,10 +28,10 @@ extern "C" {
 #endif
 
 struct ktls_result {
-	int status;	      /* enum ktlsd_handoff_status (0: OK) */
-	uint64_t id;	      /* the request's id */
+	int status;	       /* enum ktlsd_handoff_status (0: OK) */
+	uint64_t id;	       /* the request's id */
 	bool ktls_tx, ktls_rx; /* kernel TLS installed on the socket */
-	bool relay;	      /* the descriptor is a socketpair end relayed by ktlsd */
+	bool relay;	       /* the descriptor is a socketpair end relayed by ktlsd */
 	bool resumed;
 	unsigned tls_version; /* 0x0303, 0x0304 */
 	unsigned handshake_us;
