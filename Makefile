@@ -33,8 +33,9 @@ TOOL_SRCS   := $(wildcard tests/tools/*.c)
 TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
 # kmod-helpers programs: each links the daemon modules it names.
 HELPER_BINS := $(BUILD)/ktls-probe $(BUILD)/ktls-diag
-# ktlsctl, the control socket's client: json-c and nothing else of the daemon's.
-CTL_PKGS    := json-c
+# ktlsctl, the control socket's client: json-c and nothing else of the daemon's;
+# OpenSSL for `ktlsctl probe`, which measures TLS servers itself.
+CTL_PKGS    := json-c openssl
 CTL_SRCS    := $(wildcard ktlsctl/*.c)
 CTL_OBJS    := $(patsubst ktlsctl/%.c,$(BUILD)/ctl/%.o,$(CTL_SRCS))
 CTL_CFLAGS  := $(shell pkg-config --cflags $(CTL_PKGS))

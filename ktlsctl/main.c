@@ -6,7 +6,8 @@
  *
  * main.c: the command line (getopt_long over all of it, so options may also follow
  * the command), the table of commands, and one request/reply with the result
- * printed as text (render*.c) or as JSON.
+ * printed as text (render*.c) or as JSON. `probe` sends no request: it measures a
+ * TLS server itself (probe*.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -32,25 +33,28 @@ struct command {
 	int min_pos, max_pos;	/* positional arguments after the word(s) */
 	args_fn *args;		/* NULL: no arguments */
 	render_fn *render;
+	local_fn *local; /* set: runs instead of a request to ktlsd */
 };
 
 static const struct command commands[] = {
-	{ "status", NULL, false, "status", 0, 0, 0, NULL, render_status },
-	{ "stats", NULL, false, "stats", 0, 0, 0, NULL, render_stats },
-	{ "metrics", NULL, false, "metrics", 0, 0, 0, NULL, render_metrics },
-	{ "kernel", NULL, false, "kernel", 0, 0, 0, NULL, render_kernel },
-	{ "reload", NULL, false, "reload", 0, 0, 0, NULL, render_reload },
-	{ "drain", NULL, false, "drain", 0, 0, 0, NULL, render_drain },
-	{ "sessions", "flush", false, "sessions flush", 0, 0, 0, NULL, render_flush },
-	{ "conns", NULL, false, "conns", OPTS_CONNS, 0, 0, args_conns, render_conns },
-	{ "kill", NULL, false, "kill", 0, 1, 1, args_kill, render_kill },
-	{ "tickets", "show", true, "tickets show", 0, 0, 1, args_profile, render_tickets },
-	{ "tickets", "rotate", false, "tickets rotate", 0, 0, 1, args_profile, render_rotate },
-	{ "listeners", "list", true, "listeners list", 0, 0, 0, NULL, render_listeners },
+	{ "status", NULL, false, "status", 0, 0, 0, NULL, render_status, NULL },
+	{ "stats", NULL, false, "stats", 0, 0, 0, NULL, render_stats, NULL },
+	{ "metrics", NULL, false, "metrics", 0, 0, 0, NULL, render_metrics, NULL },
+	{ "kernel", NULL, false, "kernel", 0, 0, 0, NULL, render_kernel, NULL },
+	{ "reload", NULL, false, "reload", 0, 0, 0, NULL, render_reload, NULL },
+	{ "drain", NULL, false, "drain", 0, 0, 0, NULL, render_drain, NULL },
+	{ "sessions", "flush", false, "sessions flush", 0, 0, 0, NULL, render_flush, NULL },
+	{ "conns", NULL, false, "conns", OPTS_CONNS, 0, 0, args_conns, render_conns, NULL },
+	{ "kill", NULL, false, "kill", 0, 1, 1, args_kill, render_kill, NULL },
+	{ "tickets", "show", true, "tickets show", 0, 0, 1, args_profile, render_tickets, NULL },
+	{ "tickets", "rotate", false, "tickets rotate", 0, 0, 1, args_profile, render_rotate,
+	  NULL },
+	{ "listeners", "list", true, "listeners list", 0, 0, 0, NULL, render_listeners, NULL },
 	{ "listeners", "add", false, "listeners add", OPTS_ADD, 0, 1, args_listener_add,
-	  render_listener_add },
+	  render_listener_add, NULL },
 	{ "listeners", "remove", false, "listeners remove", 0, 1, 1, args_listener_remove,
-	  render_listener_remove },
+	  render_listener_remove, NULL },
+	{ "probe", NULL, false, "probe", OPTS_PROBE, 1, 1, NULL, NULL, cmd_probe },
 };
 
 static const char usage_text[] =
@@ -77,6 +81,11 @@ static const char usage_text[] =
 	"  listeners add --name N --listen ADDR --backend ADDR --profile P[,P...]\n"
 	"                [--proxy-protocol] [--no-ktls]\n"
 	"  listeners remove NAME      stop accepting on a listener\n"
+	"  probe HOST:PORT [-n TRIES] [--sni NAME] [--alpn P[,P...]] [--tls1.2|--tls1.3]\n"
+	"        [--cafile FILE] [--insecure] [--early-data BYTES]\n"
+	"                             measure a TLS server (any, not only ktlsd): connect,\n"
+	"                             full and resumed handshakes, 0-RTT, certificates;\n"
+	"                             -t is the timeout of each step\n"
 	"  help                       this text\n"
 	"\n"
 	"Options:\n"
@@ -85,8 +94,8 @@ static const char usage_text[] =
 	"  -j, --json            print the reply's result as JSON\n"
 	"  -t, --timeout SECONDS for connecting and the reply (default 10)\n"
 	"\n"
-	"Exit status: 0 done, 1 ktlsd replied with an error, 2 usage error,\n"
-	"3 no connection, no reply or a malformed reply.\n";
+	"Exit status: 0 done, 1 ktlsd replied with an error (probe: the server could not\n"
+	"be measured), 2 usage error, 3 no connection, no reply or a malformed reply.\n";
 
 void ctl_warn(const char *fmt, ...)
 {
@@ -129,7 +138,14 @@ enum {
 	LO_BACKEND,
 	LO_PROFILE,
 	LO_PROXY,
-	LO_NO_KTLS
+	LO_NO_KTLS,
+	LO_TRIES,
+	LO_ALPN,
+	LO_TLS12,
+	LO_TLS13,
+	LO_CAFILE,
+	LO_INSECURE,
+	LO_EARLY_DATA
 };
 
 static const struct option long_opts[] = {
@@ -149,6 +165,13 @@ static const struct option long_opts[] = {
 	{ "profile", required_argument, NULL, LO_PROFILE },
 	{ "proxy-protocol", no_argument, NULL, LO_PROXY },
 	{ "no-ktls", no_argument, NULL, LO_NO_KTLS },
+	{ "tries", required_argument, NULL, LO_TRIES },
+	{ "alpn", required_argument, NULL, LO_ALPN },
+	{ "tls1.2", no_argument, NULL, LO_TLS12 },
+	{ "tls1.3", no_argument, NULL, LO_TLS13 },
+	{ "cafile", required_argument, NULL, LO_CAFILE },
+	{ "insecure", no_argument, NULL, LO_INSECURE },
+	{ "early-data", required_argument, NULL, LO_EARLY_DATA },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -182,7 +205,9 @@ static int parse_options(int argc, char **argv, struct ctl_opts *o)
 	o->socket = env && *env ? env : KTLSD_CONTROL_SOCKET;
 	o->timeout = DEFAULT_TIMEOUT;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":s:jt:h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":s:jt:hn:", long_opts, NULL)) != -1) {
+		if (c == 'n')
+			c = LO_TRIES;
 		if (c >= LO_LISTENER)
 			o->seen |= 1u << (c - LO_LISTENER);
 		switch (c) {
@@ -235,8 +260,23 @@ static int parse_options(int argc, char **argv, struct ctl_opts *o)
 		case LO_PROFILE:
 			o->profiles = optarg;
 			break;
+		case LO_TRIES:
+			o->tries = optarg;
+			break;
+		case LO_ALPN:
+			o->alpn = optarg;
+			break;
+		case LO_CAFILE:
+			o->cafile = optarg;
+			break;
+		case LO_EARLY_DATA:
+			o->early_data = optarg;
+			break;
 		case LO_PROXY:
 		case LO_NO_KTLS:
+		case LO_TLS12:
+		case LO_TLS13:
+		case LO_INSECURE:
 			break;
 		case ':':
 			ctl_warn("option '%s' needs a value", argv[optind - 1]);
@@ -380,7 +420,13 @@ int main(int argc, char **argv)
 			ctl_warn("%s: unexpected argument '%s'", cmd->wire, o.pos[cmd->max_pos]);
 		return usage_error();
 	}
-	ret = run(&o, cmd);
+	if (cmd->local) {
+		ret = cmd->local(&o);
+		if (ret == CTL_EXIT_USAGE)
+			usage_error();
+	} else {
+		ret = run(&o, cmd);
+	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		ctl_warn("cannot write the output: %s", strerror(errno));
 		if (ret == CTL_EXIT_OK)
