@@ -654,13 +654,9 @@ static int config_check_early_data(struct cfg_ctx *ctx, const config_setting_t *
 	return 0;
 }
 
-static int config_parse_listener(struct cfg_ctx *ctx, const config_setting_t *g, size_t i)
+/* Every listener, the handoff socket's included, starts from these. */
+static void config_listener_defaults(struct cfg_listener *l)
 {
-	struct cfg_listener *l = &ctx->cfg->listeners[i];
-	const config_setting_t *m = config_setting_get_member(g, "name");
-	size_t j;
-	int ret;
-
 	*l = (struct cfg_listener){
 		.ktls = true,
 		.handshake_timeout_ms = CFG_DEF_HANDSHAKE_TIMEOUT_MS,
@@ -669,8 +665,18 @@ static int config_parse_listener(struct cfg_ctx *ctx, const config_setting_t *g,
 		.buffer_size = CFG_DEF_BUFFER_SIZE,
 		.max_early_data = CFG_DEF_MAX_EARLY_DATA,
 		.backlog = CFG_DEF_BACKLOG,
-		.line = config_setting_source_line(g),
 	};
+}
+
+static int config_parse_listener(struct cfg_ctx *ctx, const config_setting_t *g, size_t i)
+{
+	struct cfg_listener *l = &ctx->cfg->listeners[i];
+	const config_setting_t *m = config_setting_get_member(g, "name");
+	size_t j;
+	int ret;
+
+	config_listener_defaults(l);
+	l->line = config_setting_source_line(g);
 	ret = config_parse_group(ctx, g, listener_keys, ARRAY_SIZE(listener_keys), l);
 	if (ret)
 		return ret;
@@ -842,16 +848,9 @@ static int config_add_handoff_listener(struct cfg_ctx *ctx)
 		return config_nomem(ctx);
 	cfg->listeners = arr;
 	l = &arr[cfg->n_listeners];
-	*l = (struct cfg_listener){
-		.handoff = true,
-		.ktls = true,
-		.handshake_timeout_ms = CFG_DEF_HANDSHAKE_TIMEOUT_MS,
-		.idle_timeout_ms = CFG_DEF_IDLE_TIMEOUT_MS,
-		.connect_timeout_ms = CFG_DEF_CONNECT_TIMEOUT_MS,
-		.buffer_size = CFG_DEF_BUFFER_SIZE,
-		.max_early_data = CFG_DEF_MAX_EARLY_DATA,
-		.backend = { .kind = BACKEND_APP },
-	};
+	config_listener_defaults(l);
+	l->handoff = true;
+	l->backend.kind = BACKEND_APP;
 	cfg->handoff_listener = cfg->n_listeners++;
 	l->name = strdup("handoff");
 	l->listen_str = strdup(cfg->handoff.socket);

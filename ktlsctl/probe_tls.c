@@ -175,6 +175,16 @@ static bool verify_failure(SSL *ssl, const struct probe_conf *conf, const char *
 	return true;
 }
 
+/* Waits as OpenSSL's error @e asks (WANT_READ / WANT_WRITE); 0 for any other error. */
+static int probe_wait_ssl(const struct probe_conn *c, int e, double deadline)
+{
+	if (e == SSL_ERROR_WANT_READ)
+		return probe_wait_fd(c->fd, POLLIN, deadline);
+	if (e == SSL_ERROR_WANT_WRITE)
+		return probe_wait_fd(c->fd, POLLOUT, deadline);
+	return 0;
+}
+
 /*
  * After an SSL call on @c returned @ret (not success), with errno @saved: waits for the
  * socket as OpenSSL asks, until @deadline.
@@ -336,12 +346,7 @@ SSL_SESSION *probe_conn_await_session(struct probe_conn *c, double wait)
 		if (ret > 0 || c->session)
 			continue; /* application data is not ours to keep */
 		e = SSL_get_error(c->ssl, ret);
-		if (e == SSL_ERROR_WANT_READ)
-			w = probe_wait_fd(c->fd, POLLIN, deadline);
-		else if (e == SSL_ERROR_WANT_WRITE)
-			w = probe_wait_fd(c->fd, POLLOUT, deadline);
-		else
-			break; /* closed, or an error: no session from this connection */
+		w = probe_wait_ssl(c, e, deadline); /* 0 when closed or an error: no session */
 		if (w <= 0)
 			break;
 	}
@@ -362,12 +367,7 @@ static void drain(struct probe_conn *c, double deadline)
 		if (ret > 0)
 			continue;
 		e = SSL_get_error(c->ssl, ret);
-		if (e == SSL_ERROR_WANT_READ)
-			w = probe_wait_fd(c->fd, POLLIN, deadline);
-		else if (e == SSL_ERROR_WANT_WRITE)
-			w = probe_wait_fd(c->fd, POLLOUT, deadline);
-		else
-			return;
+		w = probe_wait_ssl(c, e, deadline);
 		if (w <= 0)
 			return;
 	}
@@ -393,12 +393,7 @@ void probe_conn_close(struct probe_conn *c, double wait)
 			if (ret >= 0)
 				break;
 			e = SSL_get_error(c->ssl, ret);
-			if (e == SSL_ERROR_WANT_WRITE)
-				w = probe_wait_fd(c->fd, POLLOUT, deadline);
-			else if (e == SSL_ERROR_WANT_READ)
-				w = probe_wait_fd(c->fd, POLLIN, deadline);
-			else
-				break;
+			w = probe_wait_ssl(c, e, deadline);
 			if (w <= 0)
 				break;
 		}
