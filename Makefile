@@ -41,7 +41,7 @@ CTL_OBJS    := $(patsubst ktlsctl/%.c,$(BUILD)/ctl/%.o,$(CTL_SRCS))
 CTL_CFLAGS  := $(shell pkg-config --cflags $(CTL_PKGS))
 CTL_LDLIBS  := $(shell pkg-config --libs $(CTL_PKGS))
 
-.PHONY: all check check-ktls vm-selftest run install uninstall clean deps format tidy bench bench-ktls fuzz
+.PHONY: all check check-ktls vm-selftest run install uninstall clean deps format tidy bench bench-ktls bench-handoff fuzz
 all: $(BUILD)/ktlsd $(UNIT_BINS) $(TOOL_BINS) $(HELPER_BINS) $(BUILD)/ktlsctl \
      $(LIBKTLS_SO) $(BUILD)/lib/libktls.a $(BUILD)/lib/ktls.pc $(BUILD)/examples/ktls-echo-server
 
@@ -94,6 +94,10 @@ deps:
 
 bench: deps all
 	BUILD=$(BUILD) bench/run.sh
+
+# Handoff overhead: a handshake through ktlsd's handoff socket vs in the application.
+bench-handoff: all
+	BUILD=$(BUILD) bench/handoff.sh
 
 # The kernel-TLS data path's counters, in the test VM.
 bench-ktls: deps all
