@@ -6,7 +6,9 @@
 # gnutls-cli) talk TLS to the application, which never does TLS itself; ktlsd does the
 # handshake and hands the socket back (with kernel TLS where the kernel has it, else as
 # a relayed socketpair: the result says which and the echo is byte-exact either way);
-# ALPN from the application's list; sendfile() on the returned descriptor. Bad input:
+# ALPN from the application's list; a session from one application's connection resumes on
+# another application's (one resumption state on the host); sendfile() on the returned
+# descriptor. Bad input:
 # a pipe, a listening socket, an unconnected socket, no descriptor, a short request, a
 # wrong magic, an unknown profile, an application that hangs up mid-handshake, and a
 # client that never finishes its handshake each get a clear error (or are cleaned up)
@@ -56,6 +58,26 @@ wait_until 5 _results_are 2 || fail "second result line missing: $(cat "$T/examp
 assert_contains "$T/example.log" "TLS 0x0303 " "a TLS 1.2 handshake handed back"
 kill "$EX_PID" 2>/dev/null || true
 wait "$EX_PID" 2>/dev/null || true
+
+# ---- one resumption state for every application on the host: a session from a connection
+# application A handed over resumes on application B (a different process)
+EA=$(free_port)
+EB=$(free_port)
+printf 'hello from an application\n' >"$T/small.txt"
+# -f: each sends a small file and closes, so that s_client ends on its own
+"$EXAMPLE" -s "$SOCK" -f "$T/small.txt" -n 1 "$EA" >"$T/appA.log" 2>&1 &
+track "$!"
+"$EXAMPLE" -s "$SOCK" -f "$T/small.txt" -n 1 "$EB" >"$T/appB.log" 2>&1 &
+track "$!"
+wait_port 127.0.0.1 "$EA" && wait_port 127.0.0.1 "$EB" || fail "the two applications did not start"
+sclient "$EA" -ign_eof -sess_out "$T/a.sess" </dev/null >"$T/a.out" 2>&1 || true
+[[ -s $T/a.sess ]] || fail "no session saved from application A's connection"
+sclient "$EB" -ign_eof -sess_in "$T/a.sess" </dev/null >"$T/b.out" 2>&1 || true
+assert_contains "$T/b.out" "hello from an application" "application B's data"
+assert_eq Reused "$(sclient_state "$T/b.out")" "a session from application A's connection, offered to application B"
+wait_until 5 grep -q "handed back" "$T/appB.log" || fail "application B printed no result"
+assert_contains "$T/appB.log" "resumed=1" "application B's result says resumed"
+note "cross-process resumption: a session from application A (pid-separate) resumed on application B"
 
 # ---- sendfile() on the returned descriptor
 EP2=$(free_port)
