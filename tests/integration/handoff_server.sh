@@ -6,6 +6,7 @@
 # gnutls-cli) talk TLS to the application, which never does TLS itself; ktlsd does the
 # handshake and hands the socket back (with kernel TLS where the kernel has it, else as
 # a relayed socketpair: the result says which and the echo is byte-exact either way);
+# the non-blocking form in a poll() loop (examples/ktls-echo-poll.c, 6 at once);
 # ALPN from the application's list; a session from one application's connection resumes on
 # another application's (one resumption state on the host); sendfile() on the returned
 # descriptor. Bad input:
@@ -58,6 +59,24 @@ wait_until 5 _results_are 2 || fail "second result line missing: $(cat "$T/examp
 assert_contains "$T/example.log" "TLS 0x0303 " "a TLS 1.2 handshake handed back"
 kill "$EX_PID" 2>/dev/null || true
 wait "$EX_PID" 2>/dev/null || true
+
+# ---- the non-blocking form in a poll() loop: 6 handshakes in flight at once
+POLLER=$BUILD/examples/ktls-echo-poll
+EPP=$(free_port)
+"$POLLER" -s "$SOCK" -n 6 "$EPP" >"$T/poll.log" 2>&1 &
+track "$!"
+wait_port 127.0.0.1 "$EPP" || fail "ktls-echo-poll did not start: $(cat "$T/poll.log")"
+for i in 1 2 3 4 5 6; do
+	gen_file "$T/p$i.bin" $((64 << 10)) $((20 + i))
+	held_start "p$i" sclient "$EPP" "$T/p$i.bin"
+done
+for i in 1 2 3 4 5 6; do
+	held_wait "p$i" $((64 << 10))
+	held_finish "p$i"
+	assert_file_sha "$T/p$i.out" "$(sha_of "$T/p$i.bin")" "connection $i through the poll() application"
+done
+assert_eq 6 "$(grep -c "handed back" "$T/poll.log")" "results in the poll() application"
+note "non-blocking API: 6 concurrent connections echoed byte-exact through one poll() loop"
 
 # ---- one resumption state for every application on the host: a session from a connection
 # application A handed over resumes on application B (a different process)
