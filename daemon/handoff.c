@@ -131,16 +131,7 @@ static int handoff_find_profile(const struct snapshot *s, const char *name)
 /* One request packet from an application. Returns false when the application is gone. */
 static bool handoff_read_request(struct handoff *h, int app)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * HANDOFF_MAX_FDS)];
-		struct cmsghdr align;
-	} cbuf;
 	struct ktlsd_handoff_req req;
-	struct iovec iov = { .iov_base = &req, .iov_len = sizeof(req) };
-	struct msghdr mh = { .msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = cbuf.buf,
-			     .msg_controllen = sizeof(cbuf.buf) };
 	int fds[HANDOFF_MAX_FDS], n_fds = 0, profile;
 	struct handoff_job *job;
 	struct snapshot *s;
@@ -148,32 +139,25 @@ static bool handoff_read_request(struct handoff *h, int app)
 	ssize_t n;
 
 	memset(&req, 0, sizeof(req));
-	n = recvmsg(app, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR;
-	if (n == 0)
+	n = ktlsd_handoff_recv(app, &req, sizeof(req), fds, HANDOFF_MAX_FDS, &n_fds);
+	if (n == -EAGAIN || n == -EINTR)
+		return true;
+	if (n == 0 || (n < 0 && n != -EMSGSIZE)) {
+		for (int i = 0; i < n_fds; i++)
+			close(fds[i]);
 		return false;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (n_fds < HANDOFF_MAX_FDS)
-				fds[n_fds++] = fd;
-			else
-				close(fd);
-		}
 	}
 	req.profile[sizeof(req.profile) - 1] = req.host[sizeof(req.host) - 1] =
 		req.alpn[sizeof(req.alpn) - 1] = '\0';
-	if ((size_t)n != sizeof(req) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    req.magic != KTLSD_HANDOFF_MAGIC || req.version != KTLSD_HANDOFF_VERSION ||
-	    n_fds != 1) {
-		snprintf(msg, sizeof(msg),
-			 "malformed request: %zd bytes (want %zu), %d descriptors (want 1)", n,
-			 sizeof(req), n_fds);
+	if ((size_t)n != sizeof(req) || req.magic != KTLSD_HANDOFF_MAGIC ||
+	    req.version != KTLSD_HANDOFF_VERSION || n_fds != 1) {
+		if (n < 0)
+			snprintf(msg, sizeof(msg), "malformed request: longer than %zu bytes",
+				 sizeof(req));
+		else
+			snprintf(msg, sizeof(msg),
+				 "malformed request: %zd bytes (want %zu), %d descriptors (want 1)",
+				 n, sizeof(req), n_fds);
 		handoff_reply_now(app, req.id, KTLSD_HANDOFF_E_REQUEST, msg);
 		goto drop;
 	}

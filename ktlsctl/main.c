@@ -97,26 +97,29 @@ static const char usage_text[] =
 	"Exit status: 0 done, 1 ktlsd replied with an error (probe: the server could not\n"
 	"be measured), 2 usage error, 3 no connection, no reply or a malformed reply.\n";
 
+static void ctl_vwarn(const char *fmt, va_list ap)
+{
+	fputs("ktlsctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void ctl_warn(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("ktlsctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	ctl_vwarn(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void ctl_fatal(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("ktlsctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	ctl_vwarn(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(CTL_EXIT_NOREPLY);
 }
 

@@ -94,37 +94,21 @@ int ktls_server_send(int h, int fd, uint64_t id, const char *profile, const char
 
 int ktls_recv_result(int h, struct ktls_result *res, int *newfd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} cbuf;
 	struct ktlsd_handoff_reply r;
-	struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
-	struct msghdr mh = { .msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = cbuf.buf,
-			     .msg_controllen = sizeof(cbuf.buf) };
+	int n_fds;
 	ssize_t n;
 
 	*newfd = -1;
 	memset(res, 0, sizeof(*res));
-	n = recvmsg(h, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n < 0)
-		return -errno;
+	memset(&r, 0, sizeof(r));
+	n = ktlsd_handoff_recv(h, &r, sizeof(r), newfd, 1, &n_fds);
 	if (n == 0)
 		return -ECONNRESET;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (*newfd < 0)
-				*newfd = fd;
-			else
-				close(fd);
-		}
+	if (n < 0 && n != -EMSGSIZE) {
+		if (*newfd >= 0)
+			close(*newfd);
+		*newfd = -1;
+		return (int)n;
 	}
 	if ((size_t)n != sizeof(r) || r.magic != KTLSD_HANDOFF_MAGIC ||
 	    r.version != KTLSD_HANDOFF_VERSION) {

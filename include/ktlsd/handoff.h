@@ -13,7 +13,11 @@
 #ifndef KTLSD_HANDOFF_H
 #define KTLSD_HANDOFF_H
 
+#include <errno.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define KTLSD_HANDOFF_MAGIC   0x4b544c48u /* "KTLH" */
 #define KTLSD_HANDOFF_VERSION 1
@@ -76,5 +80,44 @@ struct ktlsd_handoff_reply {
 	char peer_subject[256]; /* CLIENT: the server certificate's subject (RFC 2253) */
 	char message[256];	/* why, when status is not OK */
 };
+
+/*
+ * ktlsd_handoff_recv() - receive one packet of at most @len bytes into @buf, without
+ * blocking, with the descriptors that came with it: up to @max into @fds (*n_fds of them;
+ * more are closed). Used by both ends. Return: the packet's length (0: the peer closed),
+ * -EMSGSIZE if the packet or its descriptors were truncated, or -errno.
+ */
+static inline ssize_t ktlsd_handoff_recv(int sock, void *buf, size_t len, int *fds, int max,
+					 int *n_fds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cbuf.buf,
+			     .msg_controllen = sizeof(cbuf.buf) };
+	ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+	*n_fds = 0;
+	if (n < 0)
+		return -errno;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (*n_fds < max)
+				fds[(*n_fds)++] = fd;
+			else
+				close(fd);
+		}
+	}
+	return (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ? -EMSGSIZE : n;
+}
 
 #endif
