@@ -275,7 +275,6 @@ struct conn_info {
 	uint64_t bytes_in, bytes_out;
 	uint64_t age_ms;
 	uint32_t inode; /* the client socket's, to match sock_diag's answer */
-	uint16_t local_port;
 };
 
 enum worker_req_kind { WREQ_CONNS, WREQ_KILL };

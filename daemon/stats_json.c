@@ -144,7 +144,7 @@ static int stats_json_sock_cb(const struct diag_sock *d, void *arg)
 }
 
 /* The TCP ports ktlsd listens on (without duplicates); returns how many. */
-size_t stats_json_listener_ports(const struct ktlsd_cfg *cfg, uint16_t *ports, size_t max)
+static size_t stats_json_listener_ports(const struct ktlsd_cfg *cfg, uint16_t *ports, size_t max)
 {
 	size_t n = 0;
 

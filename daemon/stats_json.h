@@ -14,6 +14,5 @@ struct ktlsd;
 struct ktlsd_cfg;
 
 struct json_object *stats_json_build(struct ktlsd *k, const struct ktlsd_cfg *cfg);
-size_t stats_json_listener_ports(const struct ktlsd_cfg *cfg, uint16_t *ports, size_t max);
 
 #endif

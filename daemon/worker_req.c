@@ -8,9 +8,7 @@
  * handles the wake-up. If the caller gives up waiting, it marks the request abandoned and
  * whichever side comes last frees it.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,8 +70,6 @@ static const char *conn_state_name(enum conn_state s)
 
 static void worker_fill_info(const struct worker *w, const struct conn *c, struct conn_info *ci)
 {
-	struct sockaddr_storage local = { 0 };
-	socklen_t len = sizeof(local);
 	struct stat st;
 
 	memset(ci, 0, sizeof(*ci));
@@ -94,12 +90,6 @@ static void worker_fill_info(const struct worker *w, const struct conn *c, struc
 	ci->age_ms = w->now_ms - c->started_ms;
 	if (fstat(c->cfd, &st) == 0)
 		ci->inode = (uint32_t)st.st_ino;
-	if (getsockname(c->cfd, (struct sockaddr *)&local, &len) == 0) {
-		if (local.ss_family == AF_INET)
-			ci->local_port = ntohs(((struct sockaddr_in *)&local)->sin_port);
-		else if (local.ss_family == AF_INET6)
-			ci->local_port = ntohs(((struct sockaddr_in6 *)&local)->sin6_port);
-	}
 }
 
 static int worker_list_conns(struct worker *w, struct worker_req *req)
