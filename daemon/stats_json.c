@@ -154,7 +154,8 @@ static size_t stats_json_listener_ports(const struct ktlsd_cfg *cfg, uint16_t *p
 
 		for (size_t j = 0; j < n; j++)
 			dup |= ports[j] == p;
-		if (!dup && !cfg->listeners[i].handoff && cfg->listeners[i].addr.ss_family != AF_UNIX)
+		if (!dup && !cfg->listeners[i].handoff &&
+		    cfg->listeners[i].addr.ss_family != AF_UNIX)
 			ports[n++] = p;
 	}
 	return n;
