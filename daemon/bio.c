@@ -118,14 +118,15 @@ uint32_t bio_in_missing(const struct tls_io *io)
  * @wr_before_last_step:  io->wr.records before the SSL_do_handshake() call that finished
  *
  * TLS 1.2: both sides switch keys at their ChangeCipherSpec, so the Finished messages are
- * the first records under the new keys. TLS 1.3: our application keys start after our
- * Finished, which left in an earlier step (the last step only sends tickets), and the
- * client's start after its Finished, the last record the handshake read.
+ * the first records under the new keys. TLS 1.3 server: our application keys start after
+ * our Finished, which left in an earlier step (the last step only sends tickets), and the
+ * client's start after its Finished, the last record the handshake read. TLS 1.3 client:
+ * the last step read the server's Finished and wrote ours; both keys start right after.
  */
-void bio_mark_app_keys(struct tls_io *io, int version, uint64_t wr_before_last_step)
+void bio_mark_app_keys(struct tls_io *io, int version, bool server, uint64_t wr_before_last_step)
 {
 	if (version == TLS1_3_VERSION) {
-		io->seq_base[KTLS_TX] = wr_before_last_step;
+		io->seq_base[KTLS_TX] = server ? wr_before_last_step : io->wr.records;
 		io->seq_base[KTLS_RX] = io->rd.records;
 	} else {
 		io->seq_base[KTLS_TX] = io->wr.ccs_mark;

@@ -50,6 +50,8 @@ struct cfg_ctx {
 	struct ktlsd_cfg *cfg;
 };
 
+static void config_free_strv(char **v, size_t n);
+
 struct cfg_key;
 typedef int cfg_handler(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
 			void *obj);
@@ -830,19 +832,20 @@ static int config_set_handoff_profiles(struct cfg_ctx *ctx, const config_setting
 
 /*
  * The handoff socket's connections run through the same machinery as a listener's, with
- * the application in the place of the backend: its settings live in a listener of their
- * own, named "handoff", that has no listening address. Return: 0 or -ENOMEM.
+ * the application in the place of the backend: their settings and counters live in
+ * listeners of their own that have no listening address, "handoff" for the server role
+ * and "handoff-client" for the client role and the pool. Return: 0 or -ENOMEM.
  */
-static int config_add_handoff_listener(struct cfg_ctx *ctx)
+static int config_add_handoff_listener(struct cfg_ctx *ctx, const char *name, size_t *index)
 {
 	struct ktlsd_cfg *cfg = ctx->cfg;
 	struct cfg_listener *arr, *l;
 
 	for (size_t i = 0; i < cfg->n_listeners; i++)
-		if (!strcmp(cfg->listeners[i].name, "handoff"))
-			return config_err(
-				ctx, NULL,
-				"listener name \"handoff\" is taken by the handoff socket");
+		if (!strcmp(cfg->listeners[i].name, name))
+			return config_err(ctx, NULL,
+					  "listener name \"%s\" is taken by the handoff socket",
+					  name);
 	arr = realloc(cfg->listeners, (cfg->n_listeners + 1) * sizeof(*arr));
 	if (!arr)
 		return config_nomem(ctx);
@@ -851,11 +854,11 @@ static int config_add_handoff_listener(struct cfg_ctx *ctx)
 	config_listener_defaults(l);
 	l->handoff = true;
 	l->backend.kind = BACKEND_APP;
-	cfg->handoff_listener = cfg->n_listeners++;
-	l->name = strdup("handoff");
+	*index = cfg->n_listeners++;
+	l->name = strdup(name);
 	l->listen_str = strdup(cfg->handoff.socket);
 	l->backend.str = strdup("application");
-	if (cfg->handoff_profiles) {
+	if (cfg->handoff_profiles && index == &cfg->handoff_listener) {
 		l->profiles = cfg->handoff_profiles;
 		l->n_profiles = cfg->n_handoff_profiles;
 		cfg->handoff_profiles = NULL;
@@ -896,6 +899,132 @@ static int config_set_metrics_listen(struct cfg_ctx *ctx, const config_setting_t
 	return config_dup(ctx, &cfg->metrics_listen, v);
 }
 
+/* ---- upstreams: servers the pool keeps client connections to (pool.c) ---- */
+
+static int config_set_upstream_addr(struct cfg_ctx *ctx, const config_setting_t *s,
+				    const struct cfg_key *key, void *obj)
+{
+	struct cfg_upstream *u = obj;
+	const char *v, *end;
+	int ret = config_get_str(ctx, s, key, &v);
+
+	if (ret)
+		return ret;
+	if (config_parse_addr(v, false, &u->addr, &u->addr_len) < 0)
+		return config_err(ctx, s, "%s: invalid address \"%s\" (want host:port)", key->name,
+				  v);
+	if (config_dup(ctx, &u->address, v))
+		return -ENOMEM;
+	/* The host part names the server (SNI, verification) unless `sni` says otherwise. */
+	if (v[0] == '[') {
+		v++;
+		end = strchr(v, ']');
+	} else {
+		end = strrchr(v, ':');
+	}
+	u->host = strndup(v, end ? (size_t)(end - v) : strlen(v));
+	return u->host ? 0 : config_nomem(ctx);
+}
+
+static int config_set_upstream_sni(struct cfg_ctx *ctx, const config_setting_t *s,
+				   const struct cfg_key *key, void *obj)
+{
+	struct cfg_upstream *u = obj;
+	const char *v;
+	int ret = config_get_str(ctx, s, key, &v);
+
+	if (ret)
+		return ret;
+	if (strlen(v) > 253)
+		return config_err(ctx, s, "%s: longer than 253 bytes", key->name);
+	free(u->host);
+	return config_dup(ctx, &u->host, v);
+}
+
+/* An array of protocols, kept comma-separated as a handoff request carries them. */
+static int config_set_upstream_alpn(struct cfg_ctx *ctx, const config_setting_t *s,
+				    const struct cfg_key *key, void *obj)
+{
+	struct cfg_upstream *u = obj;
+	char **v = NULL, joined[128] = "";
+	size_t n = 0, len = 0;
+	int ret = config_dup_strings(ctx, s, key, &v, &n);
+
+	for (size_t i = 0; !ret && i < n; i++) {
+		size_t l = strlen(v[i]);
+
+		if (!l || l > 255 || strchr(v[i], ','))
+			ret = config_err(ctx, config_setting_get_elem(s, (unsigned int)i),
+					 "%s: each protocol must be 1 to 255 bytes, without commas",
+					 key->name);
+		else if (len + l + 2 > sizeof(joined))
+			ret = config_err(ctx, s, "%s: list too long (at most %zu bytes)", key->name,
+					 sizeof(joined) - 1);
+		else
+			len += (size_t)snprintf(joined + len, sizeof(joined) - len, "%s%s",
+						i ? "," : "", v[i]);
+	}
+	config_free_strv(v, n);
+	if (ret)
+		return ret;
+	free(u->alpn);
+	return config_dup(ctx, &u->alpn, joined);
+}
+
+#define U(m) .off = offsetof(struct cfg_upstream, m)
+static const struct cfg_key upstream_keys[] = {
+	KEY("name", config_set_str, U(name), .required = true),
+	KEY("address", config_set_upstream_addr, .required = true),
+	KEY("sni", config_set_upstream_sni),
+	KEY("alpn", config_set_upstream_alpn),
+	KEY("pool_size", config_set_int, U(pool_size), .max = CFG_MAX_POOL_SIZE),
+	KEY("max_idle", config_set_timeout, U(max_idle_ms)),
+	KEY("connect_timeout", config_set_timeout, U(connect_timeout_ms)),
+	KEY("verify", config_set_bool, U(verify)),
+};
+#undef U
+
+static int config_parse_upstream(struct cfg_ctx *ctx, const config_setting_t *g, size_t i)
+{
+	struct cfg_upstream *u = &ctx->cfg->upstreams[i];
+	int ret;
+
+	u->line = config_setting_source_line(g);
+	u->pool_size = CFG_DEF_POOL_SIZE;
+	u->max_idle_ms = CFG_DEF_POOL_MAX_IDLE_MS;
+	u->connect_timeout_ms = CFG_DEF_CONNECT_TIMEOUT_MS;
+	u->verify = true;
+	ret = config_parse_group(ctx, g, upstream_keys, ARRAY_SIZE(upstream_keys), u);
+	if (!ret && !u->alpn)
+		ret = config_dup(ctx, &u->alpn, "");
+	for (size_t j = 0; !ret && j < i; j++)
+		if (!strcmp(ctx->cfg->upstreams[j].name, u->name))
+			ret = config_err(ctx, config_setting_get_member(g, "name"),
+					 "duplicate upstream name \"%s\" (first at line %d)",
+					 u->name, ctx->cfg->upstreams[j].line);
+	return ret;
+}
+
+static int config_set_upstreams(struct cfg_ctx *ctx, const config_setting_t *s,
+				const struct cfg_key *key, void *obj)
+{
+	struct ktlsd_cfg *cfg = obj;
+	unsigned int i;
+	int ret;
+
+	cfg->upstreams =
+		config_alloc_list(ctx, s, key, sizeof(*cfg->upstreams), &cfg->n_upstreams, &ret);
+	for (i = 0; !ret && i < cfg->n_upstreams; i++)
+		ret = config_parse_upstream(ctx, config_setting_get_elem(s, i), i);
+	if (!ret && !cfg->handoff.socket)
+		ret = config_err(ctx, s,
+				 "upstreams need handoff_socket: pooled connections are handed "
+				 "out there");
+	return ret;
+}
+
+/* ---- entry points ---- */
+
 #define R(m) .off = offsetof(struct ktlsd_cfg, m)
 static const struct cfg_key root_keys[] = {
 	KEY("workers", config_set_int, R(workers), .max = CFG_MAX_WORKERS),
@@ -916,12 +1045,16 @@ static const struct cfg_key root_keys[] = {
 	KEY("handoff_allow_uids", config_set_access_uids, R(handoff)),
 	KEY("handoff_profiles", config_set_handoff_profiles),
 	KEY("metrics_listen", config_set_metrics_listen),
+	KEY("client_ca", config_set_path, R(client_ca)),
+	KEY("client_session_cache_size", config_set_int, R(client_cache_size),
+	    .max = CFG_MAX_SESSION_CACHE_SIZE),
+	KEY("client_ticket_wait", config_set_timeout, R(client_ticket_wait_ms)),
+	/* After handoff_socket, which it needs. */
+	KEY("upstreams", config_set_upstreams),
 };
 #undef R
 
 /* ---- entry points ---- */
-
-static void config_free_strv(char **v, size_t n);
 
 static void config_free_listener(struct cfg_listener *l)
 {
@@ -1037,6 +1170,8 @@ static int config_parse(const char *name, const char *dir, const char *text,
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->shutdown_timeout_ms = CFG_DEF_SHUTDOWN_TIMEOUT_MS;
 	cfg->session_cache_size = CFG_DEF_SESSION_CACHE_SIZE;
+	cfg->client_cache_size = CFG_DEF_CLIENT_CACHE_SIZE;
+	cfg->client_ticket_wait_ms = CFG_DEF_CLIENT_TICKET_WAIT_MS;
 	cfg->control.mode = cfg->handoff.mode = 0600;
 	cfg->control.gid = cfg->handoff.gid = -1;
 	ctx.cfg = cfg;
@@ -1048,7 +1183,10 @@ static int config_parse(const char *name, const char *dir, const char *text,
 		ret = config_err(&ctx, NULL, "no listener left");
 	if (ret)
 		goto out;
-	if (cfg->handoff.socket && (ret = config_add_handoff_listener(&ctx)) < 0)
+	if (cfg->handoff.socket &&
+	    ((ret = config_add_handoff_listener(&ctx, "handoff", &cfg->handoff_listener)) < 0 ||
+	     (ret = config_add_handoff_listener(&ctx, "handoff-client",
+						&cfg->handoff_client_listener)) < 0))
 		goto out;
 	if (!cfg->workers) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1216,6 +1354,14 @@ void config_free(struct ktlsd_cfg *cfg)
 	config_free_access(&cfg->handoff);
 	free(cfg->handoff_profiles);
 	free(cfg->metrics_listen);
+	free(cfg->client_ca);
+	for (i = 0; i < cfg->n_upstreams; i++) {
+		free(cfg->upstreams[i].name);
+		free(cfg->upstreams[i].address);
+		free(cfg->upstreams[i].host);
+		free(cfg->upstreams[i].alpn);
+	}
+	free(cfg->upstreams);
 	free(cfg->text);
 	free(cfg->path);
 	free(cfg);

@@ -35,6 +35,11 @@
 #define CFG_MAX_TICKET_KEYS_KEPT     16u
 #define CFG_MAX_TICKET_KEY_FILES     (CFG_MAX_TICKET_KEYS_KEPT + 1u)
 #define CFG_DEF_MAX_EARLY_DATA	     16384u
+#define CFG_DEF_CLIENT_CACHE_SIZE    4096u
+#define CFG_DEF_CLIENT_TICKET_WAIT_MS 250u
+#define CFG_DEF_POOL_SIZE	     4u
+#define CFG_MAX_POOL_SIZE	     1024u
+#define CFG_DEF_POOL_MAX_IDLE_MS     60000u
 #define CFG_PROXY_HEADER_ROOM	     1024u /* PROXY_V2_MAX_LEN: early data must fit beside it */
 /* TLS 1.2: ECDHE with AEAD only. */
 #define CFG_DEF_CIPHERS                                                                            \
@@ -119,6 +124,21 @@ struct cfg_listener {
 	int line;
 };
 
+/* A server ktlsd keeps warm client connections to (the pool, pool.c). */
+struct cfg_upstream {
+	char *name;
+	char *address; /* as written: "host:port" */
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char *host;	     /* SNI and the name verified: `sni`, else the address's host */
+	char *alpn;	     /* comma-separated, preference order; "" for none */
+	uint32_t pool_size;  /* connections kept ready */
+	uint32_t max_idle_ms; /* an idle connection older than this is replaced */
+	uint32_t connect_timeout_ms;
+	bool verify; /* false: hand out connections whose certificate did not verify */
+	int line;
+};
+
 /* A Unix socket ktlsd offers to local programs, and who may use it. */
 struct cfg_access {
 	char *socket;  /* absolute path; NULL: no such socket */
@@ -145,6 +165,12 @@ struct ktlsd_cfg {
 	size_t handoff_listener;   /* index of its listener in @listeners (when handoff.socket) */
 	size_t *handoff_profiles;  /* handoff_profiles (indexes), until that listener is made */
 	size_t n_handoff_profiles;
+	size_t handoff_client_listener; /* the client role's listener (counters, timeouts) */
+	char *client_ca;		/* CA file or directory for the client role; NULL: system */
+	uint32_t client_cache_size;	/* host-wide client session cache (keys); 0: none */
+	uint32_t client_ticket_wait_ms; /* TLS 1.3: wait this long for the server's tickets */
+	struct cfg_upstream *upstreams;
+	size_t n_upstreams;
 	char *metrics_listen; /* "127.0.0.1:9100": Prometheus text over HTTP; NULL: off */
 	struct sockaddr_storage metrics_addr;
 	socklen_t metrics_addr_len;

@@ -251,7 +251,7 @@ enum hs_result handshake_step(struct conn *c)
 		wr_before = c->tio.wr.records;
 		ret = SSL_do_handshake(c->ssl);
 		if (ret == 1) {
-			bio_mark_app_keys(&c->tio, SSL_version(c->ssl), wr_before);
+			bio_mark_app_keys(&c->tio, SSL_version(c->ssl), SSL_is_server(c->ssl), wr_before);
 			handshake_account(c);
 			return HS_DONE;
 		}

@@ -171,7 +171,8 @@ static int ktls_hex_nibble(char ch)
 
 /*
  * OpenSSL's keylog callback: "LABEL <client_random> <secret>" in hex. Only the two
- * application traffic secrets are kept, in the connection, until ktls_export() used them.
+ * application traffic secrets are kept, in the connection, until ktls_export() used them:
+ * the server's is what a server sends with (KTLS_TX) and a client receives with.
  * Nothing is written anywhere; OpenSSL cleanses its line after the call.
  */
 static void ktls_keylog_cb(const SSL *ssl, const char *line)
@@ -185,10 +186,13 @@ static void ktls_keylog_cb(const SSL *ssl, const char *line)
 		{ "CLIENT_TRAFFIC_SECRET_0 ", 24, KTLS_RX },
 	};
 	struct hs_info *hs = SSL_get_app_data(ssl);
+	bool server = SSL_is_server(ssl);
 	const char *p;
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
+		int dir = server ? wanted[i].dir : !wanted[i].dir;
+
 		if (strncmp(line, wanted[i].label, wanted[i].len) != 0)
 			continue;
 		p = strchr(line + wanted[i].len, ' ');
@@ -199,9 +203,9 @@ static void ktls_keylog_cb(const SSL *ssl, const char *line)
 
 			if (hi < 0 || lo < 0)
 				break;
-			hs->secret[wanted[i].dir][n++] = (uint8_t)(hi << 4 | lo);
+			hs->secret[dir][n++] = (uint8_t)(hi << 4 | lo);
 		}
-		hs->secret_len[wanted[i].dir] = (uint8_t)n;
+		hs->secret_len[dir] = (uint8_t)n;
 		return;
 	}
 }
@@ -276,11 +280,12 @@ static int ktls_export_tls12(SSL *ssl, const char *md, struct ktls_keys *k)
 		goto out;
 	/* client_write_key, server_write_key, client_write_IV, server_write_IV */
 	size_t kl = ci->key_len, ivl = ci->tls12_fixed_iv;
+	int cw = SSL_is_server(ssl) ? KTLS_RX : KTLS_TX; /* where the client's keys go */
 
-	memcpy(k->key[KTLS_RX], block, kl);
-	memcpy(k->key[KTLS_TX], block + kl, kl);
-	memcpy(k->iv[KTLS_RX], block + 2 * kl, ivl);
-	memcpy(k->iv[KTLS_TX], block + 2 * kl + ivl, ivl);
+	memcpy(k->key[cw], block, kl);
+	memcpy(k->key[!cw], block + kl, kl);
+	memcpy(k->iv[cw], block + 2 * kl, ivl);
+	memcpy(k->iv[!cw], block + 2 * kl + ivl, ivl);
 	ret = 0;
 out:
 	EVP_KDF_CTX_free(kctx);
@@ -294,7 +299,7 @@ out:
  * @ssl:    the connection's SSL, handshake complete
  * @hs:     its handshake info (TLS 1.3 secrets); the secrets are cleansed here
  * @tx_seq: records we sent under the current keys
- * @rx_seq: records the client sent under the current keys
+ * @rx_seq: records the peer sent under the current keys
  * @k:      filled in; the caller wipes it with ktls_keys_wipe() on every path
  *
  * Return: 0, -EOPNOTSUPP (version or cipher the kernel path does not cover),

@@ -47,6 +47,7 @@ struct snapshot {
 	struct ktlsd_cfg *cfg;
 	struct tls_profile *profiles;	/* cfg->n_profiles entries */
 	struct listener_stats **lstats; /* cfg->n_listeners entries, found by listener name */
+	SSL_CTX *client_ctx;		/* the handoff client role's (client_tls.c); NULL: none */
 };
 
 /* Why an offered session did not resume (the first cause seen wins). */
@@ -80,6 +81,10 @@ struct hs_info {
 	int forced_profile; /* handoff: the profile the application asked for; -1: the listener's */
 	uint8_t alpn_wire[129]; /* handoff: the application's ALPN list (wire format) */
 	uint8_t alpn_wire_len;
+	bool client;	      /* handoff client role: we are the TLS client; sni is the host */
+	bool verify_optional; /* client: finish even if the certificate does not verify */
+	uint8_t tickets;      /* client: sessions the server issued on this connection */
+	char cache_key[400];  /* client: the session cache key (clientcache.c); "" none */
 	/* TLS 1.3 application traffic secrets, [KTLS_TX] ours, [KTLS_RX] the client's;
 	 * held from the keylog callback until ktls_export() cleanses them. */
 	uint8_t secret[2][48];
@@ -101,6 +106,28 @@ void sesscache_resize(size_t size);
 size_t sesscache_flush(void);
 size_t sesscache_count(void);
 void sesscache_ctx_setup(SSL_CTX *ctx, const struct cfg_profile *p, size_t cache_size);
+
+/* ---- client_tls.c: the handoff client role's SSL_CTX and SSLs ---- */
+
+SSL_CTX *client_ctx_new(const struct ktlsd_cfg *cfg, char *err, size_t errlen);
+/* A client SSL for hs->sni (DNS name or IP address), hs->alpn_wire, offering a cached
+ * session for hs->cache_key if there is one. NULL on failure (logged). */
+SSL *client_new_ssl(const struct snapshot *s, struct hs_info *hs);
+void client_cache_key(struct hs_info *hs, const char *host, uint16_t port, const char *alpn);
+
+/* ---- clientcache.c: the host-wide client session cache ---- */
+
+struct clientcache_stats {
+	size_t keys, sessions, max_keys;
+	uint64_t hits, misses, stored;
+};
+
+void clientcache_configure(size_t max_keys);
+size_t clientcache_flush(void);
+void clientcache_cleanup(void);
+SSL_SESSION *clientcache_take(const char *key);
+void clientcache_put(const char *key, SSL_SESSION *sess);
+void clientcache_stats(struct clientcache_stats *st);
 
 /* ---- bio.c: OpenSSL BIOs over a connection's ciphertext buffers ---- */
 
@@ -139,7 +166,7 @@ void bio_cleanup(void);
 BIO *bio_new_tls_io(struct tls_io *io);
 /* Bytes still missing from io->in to complete the record at its head (0 if empty). */
 uint32_t bio_in_missing(const struct tls_io *io);
-void bio_mark_app_keys(struct tls_io *io, int version, uint64_t wr_before_last_step);
+void bio_mark_app_keys(struct tls_io *io, int version, bool server, uint64_t wr_before_last_step);
 uint64_t bio_seq(const struct tls_io *io, int dir);
 
 /* ---- ktls.c: exporting keys to kernel TLS ---- */
@@ -405,6 +432,7 @@ enum conn_state {
 #define CONN_F_BACKEND_UP     (1u << 9) /* that connect completed */
 #define CONN_F_HANDOFF	      (1u << 10) /* from the handoff socket: the application is the backend */
 #define CONN_F_REPLIED	      (1u << 11) /* handoff: the application has its reply */
+#define CONN_F_TICKET_WAIT    (1u << 12) /* client TLS 1.3: reading the server's tickets */
 
 /* One direction of a kernel-TLS connection: bytes wait in a pipe between two splices. */
 struct splice_dir {
@@ -463,6 +491,7 @@ struct conn {
 	uint64_t app_id;      /* handoff: the request's id */
 	uint32_t app_flags;   /* handoff: the request's KTLSD_HANDOFF_F_* */
 	const char *close_reason;
+	struct __kernel_timespec ticket_wait; /* client: the linked timeout of a ticket recv */
 };
 
 struct conn *conn_new(struct worker *w, int cfd, size_t listener);
@@ -538,7 +567,12 @@ struct handoff_job {
 	uint64_t id;
 	uint32_t flags;
 	uint32_t timeout_ms;
-	int profile; /* index into the snapshot's profiles */
+	uint16_t op;	  /* KTLSD_HANDOFF_SERVER or _CLIENT (the pool's are CLIENT too) */
+	int profile;	  /* SERVER: index into the snapshot's profiles */
+	bool pooled;	  /* CLIENT: made for the pool (pool.c) */
+	char host[256];	  /* CLIENT: SNI and verified name */
+	char alpn[128];	  /* CLIENT: as requested, for the session cache key */
+	uint16_t port;	  /* CLIENT: the server's port, for the session cache key */
 	uint8_t alpn_wire[129];
 	uint8_t alpn_wire_len;
 };

@@ -8,7 +8,8 @@
  * the socket to use from then on (SCM_RIGHTS, one fd): the same TCP socket with kernel TLS
  * installed, or, where the kernel cannot, one end of a socketpair that ktlsd relays
  * through userspace TLS. Several requests may be outstanding on one connection; replies
- * carry the request's id. All integers are in host byte order (the peers share a host).
+ * carry the request's id. A POOL request carries no descriptor; its reply carries a
+ * connection ktlsd established (and usually had ready). All integers are in host byte order (the peers share a host).
  */
 #ifndef KTLSD_HANDOFF_H
 #define KTLSD_HANDOFF_H
@@ -26,10 +27,14 @@
 enum ktlsd_handoff_op {
 	KTLSD_HANDOFF_SERVER = 1, /* ktlsd is the TLS server on the socket */
 	KTLSD_HANDOFF_CLIENT = 2, /* ktlsd is the TLS client (SNI + verification) */
+	KTLSD_HANDOFF_POOL = 3,	  /* a ready client connection to a configured upstream */
 };
 
 /* Request flags. */
 #define KTLSD_HANDOFF_F_REQUIRE_KTLS (1u << 0) /* fail rather than fall back to a relay */
+/* CLIENT: finish the handshake even if the server's certificate does not verify; the
+ * reply's verify_result says what failed and R_VERIFIED is clear. */
+#define KTLSD_HANDOFF_F_VERIFY_OPTIONAL (1u << 1)
 
 struct ktlsd_handoff_req {
 	uint32_t magic;
@@ -38,9 +43,12 @@ struct ktlsd_handoff_req {
 	uint64_t id; /* chosen by the application, echoed in the reply */
 	uint32_t flags;
 	uint32_t timeout_ms; /* handshake deadline; 0: the daemon's default */
-	char profile[64];    /* SERVER: the profile to serve; "" = the first one allowed */
-	char host[256];	     /* CLIENT: SNI and the name verified */
-	char alpn[128];	     /* ALPN protocols, comma-separated, preference order; "" none */
+	union {
+		char profile[64];  /* SERVER: the profile to serve; "" = the first one allowed */
+		char upstream[64]; /* POOL: the configured upstream's name */
+	};
+	char host[256]; /* CLIENT: SNI and the name verified (a DNS name or an IP address) */
+	char alpn[128]; /* ALPN protocols, comma-separated, preference order; "" none */
 };
 
 enum ktlsd_handoff_status {
@@ -54,6 +62,8 @@ enum ktlsd_handoff_status {
 	KTLSD_HANDOFF_E_BUSY,	   /* too many handshakes in progress */
 	KTLSD_HANDOFF_E_INTERNAL,
 	KTLSD_HANDOFF_E_PERMISSION, /* the peer's uid is not allowed */
+	KTLSD_HANDOFF_E_VERIFY,	    /* CLIENT/POOL: the server's certificate did not verify */
+	KTLSD_HANDOFF_E_UPSTREAM,   /* POOL: unknown upstream, or it cannot be reached */
 };
 
 /* Reply flags. */
@@ -62,6 +72,7 @@ enum ktlsd_handoff_status {
 #define KTLSD_HANDOFF_R_RELAY	 (1u << 2) /* the fd is a socketpair end relayed by ktlsd */
 #define KTLSD_HANDOFF_R_RESUMED	 (1u << 3) /* the handshake resumed a session */
 #define KTLSD_HANDOFF_R_VERIFIED (1u << 4) /* CLIENT: the server's certificate verified */
+#define KTLSD_HANDOFF_R_POOLED	 (1u << 5) /* POOL: taken ready from the pool (not a miss) */
 
 struct ktlsd_handoff_reply {
 	uint32_t magic;

@@ -4,8 +4,9 @@
  * right, checked without a kTLS kernel: a real OpenSSL client and a server driven through
  * ktlsd's BIO (bio.c) complete a handshake, the client pipelines data that the server
  * partly reads, and then records from each side are decrypted with the exported key, IV
- * and sequence number, exactly as the kernel would. TLS 1.2 and 1.3 x AES-128-GCM,
- * AES-256-GCM, ChaCha20-Poly1305.
+ * and sequence number, exactly as the kernel would. The client side (ktlsd as a TLS
+ * client, for the handoff client role and the pool) is checked the same way after it read
+ * the server's tickets. TLS 1.2 and 1.3 x AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305.
  */
 #include <stdio.h>
 #include <string.h>
@@ -125,8 +126,9 @@ static int open_record(const struct ktls_keys *k, int dir, uint64_t seq, struct 
 static void run_case(SSL_CTX *sctx, SSL_CTX *cctx, int version, const char *suite)
 {
 	struct tls_io sio = { 0 }, cio = { 0 };
-	struct hs_info hs = { 0 };
-	struct ktls_keys k;
+	struct hs_info hs = { 0 }, chs = { 0 };
+	struct ktls_keys k, ck;
+	struct buf copy = { 0 };
 	uint8_t plain[256];
 	size_t plain_len = 0, got = 0;
 	SSL *s = SSL_new(sctx), *c = SSL_new(cctx);
@@ -141,6 +143,7 @@ static void run_case(SSL_CTX *sctx, SSL_CTX *cctx, int version, const char *suit
 	SSL_set_bio(s, sb, sb); /* one reference serves both directions */
 	SSL_set_bio(c, cb, cb);
 	SSL_set_app_data(s, &hs);
+	SSL_set_app_data(c, &chs);
 	SSL_set_accept_state(s);
 	SSL_set_connect_state(c);
 	SSL_set_min_proto_version(c, version);
@@ -152,14 +155,19 @@ static void run_case(SSL_CTX *sctx, SSL_CTX *cctx, int version, const char *suit
 
 	/* The same bookkeeping as handshake_step(). */
 	for (int i = 0; i < 20 && !(sdone && cdone); i++) {
-		if (!cdone)
+		if (!cdone) {
+			uint64_t before = cio.wr.records;
+
 			cdone = SSL_do_handshake(c) == 1;
+			if (cdone)
+				bio_mark_app_keys(&cio, SSL_version(c), false, before);
+		}
 		pump(&cio, &sio);
 		if (!sdone) {
 			uint64_t before = sio.wr.records;
 
 			if (SSL_do_handshake(s) == 1) {
-				bio_mark_app_keys(&sio, SSL_version(s), before);
+				bio_mark_app_keys(&sio, SSL_version(s), true, before);
 				sdone = 1;
 			}
 		}
@@ -170,7 +178,16 @@ static void run_case(SSL_CTX *sctx, SSL_CTX *cctx, int version, const char *suit
 		goto out;
 	/* Let the client read its tickets, then pipeline three records; the server reads one. */
 	SSL_read_ex(c, plain, sizeof(plain), &got);
+	check(ktls_export(c, &chs, bio_seq(&cio, KTLS_TX), bio_seq(&cio, KTLS_RX), &ck) == 0,
+	      "client keys export", suite);
 	SSL_write(c, "one", 3);
+	/* The client's first record, as its kernel would have sent it at tx_seq. */
+	buf_alloc(&copy, 1 << 16);
+	memcpy(copy.data, buf_rptr(&cio.out), buf_len(&cio.out));
+	copy.tail = buf_len(&cio.out);
+	check(open_record(&ck, KTLS_TX, ck.seq[KTLS_TX], &copy, plain, &plain_len) == 0 &&
+		      plain_len == 3 && memcmp(plain, "one", 3) == 0,
+	      "client record opens with the client's TX key at its exported sequence", suite);
 	SSL_write(c, "two", 3);
 	SSL_write(c, "three", 5);
 	pump(&cio, &sio);
@@ -189,11 +206,19 @@ static void run_case(SSL_CTX *sctx, SSL_CTX *cctx, int version, const char *suit
 	/* What the server sends next is what the kernel would send at tx_seq. */
 	buf_compact(&sio.out);
 	SSL_write(s, "reply", 5);
+	copy.head = 0;
+	memcpy(copy.data, buf_rptr(&sio.out), buf_len(&sio.out));
+	copy.tail = buf_len(&sio.out);
+	check(open_record(&ck, KTLS_RX, ck.seq[KTLS_RX], &copy, plain, &plain_len) == 0 &&
+		      plain_len == 5 && memcmp(plain, "reply", 5) == 0,
+	      "server record opens with the client's RX key after the tickets it read", suite);
 	check(open_record(&k, KTLS_TX, k.seq[KTLS_TX], &sio.out, plain, &plain_len) == 0 &&
 		      plain_len == 5 && memcmp(plain, "reply", 5) == 0,
 	      "server record opens with TX key at the exported sequence", suite);
 	ktls_keys_wipe(&k);
+	ktls_keys_wipe(&ck);
 out:
+	buf_free(&copy);
 	SSL_free(s);
 	SSL_free(c);
 	buf_free(&sio.in);
@@ -226,6 +251,7 @@ int main(void)
 		return 1;
 	}
 	ktls_ctx_setup(sctx);
+	ktls_ctx_setup(cctx);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run_case(sctx, cctx, cases[i].version, cases[i].suite);
 	SSL_CTX_free(sctx);
