@@ -44,7 +44,7 @@ CTL_LDLIBS  := $(shell pkg-config --libs $(CTL_PKGS))
 .PHONY: all check check-ktls vm-selftest run install uninstall clean deps format tidy bench bench-ktls bench-handoff fuzz
 all: $(BUILD)/ktlsd $(UNIT_BINS) $(TOOL_BINS) $(HELPER_BINS) $(BUILD)/ktlsctl \
      $(LIBKTLS_SO) $(BUILD)/lib/libktls.a $(BUILD)/lib/ktls.pc $(BUILD)/examples/ktls-echo-server \
-     $(BUILD)/examples/ktls-echo-poll
+     $(BUILD)/examples/ktls-echo-poll $(BUILD)/examples/ktls-client
 
 $(BUILD)/daemon/%.o: daemon/%.c
 	@mkdir -p $(@D)

@@ -24,7 +24,7 @@
 #define CC_BUCKETS	    1024
 
 struct cc_entry {
-	struct cc_entry *hnext;	     /* hash chain */
+	struct cc_entry *hnext;	      /* hash chain */
 	struct cc_entry *prev, *next; /* LRU list, most recent at the head */
 	SSL_SESSION *sess[CC_SESSIONS_PER_KEY];
 	unsigned n;

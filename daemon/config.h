@@ -15,32 +15,32 @@
 #include <sys/socket.h>
 
 /* Defaults, also documented in README.md and etc/ktlsd.conf. */
-#define CFG_DEF_HANDSHAKE_TIMEOUT_MS 10000u
-#define CFG_DEF_IDLE_TIMEOUT_MS	     300000u
-#define CFG_DEF_CONNECT_TIMEOUT_MS   5000u
-#define CFG_DEF_SHUTDOWN_TIMEOUT_MS  30000u
-#define CFG_DEF_BUFFER_SIZE	     65536u
-#define CFG_MIN_BUFFER_SIZE	     4096u
-#define CFG_MAX_BUFFER_SIZE	     (16u << 20)
-#define CFG_DEF_BACKLOG		     1024
-#define CFG_DEF_GROUPS		     "X25519:P-256"
-#define CFG_DEF_SESSION_CACHE_SIZE   20480u
-#define CFG_MAX_SESSION_CACHE_SIZE   (16u << 20)
-#define CFG_DEF_SESSION_LIFETIME_S   3600u
-#define CFG_MAX_SESSION_LIFETIME_S   604800u /* RFC 8446: tickets live at most 7 days */
-#define CFG_DEF_TLS13_TICKETS	     1u
-#define CFG_MAX_TLS13_TICKETS	     8u
-#define CFG_DEF_TICKET_ROTATION_S    3600u
-#define CFG_DEF_TICKET_KEYS_KEPT     2u
-#define CFG_MAX_TICKET_KEYS_KEPT     16u
-#define CFG_MAX_TICKET_KEY_FILES     (CFG_MAX_TICKET_KEYS_KEPT + 1u)
-#define CFG_DEF_MAX_EARLY_DATA	     16384u
-#define CFG_DEF_CLIENT_CACHE_SIZE    4096u
+#define CFG_DEF_HANDSHAKE_TIMEOUT_MS  10000u
+#define CFG_DEF_IDLE_TIMEOUT_MS	      300000u
+#define CFG_DEF_CONNECT_TIMEOUT_MS    5000u
+#define CFG_DEF_SHUTDOWN_TIMEOUT_MS   30000u
+#define CFG_DEF_BUFFER_SIZE	      65536u
+#define CFG_MIN_BUFFER_SIZE	      4096u
+#define CFG_MAX_BUFFER_SIZE	      (16u << 20)
+#define CFG_DEF_BACKLOG		      1024
+#define CFG_DEF_GROUPS		      "X25519:P-256"
+#define CFG_DEF_SESSION_CACHE_SIZE    20480u
+#define CFG_MAX_SESSION_CACHE_SIZE    (16u << 20)
+#define CFG_DEF_SESSION_LIFETIME_S    3600u
+#define CFG_MAX_SESSION_LIFETIME_S    604800u /* RFC 8446: tickets live at most 7 days */
+#define CFG_DEF_TLS13_TICKETS	      1u
+#define CFG_MAX_TLS13_TICKETS	      8u
+#define CFG_DEF_TICKET_ROTATION_S     3600u
+#define CFG_DEF_TICKET_KEYS_KEPT      2u
+#define CFG_MAX_TICKET_KEYS_KEPT      16u
+#define CFG_MAX_TICKET_KEY_FILES      (CFG_MAX_TICKET_KEYS_KEPT + 1u)
+#define CFG_DEF_MAX_EARLY_DATA	      16384u
+#define CFG_DEF_CLIENT_CACHE_SIZE     4096u
 #define CFG_DEF_CLIENT_TICKET_WAIT_MS 250u
-#define CFG_DEF_POOL_SIZE	     4u
-#define CFG_MAX_POOL_SIZE	     1024u
-#define CFG_DEF_POOL_MAX_IDLE_MS     60000u
-#define CFG_PROXY_HEADER_ROOM	     1024u /* PROXY_V2_MAX_LEN: early data must fit beside it */
+#define CFG_DEF_POOL_SIZE	      4u
+#define CFG_MAX_POOL_SIZE	      1024u
+#define CFG_DEF_POOL_MAX_IDLE_MS      60000u
+#define CFG_PROXY_HEADER_ROOM	      1024u /* PROXY_V2_MAX_LEN: early data must fit beside it */
 /* TLS 1.2: ECDHE with AEAD only. */
 #define CFG_DEF_CIPHERS                                                                            \
 	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                               \
@@ -130,9 +130,9 @@ struct cfg_upstream {
 	char *address; /* as written: "host:port" */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
-	char *host;	     /* SNI and the name verified: `sni`, else the address's host */
-	char *alpn;	     /* comma-separated, preference order; "" for none */
-	uint32_t pool_size;  /* connections kept ready */
+	char *host;	      /* SNI and the name verified: `sni`, else the address's host */
+	char *alpn;	      /* comma-separated, preference order; "" for none */
+	uint32_t pool_size;   /* connections kept ready */
 	uint32_t max_idle_ms; /* an idle connection older than this is replaced */
 	uint32_t connect_timeout_ms;
 	bool verify; /* false: hand out connections whose certificate did not verify */

@@ -19,6 +19,7 @@
 #include "ktls_probe.h"
 #include "ktlsd.h"
 #include "metrics.h"
+#include "pool.h"
 #include "stats_json.h"
 #include "tickets.h"
 
@@ -548,6 +549,8 @@ struct json_object *control_run(struct ktlsd *k, const struct ctl_request *req,
 	case CTL_SESSIONS_FLUSH:
 		o = json_object_new_object();
 		json_object_object_add(o, "flushed", json_object_new_uint64(sesscache_flush()));
+		json_object_object_add(o, "client_flushed",
+				       json_object_new_uint64(clientcache_flush()));
 		log_info("session cache flushed by the control API");
 		break;
 	case CTL_LISTENERS_LIST:
@@ -581,6 +584,12 @@ struct json_object *control_run(struct ktlsd *k, const struct ctl_request *req,
 		o = cmd_kernel_probe();
 		if (!o)
 			cmd_fail(err, KTLSD_CTL_E_FAILED, "out of memory");
+		break;
+	case CTL_POOLS:
+		o = json_object_new_object();
+		json_object_object_add(o, "pools",
+				       k->handoff ? pool_json(handoff_pool(k->handoff))
+						  : json_object_new_array());
 		break;
 	default:
 		cmd_fail(err, KTLSD_CTL_E_UNKNOWN, "unknown command");

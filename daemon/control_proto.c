@@ -50,6 +50,7 @@ static const struct ctl_cmd ctl_cmds[CTL__COUNT] = {
 	[CTL_LISTENERS_REMOVE] = { "listeners remove", { { "name", ARG_STRING, true } } },
 	[CTL_DRAIN] = { "drain", { { NULL } } },
 	[CTL_KERNEL] = { "kernel", { { NULL } } },
+	[CTL_POOLS] = { "pools", { { NULL } } },
 };
 
 static const char *const ctl_type_names[] = {

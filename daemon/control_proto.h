@@ -27,6 +27,7 @@ enum ctl_cmd_id {
 	CTL_LISTENERS_REMOVE,
 	CTL_DRAIN,
 	CTL_KERNEL,
+	CTL_POOLS,
 	CTL__COUNT,
 };
 

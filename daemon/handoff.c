@@ -24,6 +24,7 @@
 #include <ktlsd/handoff.h>
 
 #include "ktlsd.h"
+#include "pool.h"
 #include "unixsock.h"
 
 #define HANDOFF_MAX_APPS 256
@@ -36,21 +37,60 @@ struct handoff {
 	int stop[2];
 	int apps[HANDOFF_MAX_APPS]; /* connected applications, -1 free */
 	unsigned next_worker;
+	struct pool *pool; /* the warm connection pool (pool.c) */
+	struct pollfd *pfd;
+	int **owner;
+	size_t cap;
 };
 
-/* An error reply straight from this thread (before any worker has the request). */
-static void handoff_reply_now(int app_fd, uint64_t id, int status, const char *msg)
+struct pool *handoff_pool(struct handoff *h)
+{
+	return h ? h->pool : NULL;
+}
+
+/**
+ * handoff_send_reply() - send @r (magic and version filled in here) with @fd attached if
+ * >= 0, without blocking. Return: 0 or -errno.
+ */
+int handoff_send_reply(int app_fd, struct ktlsd_handoff_reply *r, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = { .iov_base = r, .iov_len = sizeof(*r) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	r->magic = KTLSD_HANDOFF_MAGIC;
+	r->version = KTLSD_HANDOFF_VERSION;
+	if (fd >= 0) {
+		memset(&cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = sizeof(cbuf.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	if (sendmsg(app_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		log_debug("handoff: reply: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/** handoff_reply_now() - an error reply without a descriptor. */
+void handoff_reply_now(int app_fd, uint64_t id, int status, const char *msg)
 {
 	struct ktlsd_handoff_reply r = {
-		.magic = KTLSD_HANDOFF_MAGIC,
-		.version = KTLSD_HANDOFF_VERSION,
 		.status = (uint16_t)status,
 		.id = id,
 	};
 
 	snprintf(r.message, sizeof(r.message), "%s", msg);
-	if (send(app_fd, &r, sizeof(r), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-		log_debug("handoff: reply: %s", strerror(errno));
+	handoff_send_reply(app_fd, &r, -1);
 }
 
 void handoff_job_fail(struct handoff_job *job, int status, const char *msg)
@@ -94,7 +134,7 @@ static bool handoff_check_socket(int fd, char *msg, size_t len)
 }
 
 /* "h2,http/1.1" into ALPN wire format; false if an entry is empty or too long. */
-static bool handoff_alpn_wire(const char *list, uint8_t *wire, uint8_t *wire_len)
+bool handoff_alpn_wire(const char *list, uint8_t *wire, uint8_t *wire_len)
 {
 	size_t n = 0;
 
@@ -128,13 +168,75 @@ static int handoff_find_profile(const struct snapshot *s, const char *name)
 	return -1;
 }
 
+/* The server's port, for the client session cache key; 0 if it cannot be read. */
+static uint16_t handoff_peer_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return 0;
+	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					      : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/*
+ * Checks what is particular to a SERVER or CLIENT request and fills @job; on refusal
+ * returns the status with @msg saying why.
+ */
+static int handoff_check_role(struct handoff *h, const struct ktlsd_handoff_req *req,
+			      struct handoff_job *job, char *msg, size_t len)
+{
+	struct snapshot *s;
+
+	if (!handoff_check_socket(job->cfd, msg, len))
+		return KTLSD_HANDOFF_E_SOCKET;
+	if (!handoff_alpn_wire(req->alpn, job->alpn_wire, &job->alpn_wire_len)) {
+		snprintf(msg, len, "bad ALPN list");
+		return KTLSD_HANDOFF_E_REQUEST;
+	}
+	if (req->op == KTLSD_HANDOFF_CLIENT) {
+		if (!req->host[0] || strlen(req->host) > 253) {
+			snprintf(msg, len, "the client role needs a host name (1 to 253 bytes)");
+			return KTLSD_HANDOFF_E_REQUEST;
+		}
+		memcpy(job->host, req->host, sizeof(job->host));
+		memcpy(job->alpn, req->alpn, sizeof(job->alpn));
+		job->port = handoff_peer_port(job->cfd);
+		return KTLSD_HANDOFF_OK;
+	}
+	s = ktlsd_snapshot(h->k);
+	job->profile = handoff_find_profile(s, req->profile);
+	snapshot_put(s);
+	if (job->profile < 0) {
+		snprintf(msg, len, "no profile \"%s\" on the handoff socket", req->profile);
+		return KTLSD_HANDOFF_E_PROFILE;
+	}
+	return KTLSD_HANDOFF_OK;
+}
+
+/**
+ * handoff_dispatch() - hand @job to a worker, with a duplicate of @app for the reply.
+ * Takes @job over (on failure the application gets the error reply).
+ */
+void handoff_dispatch(struct handoff *h, int app, struct handoff_job *job)
+{
+	job->app_fd = fcntl(app, F_DUPFD_CLOEXEC, 0);
+	if (job->app_fd < 0) {
+		handoff_reply_now(app, job->id, KTLSD_HANDOFF_E_INTERNAL, strerror(errno));
+		close(job->cfd);
+		free(job);
+		return;
+	}
+	handoff_post(&h->k->workers[h->next_worker++ % h->k->n_workers], job);
+}
+
 /* One request packet from an application. Returns false when the application is gone. */
 static bool handoff_read_request(struct handoff *h, int app)
 {
 	struct ktlsd_handoff_req req;
-	int fds[HANDOFF_MAX_FDS], n_fds = 0, profile;
+	int fds[HANDOFF_MAX_FDS], n_fds = 0, status;
 	struct handoff_job *job;
-	struct snapshot *s;
 	char msg[160];
 	ssize_t n;
 
@@ -150,24 +252,26 @@ static bool handoff_read_request(struct handoff *h, int app)
 	req.profile[sizeof(req.profile) - 1] = req.host[sizeof(req.host) - 1] =
 		req.alpn[sizeof(req.alpn) - 1] = '\0';
 	if ((size_t)n != sizeof(req) || req.magic != KTLSD_HANDOFF_MAGIC ||
-	    req.version != KTLSD_HANDOFF_VERSION || n_fds != 1) {
+	    req.version != KTLSD_HANDOFF_VERSION ||
+	    n_fds != (req.op == KTLSD_HANDOFF_POOL ? 0 : 1)) {
 		if (n < 0)
 			snprintf(msg, sizeof(msg), "malformed request: longer than %zu bytes",
 				 sizeof(req));
 		else
-			snprintf(msg, sizeof(msg),
-				 "malformed request: %zd bytes (want %zu), %d descriptors (want 1)",
-				 n, sizeof(req), n_fds);
+			snprintf(
+				msg, sizeof(msg),
+				"malformed request: %zd bytes (want %zu), %d descriptors (want %d)",
+				n, sizeof(req), n_fds, req.op == KTLSD_HANDOFF_POOL ? 0 : 1);
 		handoff_reply_now(app, req.id, KTLSD_HANDOFF_E_REQUEST, msg);
 		goto drop;
 	}
-	if (req.op != KTLSD_HANDOFF_SERVER) {
-		handoff_reply_now(app, req.id, KTLSD_HANDOFF_E_REQUEST,
-				  "this ktlsd serves the server role only (op 1)");
-		goto drop;
+	if (req.op == KTLSD_HANDOFF_POOL) {
+		pool_request(h->pool, app, &req);
+		return true;
 	}
-	if (!handoff_check_socket(fds[0], msg, sizeof(msg))) {
-		handoff_reply_now(app, req.id, KTLSD_HANDOFF_E_SOCKET, msg);
+	if (req.op != KTLSD_HANDOFF_SERVER && req.op != KTLSD_HANDOFF_CLIENT) {
+		snprintf(msg, sizeof(msg), "unknown op %u (1 server, 2 client, 3 pool)", req.op);
+		handoff_reply_now(app, req.id, KTLSD_HANDOFF_E_REQUEST, msg);
 		goto drop;
 	}
 	job = calloc(1, sizeof(*job));
@@ -176,31 +280,17 @@ static bool handoff_read_request(struct handoff *h, int app)
 		goto drop;
 	}
 	job->id = req.id;
+	job->op = req.op;
 	job->flags = req.flags;
 	job->timeout_ms = req.timeout_ms;
 	job->cfd = fds[0];
-	if (!handoff_alpn_wire(req.alpn, job->alpn_wire, &job->alpn_wire_len)) {
+	status = handoff_check_role(h, &req, job, msg, sizeof(msg));
+	if (status != KTLSD_HANDOFF_OK) {
 		free(job);
-		handoff_reply_now(app, req.id, KTLSD_HANDOFF_E_REQUEST, "bad ALPN list");
+		handoff_reply_now(app, req.id, status, msg);
 		goto drop;
 	}
-	s = ktlsd_snapshot(h->k);
-	profile = handoff_find_profile(s, req.profile);
-	snapshot_put(s);
-	if (profile < 0) {
-		free(job);
-		snprintf(msg, sizeof(msg), "no profile \"%s\" on the handoff socket", req.profile);
-		handoff_reply_now(app, req.id, KTLSD_HANDOFF_E_PROFILE, msg);
-		goto drop;
-	}
-	job->profile = profile;
-	job->app_fd = fcntl(app, F_DUPFD_CLOEXEC, 0);
-	if (job->app_fd < 0) {
-		free(job);
-		handoff_reply_now(app, req.id, KTLSD_HANDOFF_E_INTERNAL, strerror(errno));
-		goto drop;
-	}
-	handoff_post(&h->k->workers[h->next_worker++ % h->k->n_workers], job);
+	handoff_dispatch(h, app, job);
 	return true;
 drop:
 	for (int i = 0; i < n_fds; i++)
@@ -232,40 +322,71 @@ static void handoff_accept(struct handoff *h)
 	close(fd);
 }
 
+/* Room for every descriptor of this round; false if memory ran out. */
+static bool handoff_poll_room(struct handoff *h, size_t need)
+{
+	struct pollfd *pfd;
+	int **owner;
+
+	if (need <= h->cap)
+		return true;
+	pfd = realloc(h->pfd, need * sizeof(*pfd));
+	if (pfd)
+		h->pfd = pfd;
+	owner = realloc(h->owner, need * sizeof(*owner));
+	if (owner)
+		h->owner = owner;
+	if (!pfd || !owner)
+		return false;
+	h->cap = need;
+	return true;
+}
+
 static void *handoff_main(void *arg)
 {
 	struct handoff *h = arg;
-	struct pollfd pfd[HANDOFF_MAX_APPS + 2];
-	int *owner[HANDOFF_MAX_APPS + 2];
+	int timeout = -1;
 
 	for (;;) {
-		nfds_t n = 0;
+		struct snapshot *s = ktlsd_snapshot(h->k);
+		size_t n = 0, n_pool;
 
-		pfd[n] = (struct pollfd){ .fd = h->stop[0], .events = POLLIN };
-		owner[n++] = NULL;
-		pfd[n] = (struct pollfd){ .fd = h->us.fd, .events = POLLIN };
-		owner[n++] = NULL;
+		pool_sync(h->pool, s);
+		snapshot_put(s);
+		if (!handoff_poll_room(h, 2 + HANDOFF_MAX_APPS + pool_n_pollfds(h->pool))) {
+			log_err("handoff: out of memory");
+			break;
+		}
+		h->pfd[n] = (struct pollfd){ .fd = h->stop[0], .events = POLLIN };
+		h->owner[n++] = NULL;
+		h->pfd[n] = (struct pollfd){ .fd = h->us.fd, .events = POLLIN };
+		h->owner[n++] = NULL;
+		n_pool = pool_fill_pollfds(h->pool, h->pfd + n);
+		n += n_pool;
 		for (size_t i = 0; i < HANDOFF_MAX_APPS; i++)
 			if (h->apps[i] >= 0) {
-				pfd[n] = (struct pollfd){ .fd = h->apps[i], .events = POLLIN };
-				owner[n++] = &h->apps[i];
+				h->pfd[n] = (struct pollfd){ .fd = h->apps[i], .events = POLLIN };
+				h->owner[n++] = &h->apps[i];
 			}
-		if (poll(pfd, n, -1) < 0) {
+		if (poll(h->pfd, n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_err("handoff: poll: %s", strerror(errno));
 			break;
 		}
-		if (pfd[0].revents)
+		if (h->pfd[0].revents)
 			break;
-		if (pfd[1].revents)
+		/* The pool first: its events refer to the entries it just listed. */
+		timeout = pool_events(h->pool, h->pfd + 2);
+		if (h->pfd[1].revents)
 			handoff_accept(h);
-		for (nfds_t i = 2; i < n; i++) {
-			if (!pfd[i].revents)
+		for (size_t i = 2 + n_pool; i < n; i++) {
+			if (!h->pfd[i].revents)
 				continue;
-			if (!(pfd[i].revents & POLLIN) || !handoff_read_request(h, *owner[i])) {
-				close(*owner[i]); /* pending jobs keep their own duplicate */
-				*owner[i] = -1;
+			if (!(h->pfd[i].revents & POLLIN) ||
+			    !handoff_read_request(h, *h->owner[i])) {
+				close(*h->owner[i]); /* pending jobs keep their own duplicate */
+				*h->owner[i] = -1;
 			}
 		}
 	}
@@ -295,6 +416,9 @@ int handoff_start(struct ktlsd *k, const struct ktlsd_cfg *cfg, struct handoff *
 	ret = unixsock_open(&cfg->handoff, SOCK_SEQPACKET, "handoff_socket", &h->us);
 	if (ret < 0)
 		goto fail;
+	ret = pool_create(h, &h->pool);
+	if (ret < 0)
+		goto fail;
 	ret = -pthread_create(&h->thread, NULL, handoff_main, h);
 	if (ret < 0)
 		goto fail;
@@ -320,6 +444,9 @@ void handoff_stop(struct handoff *h)
 		if (h->apps[i] >= 0)
 			close(h->apps[i]);
 	unixsock_close(&h->us);
+	pool_free(h->pool);
+	free(h->pfd);
+	free(h->owner);
 	for (int i = 0; i < 2; i++)
 		if (h->stop[i] >= 0)
 			close(h->stop[i]);

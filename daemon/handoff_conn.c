@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <ktlsd/handoff.h>
 
@@ -38,33 +39,9 @@ void handoff_post(struct worker *w, struct handoff_job *job)
 /* Sends a reply, with @fd attached if >= 0. Return: 0 or -errno. */
 static int handoff_send(struct conn *c, struct ktlsd_handoff_reply *r, int fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cbuf;
-	struct iovec iov = { .iov_base = r, .iov_len = sizeof(*r) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-
-	r->magic = KTLSD_HANDOFF_MAGIC;
-	r->version = KTLSD_HANDOFF_VERSION;
 	r->id = c->app_id;
-	if (fd >= 0) {
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = sizeof(cbuf.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
 	c->flags |= CONN_F_REPLIED;
-	if (sendmsg(c->app_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-		conn_log(c, LOG_LVL_INFO, "handoff reply: %s", strerror(errno));
-		return -errno;
-	}
-	return 0;
+	return handoff_send_reply(c->app_fd, r, fd);
 }
 
 /* The reply's TLS fields, taken while the SSL object still exists. */
@@ -79,6 +56,12 @@ static void handoff_fill(struct conn *c, struct ktlsd_handoff_reply *r)
 	snprintf(r->sni, sizeof(r->sni), "%s", c->hs.sni);
 	if (c->resumed)
 		r->flags |= KTLSD_HANDOFF_R_RESUMED;
+	if (c->hs.client) {
+		r->verify_result = (int32_t)c->hs.verify_result;
+		snprintf(r->peer_subject, sizeof(r->peer_subject), "%s", c->hs.peer_subject);
+		if (c->tls_version && c->hs.verify_result == X509_V_OK)
+			r->flags |= KTLSD_HANDOFF_R_VERIFIED;
+	}
 	if (c->hs_start_ns)
 		r->handshake_us = (uint32_t)((now_monotonic_ns() - c->hs_start_ns) / 1000);
 }
@@ -109,17 +92,26 @@ void handoff_adopt(struct worker *w, struct handoff_job *job)
 		handoff_job_fail(job, KTLSD_HANDOFF_E_BUSY, "ktlsd is stopping or draining");
 		return;
 	}
-	c = conn_new(w, job->cfd, cfg->handoff_listener);
+	c = conn_new(w, job->cfd,
+		     job->op == KTLSD_HANDOFF_CLIENT ? cfg->handoff_client_listener
+						     : cfg->handoff_listener);
 	if (!c) {
 		handoff_job_fail(job, KTLSD_HANDOFF_E_INTERNAL, "out of memory");
 		return;
 	}
-	stats_inc(w, STAT_HANDOFF_REQUESTS);
+	stats_inc(w, job->pooled ? STAT_POOL_REFILLS : STAT_HANDOFF_REQUESTS);
 	c->flags |= CONN_F_HANDOFF;
 	c->app_fd = job->app_fd;
 	c->app_id = job->id;
 	c->app_flags = job->flags;
-	c->hs.forced_profile = job->profile;
+	if (job->op == KTLSD_HANDOFF_CLIENT) {
+		c->hs.client = true;
+		c->hs.verify_optional = job->flags & KTLSD_HANDOFF_F_VERIFY_OPTIONAL;
+		snprintf(c->hs.sni, sizeof(c->hs.sni), "%s", job->host);
+		client_cache_key(&c->hs, job->host, job->port, job->alpn);
+	} else {
+		c->hs.forced_profile = job->profile;
+	}
 	memcpy(c->hs.alpn_wire, job->alpn_wire, job->alpn_wire_len);
 	c->hs.alpn_wire_len = job->alpn_wire_len;
 	if (job->timeout_ms)
@@ -136,7 +128,10 @@ void handoff_adopt(struct worker *w, struct handoff_job *job)
 		io_uring_sqe_set_data64(sqe, ud_pack(OP_APP_HUP, c->gen, c->slot));
 		c->inflight |= 1u << OP_APP_HUP;
 	}
-	relay_pump(c);
+	if (c->hs.client)
+		relay_start_client(c);
+	else
+		relay_pump(c);
 }
 
 /**
@@ -194,6 +189,9 @@ bool handoff_on_handshake(struct conn *c)
 	if (!(c->flags & CONN_F_HANDOVER))
 		return handoff_start_relay(c);
 	/* relay_pump() drives the switch; handoff_return_ktls() ends it. */
+	if (c->hs.client && SSL_version(c->ssl) == TLS1_3_VERSION &&
+	    c->snap->cfg->client_ticket_wait_ms)
+		c->flags |= CONN_F_TICKET_WAIT;
 	c->state = CONN_RELAY;
 	c->deadline_ms = c->w->now_ms + c->lcfg->handshake_timeout_ms;
 	return true;
@@ -238,12 +236,18 @@ void handoff_conn_free(struct conn *c)
 			r.status = KTLSD_HANDOFF_E_TIMEOUT;
 		else if (strstr(why, "required"))
 			r.status = KTLSD_HANDOFF_E_NO_KTLS;
+		else if (c->hs_fail == LSTAT_FAIL_VERIFY)
+			r.status = KTLSD_HANDOFF_E_VERIFY;
 		else if (c->hs_fail)
 			r.status = KTLSD_HANDOFF_E_HANDSHAKE;
 		else
 			r.status = KTLSD_HANDOFF_E_INTERNAL;
-		snprintf(r.message, sizeof(r.message), "%s%s%s", why, c->hs_fail ? ": " : "",
-			 c->hs_fail ? lstats_name(c->hs_fail) : "");
+		if (c->hs_fail == LSTAT_FAIL_VERIFY)
+			snprintf(r.message, sizeof(r.message), "certificate verify failed: %s",
+				 X509_verify_cert_error_string(c->hs.verify_result));
+		else
+			snprintf(r.message, sizeof(r.message), "%s%s%s", why,
+				 c->hs_fail ? ": " : "", c->hs_fail ? lstats_name(c->hs_fail) : "");
 		handoff_send(c, &r, -1);
 	}
 	close(c->app_fd);

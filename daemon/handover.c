@@ -9,12 +9,17 @@
  *      decrypted by OpenSSL and queued for the backend;
  *   3. if a record is only partly received, exactly its missing bytes are received (never
  *      more: what follows must stay in the socket for the kernel);
- *   4. then the sequence numbers counted by the BIO, the keys, and setsockopt(); the SSL
+ *   4. ktlsd as a TLS 1.3 client first reads the server's NewSessionTickets: the kernel
+ *      would hand a later one to the application's read() as an error, and the session
+ *      cache wants them. It waits for the first, then for as long as more bytes are
+ *      queued, at most client_ticket_wait per receive;
+ *   5. then the sequence numbers counted by the BIO, the keys, and setsockopt(); the SSL
  *      object and its buffers are freed, leaving the connection its pipes.
  * Like the rest of the relay, each step arms the operations it waits for and returns.
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "ktlsd.h"
@@ -48,6 +53,18 @@ void handover_abandon(struct conn *c)
 	OPENSSL_cleanse(c->hs.secret, sizeof(c->hs.secret));
 	stats_inc(c->w, STAT_PATH_USERSPACE);
 	conn_set_gauge(c, GAUGE_USERSPACE);
+}
+
+/* TLS 1.3 client: are tickets still to come (none yet, or more bytes queued)? */
+static bool handover_tickets_pending(const struct conn *c)
+{
+	int queued = 0;
+
+	if (!c->hs.tickets)
+		return true;
+	if (ioctl(c->cfd, FIONREAD, &queued) < 0)
+		return false;
+	return queued > 0;
 }
 
 /* @why: the fallback counter to bump, or STAT__COUNT for none. */
@@ -126,6 +143,14 @@ enum handover_result handover_step(struct conn *c)
 	}
 	if (conn_op_pending(c, OP_CRECV))
 		return HANDOVER_WAIT;
+	if ((c->flags & CONN_F_TICKET_WAIT) && !buf_len(&io->in)) {
+		if (handover_tickets_pending(c)) {
+			c->flags |= CONN_F_RECV_EXACT;
+			relay_arm_client_recv(c);
+			return HANDOVER_WAIT;
+		}
+		c->flags &= ~CONN_F_TICKET_WAIT;
+	}
 	if (buf_len(&io->in)) {
 		/* Whole records wait for room in to_back; a partial one gets its missing bytes. */
 		c->flags |= CONN_F_RECV_EXACT;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include "ktlsd.h"
 
@@ -29,7 +30,8 @@ int handshake_begin(struct conn *c)
 		conn_log(c, LOG_LVL_ERR, "out of memory for buffers");
 		return -ENOMEM;
 	}
-	c->ssl = tlsprof_new_ssl(c->snap, c->lcfg, &c->hs);
+	c->ssl = c->hs.client ? client_new_ssl(c->snap, &c->hs)
+			      : tlsprof_new_ssl(c->snap, c->lcfg, &c->hs);
 	if (!c->ssl)
 		return -ENOMEM;
 	bio = bio_new_tls_io(&c->tio);
@@ -60,6 +62,23 @@ static void handshake_log_done(const struct conn *c, bool resumed, uint32_t earl
 		alpn ? (const char *)alpn : "", resumed ? ", resumed" : "", early_str);
 }
 
+/* Client role: what the reply tells about the server's certificate. */
+static void handshake_note_peer(struct conn *c)
+{
+	X509 *peer = SSL_get0_peer_certificate(c->ssl);
+	BIO *mem;
+	int n = 0;
+
+	c->hs.verify_result = SSL_get_verify_result(c->ssl);
+	c->hs.peer_subject[0] = '\0';
+	if (!peer || !(mem = BIO_new(BIO_s_mem())))
+		return;
+	if (X509_NAME_print_ex(mem, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253) >= 0)
+		n = BIO_read(mem, c->hs.peer_subject, sizeof(c->hs.peer_subject) - 1);
+	c->hs.peer_subject[n > 0 ? n : 0] = '\0';
+	BIO_free(mem);
+}
+
 /* Counts the handshake as full or resumed, why an offered session missed, and 0-RTT. */
 static void handshake_account(struct conn *c)
 {
@@ -87,6 +106,8 @@ static void handshake_account(struct conn *c)
 
 		snprintf(c->tls_group, sizeof(c->tls_group), "%s", g ? g : "");
 	}
+	if (hs->client)
+		handshake_note_peer(c);
 	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
 	if (alpn && alpn_len < sizeof(c->alpn)) {
 		memcpy(c->alpn, alpn, alpn_len);
@@ -179,6 +200,12 @@ static bool handshake_final_flight(const struct conn *c)
 {
 	if (!c->lcfg->ktls || !ktls_kernel_usable())
 		return false;
+	/* A client cannot tell from its state which server record is the last before the
+	 * server's application data (TLS 1.3 servers may send data right after their
+	 * Finished): once the ServerHello is on its way, it takes records one at a time. */
+	if (c->hs.client)
+		return SSL_get_state(c->ssl) != TLS_ST_BEFORE &&
+		       SSL_get_state(c->ssl) != TLS_ST_CW_CLNT_HELLO;
 	switch (SSL_get_state(c->ssl)) {
 	case TLS_ST_SW_SRVR_DONE: /* TLS 1.2 full: ClientKeyExchange, CCS, Finished to come */
 	case TLS_ST_SR_KEY_EXCH:
@@ -202,6 +229,8 @@ static enum lstat_id handshake_failure_reason(const struct conn *c)
 
 	if (c->hs.sni_refused)
 		return LSTAT_FAIL_SNI;
+	if (c->hs.client && c->hs.verify_result != X509_V_OK)
+		return LSTAT_FAIL_VERIFY;
 	if (!e || ERR_GET_LIB(e) != ERR_LIB_SSL)
 		return e ? LSTAT_FAIL_INTERNAL : LSTAT_FAIL_PROTOCOL;
 	/* A fatal alert from the peer is reported as SSL_AD_REASON_OFFSET + its code. */
@@ -251,7 +280,8 @@ enum hs_result handshake_step(struct conn *c)
 		wr_before = c->tio.wr.records;
 		ret = SSL_do_handshake(c->ssl);
 		if (ret == 1) {
-			bio_mark_app_keys(&c->tio, SSL_version(c->ssl), SSL_is_server(c->ssl), wr_before);
+			bio_mark_app_keys(&c->tio, SSL_version(c->ssl), SSL_is_server(c->ssl),
+					  wr_before);
 			handshake_account(c);
 			return HS_DONE;
 		}
@@ -262,7 +292,8 @@ enum hs_result handshake_step(struct conn *c)
 		if (handshake_final_flight(c))
 			c->flags |= CONN_F_RECV_EXACT;
 		if (c->tio.in_eof) {
-			conn_log(c, LOG_LVL_INFO, "handshake failed: client closed the connection");
+			conn_log(c, LOG_LVL_INFO, "handshake failed: %s closed the connection",
+				 c->hs.client ? "server" : "client");
 			c->hs_fail = LSTAT_FAIL_CLOSED;
 			ERR_clear_error();
 			return HS_FAILED;
@@ -272,7 +303,8 @@ enum hs_result handshake_step(struct conn *c)
 		return HS_WANT_IO;
 	case SSL_ERROR_ZERO_RETURN:
 	case SSL_ERROR_SYSCALL:
-		conn_log(c, LOG_LVL_INFO, "handshake failed: client closed the connection");
+		conn_log(c, LOG_LVL_INFO, "handshake failed: %s closed the connection",
+			 c->hs.client ? "server" : "client");
 		c->hs_fail = LSTAT_FAIL_CLOSED;
 		ERR_clear_error();
 		return HS_FAILED;
@@ -280,6 +312,8 @@ enum hs_result handshake_step(struct conn *c)
 		char errs[512];
 		char peer[64];
 
+		if (c->hs.client)
+			handshake_note_peer(c);
 		c->hs_fail = handshake_failure_reason(c);
 		log_ssl_errors(errs, sizeof(errs));
 		conn_log(c, LOG_LVL_INFO, "handshake failed from %s: %s",

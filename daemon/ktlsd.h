@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include <liburing.h>
+#include <ktlsd/handoff.h>
 #include <openssl/ssl.h>
 
 #include "buf.h"
@@ -81,10 +82,12 @@ struct hs_info {
 	int forced_profile; /* handoff: the profile the application asked for; -1: the listener's */
 	uint8_t alpn_wire[129]; /* handoff: the application's ALPN list (wire format) */
 	uint8_t alpn_wire_len;
-	bool client;	      /* handoff client role: we are the TLS client; sni is the host */
-	bool verify_optional; /* client: finish even if the certificate does not verify */
-	uint8_t tickets;      /* client: sessions the server issued on this connection */
-	char cache_key[400];  /* client: the session cache key (clientcache.c); "" none */
+	bool client;		/* handoff client role: we are the TLS client; sni is the host */
+	bool verify_optional;	/* client: finish even if the certificate does not verify */
+	uint8_t tickets;	/* client: sessions the server issued on this connection */
+	char cache_key[400];	/* client: the session cache key (clientcache.c); "" none */
+	long verify_result;	/* client: X509_V_OK or why the certificate did not verify */
+	char peer_subject[256]; /* client: the server certificate's subject (RFC 2253) */
 	/* TLS 1.3 application traffic secrets, [KTLS_TX] ours, [KTLS_RX] the client's;
 	 * held from the keylog callback until ktls_export() cleanses them. */
 	uint8_t secret[2][48];
@@ -545,6 +548,7 @@ void backend_on_connect(struct conn *c, int res);
 /* ---- relay.c: moving data once the handshake is done ---- */
 
 /* Runs the record layer and arms every operation the connection needs next. */
+void relay_start_client(struct conn *c);
 void relay_pump(struct conn *c);
 void relay_arm_client_recv(struct conn *c);
 void relay_arm_client_send(struct conn *c);
@@ -567,12 +571,12 @@ struct handoff_job {
 	uint64_t id;
 	uint32_t flags;
 	uint32_t timeout_ms;
-	uint16_t op;	  /* KTLSD_HANDOFF_SERVER or _CLIENT (the pool's are CLIENT too) */
-	int profile;	  /* SERVER: index into the snapshot's profiles */
-	bool pooled;	  /* CLIENT: made for the pool (pool.c) */
-	char host[256];	  /* CLIENT: SNI and verified name */
-	char alpn[128];	  /* CLIENT: as requested, for the session cache key */
-	uint16_t port;	  /* CLIENT: the server's port, for the session cache key */
+	uint16_t op;	/* KTLSD_HANDOFF_SERVER or _CLIENT (the pool's are CLIENT too) */
+	int profile;	/* SERVER: index into the snapshot's profiles */
+	bool pooled;	/* CLIENT: made for the pool (pool.c) */
+	char host[256]; /* CLIENT: SNI and verified name */
+	char alpn[128]; /* CLIENT: as requested, for the session cache key */
+	uint16_t port;	/* CLIENT: the server's port, for the session cache key */
 	uint8_t alpn_wire[129];
 	uint8_t alpn_wire_len;
 };
@@ -583,13 +587,18 @@ void handoff_post(struct worker *w, struct handoff_job *job);
 void handoff_adopt(struct worker *w, struct handoff_job *job);
 /* relay.c calls these for CONN_F_HANDOFF connections. */
 bool handoff_on_handshake(struct conn *c);
-void handoff_on_failure(struct conn *c, const char *why);
 void handoff_return_ktls(struct conn *c);
 bool handoff_start_relay(struct conn *c);
 void handoff_on_app_hup(struct conn *c, int res);
 void handoff_conn_free(struct conn *c);
 /* Sends the job's error reply and closes its descriptors (jobs that never became conns). */
 void handoff_job_fail(struct handoff_job *job, int status, const char *msg);
+/* handoff.c, for the pool too. */
+void handoff_reply_now(int app_fd, uint64_t id, int status, const char *msg);
+int handoff_send_reply(int app_fd, struct ktlsd_handoff_reply *r, int fd);
+bool handoff_alpn_wire(const char *list, uint8_t *wire, uint8_t *wire_len);
+void handoff_dispatch(struct handoff *h, int app, struct handoff_job *job);
+struct pool *handoff_pool(struct handoff *h);
 
 /* ---- main.c + runtime.c: the daemon's run-time state, shared with the control API ---- */
 

@@ -285,6 +285,7 @@ out:
 	ktlsd_state_cleanup(k);
 	snapshot_put(k->snap);
 	sesscache_cleanup();
+	clientcache_cleanup();
 	tickets_cleanup();
 	lstats_cleanup();
 	return ret;

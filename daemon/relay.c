@@ -28,14 +28,18 @@
 #define TLS_RECORD_OVERHEAD 64u /* header, AEAD tag, TLS 1.3 type byte, with headroom */
 #define TLS_RECORD_HEADER   5u
 
-/* Arms a recv of at most @len bytes (0: all the room) or a send of everything in @b. */
-static void relay_arm(struct conn *c, enum op op, int fd, struct buf *b, bool recv, uint32_t len)
+/*
+ * Arms a recv of at most @len bytes (0: all the room) or a send of everything in @b.
+ * Return: its SQE, or NULL if the connection had to close.
+ */
+static struct io_uring_sqe *relay_arm(struct conn *c, enum op op, int fd, struct buf *b, bool recv,
+				      uint32_t len)
 {
 	struct io_uring_sqe *sqe = worker_get_sqe(c->w);
 
 	if (!sqe) {
 		conn_close(c, "submission queue unavailable");
-		return;
+		return NULL;
 	}
 	if (recv)
 		io_uring_prep_recv(sqe, fd, buf_wptr(b), len ? len : buf_room(b), 0);
@@ -43,6 +47,29 @@ static void relay_arm(struct conn *c, enum op op, int fd, struct buf *b, bool re
 		io_uring_prep_send(sqe, fd, buf_rptr(b), buf_len(b), MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, ud_pack(op, c->gen, c->slot));
 	c->inflight |= 1u << op;
+	return sqe;
+}
+
+/*
+ * A client waiting for the server's TLS 1.3 tickets (handover.c) receives with a linked
+ * timeout: a server that sends none must not hold the connection for long.
+ */
+static void relay_arm_ticket_recv(struct conn *c, uint32_t len)
+{
+	struct io_uring_sqe *recv, *timeout;
+	uint32_t ms = c->snap->cfg->client_ticket_wait_ms;
+
+	/* Both entries must go in one submission: a link cannot span two. */
+	if (io_uring_sq_space_left(&c->w->ring) < 2)
+		io_uring_submit(&c->w->ring);
+	recv = relay_arm(c, OP_CRECV, c->cfd, &c->tio.in, true, len);
+	if (!recv || !(timeout = io_uring_get_sqe(&c->w->ring)))
+		return; /* no room: the recv waits without a limit, like any other */
+	c->ticket_wait.tv_sec = ms / 1000;
+	c->ticket_wait.tv_nsec = (long long)(ms % 1000) * 1000000;
+	recv->flags |= IOSQE_IO_LINK;
+	io_uring_prep_link_timeout(timeout, &c->ticket_wait, 0);
+	io_uring_sqe_set_data64(timeout, ud_pack(OP_NONE, 0, 0));
 }
 
 /* Returns -1 when the connection was handed to conn_flush_close(). */
@@ -165,8 +192,13 @@ void relay_arm_client_recv(struct conn *c)
 		if (!len || len > buf_room(&io->in))
 			return; /* a whole record is waiting for OpenSSL */
 	}
-	if (buf_room(&io->in))
-		relay_arm(c, OP_CRECV, c->cfd, &io->in, true, len);
+	if (!buf_room(&io->in))
+		return;
+	if (c->flags & CONN_F_TICKET_WAIT) {
+		relay_arm_ticket_recv(c, len);
+		return;
+	}
+	relay_arm(c, OP_CRECV, c->cfd, &io->in, true, len);
 }
 
 /** relay_arm_client_send() - send what waits in tio.out, unless a send is in flight. */
@@ -352,9 +384,23 @@ static bool relay_handshake(struct conn *c)
 	}
 }
 
+/** relay_start_client() - a client-role connection speaks first: its ClientHello. */
+void relay_start_client(struct conn *c)
+{
+	c->hs_start_ns = now_monotonic_ns();
+	if (relay_handshake(c))
+		relay_pump(c);
+}
+
 /** relay_on_client_recv() - @res bytes (or 0 for EOF, -errno) arrived in tio.in. */
 void relay_on_client_recv(struct conn *c, int res)
 {
+	if (res == -ECANCELED && (c->flags & CONN_F_TICKET_WAIT)) {
+		conn_log(c, LOG_LVL_DEBUG, "no (more) session tickets within client_ticket_wait");
+		c->flags &= ~CONN_F_TICKET_WAIT;
+		relay_pump(c);
+		return;
+	}
 	if (res < 0) {
 		conn_log(c, LOG_LVL_DEBUG, "client recv: %s", strerror(-res));
 		if (c->state == CONN_HANDSHAKE)

@@ -52,6 +52,12 @@ int ktlsd_apply(struct ktlsd *k, struct ktlsd_cfg *cfg, char *err, size_t errlen
 	}
 	if (k->snap)
 		sesscache_resize(cfg->session_cache_size);
+	/* Sessions verified against other trust anchors must not resume. */
+	if (k->snap && !!k->snap->cfg->client_ca != !!cfg->client_ca)
+		clientcache_flush();
+	else if (k->snap && cfg->client_ca && strcmp(k->snap->cfg->client_ca, cfg->client_ca))
+		clientcache_flush();
+	clientcache_configure(cfg->client_cache_size);
 	for (unsigned i = 0; i < k->n_workers; i++) {
 		struct snapshot *old;
 

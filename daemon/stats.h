@@ -39,10 +39,12 @@
 	  "plaintext bytes relayed from clients to backends")                                      \
 	X(STAT_BYTES_TO_CLIENTS, "bytes_to_clients",                                               \
 	  "plaintext bytes relayed from backends to clients")                                      \
-	X(STAT_HANDOFF_REQUESTS, "handoff_requests", "sockets handed to ktlsd for a handshake")      \
-	X(STAT_HANDOFF_KTLS, "handoff_ktls", "handed-off sockets returned with kernel TLS")         \
+	X(STAT_HANDOFF_REQUESTS, "handoff_requests", "sockets handed to ktlsd for a handshake")    \
+	X(STAT_HANDOFF_KTLS, "handoff_ktls", "handed-off sockets returned with kernel TLS")        \
 	X(STAT_HANDOFF_RELAYED, "handoff_relayed",                                                 \
 	  "handed-off connections relayed through a socketpair (no kTLS for them)")                \
+	X(STAT_POOL_REFILLS, "pool_handshakes",                                                    \
+	  "client handshakes made to refill the warm connection pool")                             \
 	X(STAT_URING_SUBMITTED, "uring_sqes_submitted", "io_uring submission entries submitted")
 
 /* Per listener (and summed into the totals): handshakes and session resumption. */
@@ -75,6 +77,8 @@
 	  "handshakes with malformed or unexpected messages (ALPN refusals included)")             \
 	X(LSTAT_FAIL_SNI, "handshake_failed_sni_refused",                                          \
 	  "handshakes refused by sni_strict: no profile for the name")                             \
+	X(LSTAT_FAIL_VERIFY, "handshake_failed_verify",                                            \
+	  "client role: the server's certificate did not verify")                                  \
 	X(LSTAT_FAIL_BACKEND, "handshake_failed_backend_refused",                                  \
 	  "completed handshakes whose backend could not be reached")                               \
 	X(LSTAT_FAIL_INTERNAL, "handshake_failed_internal",                                        \

@@ -29,6 +29,7 @@ static const struct {
 	{ LSTAT_FAIL_NO_SHARED, "handshake_failures", "no_shared_cipher" },
 	{ LSTAT_FAIL_PROTOCOL, "handshake_failures", "protocol" },
 	{ LSTAT_FAIL_SNI, "handshake_failures", "sni_refused" },
+	{ LSTAT_FAIL_VERIFY, "handshake_failures", "verify" },
 	{ LSTAT_FAIL_BACKEND, "handshake_failures", "backend_refused" },
 	{ LSTAT_FAIL_INTERNAL, "handshake_failures", "internal" },
 	{ LSTAT_MISS_UNKNOWN_KEY, "resume_misses", "unknown_key" },
@@ -231,6 +232,19 @@ struct json_object *stats_json_build(struct ktlsd *k, const struct ktlsd_cfg *cf
 	json_object_object_add(sc, "entries", json_u64(sesscache_count()));
 	json_object_object_add(sc, "capacity", json_u64(cfg->session_cache_size));
 	json_object_object_add(o, "session_cache", sc);
+	{
+		struct clientcache_stats cs;
+		struct json_object *cc = json_object_new_object();
+
+		clientcache_stats(&cs);
+		json_object_object_add(cc, "keys", json_u64(cs.keys));
+		json_object_object_add(cc, "sessions", json_u64(cs.sessions));
+		json_object_object_add(cc, "capacity", json_u64(cs.max_keys));
+		json_object_object_add(cc, "hits", json_u64(cs.hits));
+		json_object_object_add(cc, "misses", json_u64(cs.misses));
+		json_object_object_add(cc, "stored", json_u64(cs.stored));
+		json_object_object_add(o, "client_session_cache", cc);
+	}
 	json_object_object_add(o, "kernel_tls_stat", stats_json_tls_stat());
 	json_object_object_add(o, "sockets", stats_json_sockets(cfg));
 	return o;

@@ -283,6 +283,7 @@ static void tlsprof_free(struct snapshot *s, bool free_cfg)
 		SSL_CTX_free(s->profiles[i].ctx);
 		tickets_ring_put(s->profiles[i].ring);
 	}
+	SSL_CTX_free(s->client_ctx);
 	free(s->profiles);
 	free(s->lstats);
 	if (free_cfg)
@@ -329,6 +330,11 @@ int snapshot_create(struct ktlsd_cfg *cfg, uint64_t generation, struct snapshot 
 		}
 		if (tickets_ring_get(&cfg->profiles[i], cfg->path, &s->profiles[i].ring, err,
 				     errlen) < 0)
+			goto fail;
+	}
+	if (cfg->handoff.socket) {
+		s->client_ctx = client_ctx_new(cfg, err, errlen);
+		if (!s->client_ctx)
 			goto fail;
 	}
 	atomic_init(&s->refs, 1);

@@ -41,6 +41,7 @@ static const struct command commands[] = {
 	{ "stats", NULL, false, "stats", 0, 0, 0, NULL, render_stats, NULL },
 	{ "metrics", NULL, false, "metrics", 0, 0, 0, NULL, render_metrics, NULL },
 	{ "kernel", NULL, false, "kernel", 0, 0, 0, NULL, render_kernel, NULL },
+	{ "pools", NULL, false, "pools", 0, 0, 0, NULL, render_pools, NULL },
 	{ "reload", NULL, false, "reload", 0, 0, 0, NULL, render_reload, NULL },
 	{ "drain", NULL, false, "drain", 0, 0, 0, NULL, render_drain, NULL },
 	{ "sessions", "flush", false, "sessions flush", 0, 0, 0, NULL, render_flush, NULL },
@@ -65,6 +66,7 @@ static const char usage_text[] =
 	"  stats                      counters, histograms, session cache, kernel TLS\n"
 	"  metrics                    the same in the Prometheus text format\n"
 	"  kernel                     the kernel TLS probe ktlsd ran at start\n"
+	"  pools                      the warm connection pool of each upstream\n"
 	"  conns [--listener NAME] [--sni NAME] [--path handshake|ktls|userspace]\n"
 	"        [--peer TEXT] [--min-age SECS] [--limit N]\n"
 	"                             open client connections\n"

@@ -14,6 +14,8 @@ typedef void render_fn(struct json_object *result);
 render_fn render_status, render_metrics, render_kill, render_reload, render_drain, render_flush;
 /* render_kernel.c */
 render_fn render_kernel;
+/* render_pools.c */
+render_fn render_pools;
 /* render_stats.c */
 render_fn render_stats;
 /* render_conns.c */

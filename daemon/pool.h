@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pool.h - the warm connection pool (pool.c), run by the handoff thread.
+ */
+#ifndef KTLSD_POOL_H
+#define KTLSD_POOL_H
+
+#include <poll.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include <ktlsd/handoff.h>
+
+struct handoff;
+struct pool;
+struct snapshot;
+
+int pool_create(struct handoff *h, struct pool **out);
+void pool_free(struct pool *p);
+/* Follows the configuration's upstreams (called each round; cheap when unchanged). */
+void pool_sync(struct pool *p, const struct snapshot *s);
+/* How many descriptors pool_fill_pollfds() may add. */
+size_t pool_n_pollfds(struct pool *p);
+/* Adds the pool's descriptors to @pfd; returns how many. */
+size_t pool_fill_pollfds(struct pool *p, struct pollfd *pfd);
+/* Handles their events (the same @pfd, before any pool_request() of this round), then
+ * expires, times out and refills. Returns the poll timeout the pool needs (ms, -1 none). */
+int pool_events(struct pool *p, const struct pollfd *pfd);
+/* An application's op 3 request: a ready connection now, or one made on demand. */
+void pool_request(struct pool *p, int app, const struct ktlsd_handoff_req *req);
+/* The `pools` control command's reply: one object per upstream. */
+struct json_object *pool_json(struct pool *p);
+
+#endif
