@@ -351,7 +351,8 @@ static void *handoff_main(void *arg)
 		struct snapshot *s = ktlsd_snapshot(h->k);
 		size_t n = 0, n_pool;
 
-		pool_sync(h->pool, s);
+		if (pool_sync(h->pool, s))
+			timeout = 0;
 		snapshot_put(s);
 		if (!handoff_poll_room(h, 2 + HANDOFF_MAX_APPS + pool_n_pollfds(h->pool))) {
 			log_err("handoff: out of memory");

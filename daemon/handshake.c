@@ -54,6 +54,15 @@ static void handshake_log_done(const struct conn *c, bool resumed, uint32_t earl
 	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
 	if (early)
 		snprintf(early_str, sizeof(early_str), ", early data %u bytes", early);
+	if (c->hs.client) {
+		conn_log(c, LOG_LVL_DEBUG,
+			 "client handshake done on worker %u: %s %s to \"%s\", alpn \"%.*s\"%s, "
+			 "verify %ld",
+			 c->w->idx, SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl), c->hs.sni,
+			 (int)alpn_len, alpn ? (const char *)alpn : "", resumed ? ", resumed" : "",
+			 c->hs.verify_result);
+		return;
+	}
 	conn_log(
 		c, LOG_LVL_DEBUG,
 		"handshake done on worker %u: %s %s, profile \"%s\", sni \"%s\", alpn \"%.*s\"%s%s",

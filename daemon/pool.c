@@ -165,17 +165,17 @@ static bool pool_same_target(const struct pool_target *a, const struct pool_targ
 }
 
 /** pool_sync() - follow the snapshot's upstreams: keep, resize, add, drop. */
-void pool_sync(struct pool *p, const struct snapshot *s)
+bool pool_sync(struct pool *p, const struct snapshot *s)
 {
 	const struct ktlsd_cfg *cfg = s->cfg;
 	struct pool_upstream *ups;
 
 	if (s->generation == p->generation)
-		return;
+		return false;
 	ups = calloc(cfg->n_upstreams ? cfg->n_upstreams : 1, sizeof(*ups));
 	if (!ups) {
 		log_err("pool: out of memory following the configuration");
-		return;
+		return false;
 	}
 	pthread_mutex_lock(&p->lock);
 	for (size_t i = 0; i < cfg->n_upstreams; i++) {
@@ -216,6 +216,7 @@ void pool_sync(struct pool *p, const struct snapshot *s)
 	p->n_ups = cfg->n_upstreams;
 	p->generation = s->generation;
 	pthread_mutex_unlock(&p->lock);
+	return p->n_ups > 0;
 }
 
 static struct pool_upstream *pool_find_serial(struct pool *p, uint32_t serial)
@@ -231,6 +232,8 @@ static void pool_refill_failed(struct pool_upstream *u, const char *why)
 	uint64_t now = now_monotonic_ms();
 
 	u->n.refill_failures++;
+	if (now < u->retry_at_ms)
+		return; /* another connect of the same round: one step per round */
 	u->backoff_ms = u->backoff_ms ? u->backoff_ms * 2 : POOL_BACKOFF_MIN_MS;
 	if (u->backoff_ms > POOL_BACKOFF_MAX_MS)
 		u->backoff_ms = POOL_BACKOFF_MAX_MS;

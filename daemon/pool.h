@@ -6,6 +6,7 @@
 #define KTLSD_POOL_H
 
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <json-c/json.h>
@@ -18,8 +19,9 @@ struct snapshot;
 
 int pool_create(struct handoff *h, struct pool **out);
 void pool_free(struct pool *p);
-/* Follows the configuration's upstreams (called each round; cheap when unchanged). */
-void pool_sync(struct pool *p, const struct snapshot *s);
+/* Follows the configuration's upstreams (called each round; cheap when unchanged).
+ * Returns true if they changed: the pool then wants a round at once, to fill. */
+bool pool_sync(struct pool *p, const struct snapshot *s);
 /* How many descriptors pool_fill_pollfds() may add. */
 size_t pool_n_pollfds(struct pool *p);
 /* Adds the pool's descriptors to @pfd; returns how many. */

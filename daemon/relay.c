@@ -403,9 +403,11 @@ void relay_on_client_recv(struct conn *c, int res)
 	}
 	if (res < 0) {
 		conn_log(c, LOG_LVL_DEBUG, "client recv: %s", strerror(-res));
-		if (c->state == CONN_HANDSHAKE)
+		if (c->state == CONN_HANDSHAKE) {
+			c->hs_fail = LSTAT_FAIL_CLOSED;
 			conn_count_hs_failure(c, LSTAT_FAIL_CLOSED);
-		conn_close(c, "client reset");
+		}
+		conn_close(c, c->hs.client ? "server reset" : "client reset");
 		return;
 	}
 	if (res == 0) {

@@ -669,8 +669,8 @@ static SSL_TICKET_RETURN tickets_dec_cb(SSL *ssl, SSL_SESSION *sess, const unsig
 		}
 		/* TLS 1.3 tickets are single use: a resumption gets a fresh one (OpenSSL sends
 		 * at most one after a resumption), unless tls13_tickets is 0. */
-		return status == SSL_TICKET_SUCCESS &&
-				       (SSL_version(ssl) != TLS1_3_VERSION || !SSL_get_num_tickets(ssl))
+		return status == SSL_TICKET_SUCCESS && (SSL_version(ssl) != TLS1_3_VERSION ||
+							!SSL_get_num_tickets(ssl))
 			       ? SSL_TICKET_RETURN_USE
 			       : SSL_TICKET_RETURN_USE_RENEW;
 	case SSL_TICKET_NO_DECRYPT:

@@ -16,6 +16,13 @@ Cases (each prints one JSON line: the reply's fields, plus "fd" true/false):
   profile NAME HOST PORT      ask for profile NAME
   hangup HOST PORT            hand over a connected socket, then close the handoff connection
                               at once (the handshake is still running)
+  client HOST PORT NAME       client role (op 2) on a socket connected to HOST:PORT, verifying
+                              NAME
+  client_nohost HOST PORT     client role without a host name
+  client_pipe                 client role on a pipe
+  pool NAME                   a pooled connection from upstream NAME (op 3)
+  pool_fd NAME                the same with a descriptor attached (not allowed)
+  badop                       op 9
 """
 import json
 import os
@@ -25,11 +32,11 @@ import sys
 
 REQ = struct.Struct("=IHHQII64s256s128s")
 REP = struct.Struct("=IHHQIHHiI64s32s64s256s256s256s")
-MAGIC, VERSION, SERVER = 0x4B544C48, 1, 1
+MAGIC, VERSION, SERVER, CLIENT, POOL = 0x4B544C48, 1, 1, 2, 3
 
 
-def request(profile=b"", op=SERVER, magic=MAGIC, alpn=b"", timeout=0):
-    return REQ.pack(magic, VERSION, op, 42, 0, timeout, profile, b"", alpn)
+def request(profile=b"", op=SERVER, magic=MAGIC, alpn=b"", timeout=0, host=b""):
+    return REQ.pack(magic, VERSION, op, 42, 0, timeout, profile, host, alpn)
 
 
 def reply(h):
@@ -40,6 +47,7 @@ def reply(h):
     out = {"magic_ok": f[0] == MAGIC, "status": f[2], "id": f[3], "flags": f[4],
            "tls_version": f[5], "cipher": f[9].rstrip(b"\0").decode(),
            "alpn": f[11].rstrip(b"\0").decode(), "message": f[14].rstrip(b"\0").decode(),
+           "verify_result": f[7], "subject": f[13].rstrip(b"\0").decode(),
            "fd": bool(fds)}
     for fd in fds:
         os.close(fd)
@@ -78,6 +86,21 @@ def main():
     elif case == "unconnected":
         keep = socket.socket()
         socket.send_fds(h, [request()], [keep.fileno()])
+    elif case in ("client", "client_nohost"):
+        keep = socket.create_connection((args[0], int(args[1])))
+        name = args[2].encode() if case == "client" else b""
+        socket.send_fds(h, [request(op=CLIENT, host=name)], [keep.fileno()])
+    elif case == "client_pipe":
+        r, w = os.pipe()
+        socket.send_fds(h, [request(op=CLIENT, host=b"localhost")], [r])
+    elif case == "pool":
+        h.send(request(args[0].encode(), op=POOL))
+    elif case == "pool_fd":
+        keep = socket.socket()
+        socket.send_fds(h, [request(args[0].encode(), op=POOL)], [keep.fileno()])
+    elif case == "badop":
+        keep = socket.socket()
+        socket.send_fds(h, [request(op=9)], [keep.fileno()])
     elif case == "nofd":
         h.send(request())
     elif case == "short":

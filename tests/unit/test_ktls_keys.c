@@ -75,7 +75,7 @@ static int open_record(const struct ktls_keys *k, int dir, uint64_t seq, struct 
 	size_t len = ((size_t)rec[3] << 8) | rec[4], off = 5, ct_len;
 	uint8_t nonce[12], aad[13];
 	size_t aad_len;
-	const EVP_CIPHER *cipher = ci->nid == NID_aes_128_gcm ? EVP_aes_128_gcm()
+	const EVP_CIPHER *cipher = ci->nid == NID_aes_128_gcm	? EVP_aes_128_gcm()
 				   : ci->nid == NID_aes_256_gcm ? EVP_aes_256_gcm()
 								: EVP_chacha20_poly1305();
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
