@@ -9,6 +9,10 @@
  *   handoff client PORT N         N connections one after the other: connect, full TLS 1.3
  *                                 handshake (no session offered), read the byte, close;
  *                                 prints the wall time of each (connect to byte) in µs
+ *   handoff pool SOCKET UP N      N times: take a ready connection of upstream UP from
+ *                                 ktlsd's warm pool (ktls_pool_get), close it, pause 20 ms
+ *                                 for the refill; prints "POOLED µs" per take (1: from
+ *                                 the pool, 0: made on demand)
  *
  * The byte tells the client that the application holds a usable TLS connection: the time
  * the client sees is what the application's peers wait, handshake and handoff included.
@@ -140,6 +144,32 @@ static int run_client(int port, long n)
 	return 0;
 }
 
+static int run_pool(const char *sock, const char *upstream, long n, useconds_t gap_us)
+{
+	int h = ktls_open(sock);
+
+	if (h < 0) {
+		fprintf(stderr, "ktls_open %s: %s\n", sock, strerror(-h));
+		return 1;
+	}
+	for (long i = 0; i < n; i++) {
+		struct ktls_result r;
+		double t0 = now_us();
+		int fd = ktls_pool_get(h, upstream, 0, &r);
+		double t1 = now_us();
+
+		if (fd < 0) {
+			fprintf(stderr, "take %ld: %s %s\n", i, strerror(-fd), r.message);
+			return 1;
+		}
+		printf("%d %.1f\n", r.pooled, t1 - t0);
+		close(fd);
+		usleep(gap_us);
+	}
+	ktls_close(h);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "inproc"))
@@ -148,7 +178,12 @@ int main(int argc, char **argv)
 		return serve_ktlsd(atoi(argv[2]), argv[3]);
 	if (argc == 4 && !strcmp(argv[1], "client"))
 		return run_client(atoi(argv[2]), strtol(argv[3], NULL, 10));
-	fprintf(stderr, "usage: %s inproc PORT CERT KEY | ktlsd PORT SOCKET | client PORT N\n",
+	if (argc == 5 && !strcmp(argv[1], "pool"))
+		return run_pool(argv[2], argv[3], strtol(argv[4], NULL, 10),
+				getenv("GAP_US") ? (useconds_t)atoi(getenv("GAP_US")) : 20000);
+	fprintf(stderr,
+		"usage: %s inproc PORT CERT KEY | ktlsd PORT SOCKET | client PORT N | "
+		"pool SOCKET UPSTREAM N\n",
 		argv[0]);
 	return 2;
 }

@@ -390,6 +390,7 @@ static void *handoff_main(void *arg)
 				*h->owner[i] = -1;
 			}
 		}
+		timeout = pool_timeout(h->pool, timeout);
 	}
 	return NULL;
 }

@@ -27,9 +27,10 @@
 #include "ktlsd.h"
 #include "pool.h"
 
-#define POOL_BACKOFF_MIN_MS 250u
-#define POOL_BACKOFF_MAX_MS 30000u
-#define POOL_TICK_MS	    250
+#define POOL_BACKOFF_MIN_MS  250u
+#define POOL_BACKOFF_MAX_MS  30000u
+#define POOL_TICK_MS	     250
+#define POOL_REFILL_DELAY_MS 1
 
 struct pool_idle {
 	int fd;
@@ -89,6 +90,7 @@ struct pool {
 	size_t n_conns, cap_conns;
 	int sp[2]; /* [0] ours: refill replies arrive; [1] the workers reply there */
 	short sp_revents;
+	bool refill_soon; /* a connection was handed out: refill at the next round */
 	uint32_t next_serial;
 	uint32_t seq;
 };
@@ -457,8 +459,15 @@ int pool_events(struct pool *p, const struct pollfd *pfd)
 		pool_check_idle(&p->ups[i], now);
 		pool_refill(p, &p->ups[i], now);
 	}
+	p->refill_soon = false;
 	pthread_mutex_unlock(&p->lock);
 	return p->n_ups ? POOL_TICK_MS : -1;
+}
+
+/** pool_timeout() - the poll timeout after this round's requests (ms, -1 none). */
+int pool_timeout(struct pool *p, int timeout)
+{
+	return p->refill_soon ? POOL_REFILL_DELAY_MS : timeout;
 }
 
 /* A ready connection for @req, or -1 if none is (dead ones are dropped on the way). */
@@ -507,7 +516,9 @@ void pool_request(struct pool *p, int app, const struct ktlsd_handoff_req *req)
 		if (handoff_send_reply(app, &r, fd) == 0)
 			u->n.handed_out++;
 		close(fd);
-		pool_refill(p, u, now_monotonic_ms());
+		/* Refilled a moment later: the application's wake-up comes first (a connect
+		 * and two handshakes would compete with it for the CPUs). */
+		p->refill_soon = true;
 		pthread_mutex_unlock(&p->lock);
 		return;
 	}

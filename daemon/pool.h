@@ -29,6 +29,9 @@ size_t pool_fill_pollfds(struct pool *p, struct pollfd *pfd);
 /* Handles their events (the same @pfd, before any pool_request() of this round), then
  * expires, times out and refills. Returns the poll timeout the pool needs (ms, -1 none). */
 int pool_events(struct pool *p, const struct pollfd *pfd);
+/* The poll timeout once this round's requests are handled: @timeout from pool_events(),
+ * or sooner if a hand-out wants a refill. */
+int pool_timeout(struct pool *p, int timeout);
 /* An application's op 3 request: a ready connection now, or one made on demand. */
 void pool_request(struct pool *p, int app, const struct ktlsd_handoff_req *req);
 /* The `pools` control command's reply: one object per upstream. */
