@@ -157,7 +157,7 @@ format:
 tidy:
 	@# One file per run: clang-tidy 14 misreports va_list state across files of one run.
 	for f in daemon/*.c; do \
-		clang-tidy --quiet $$f -- -std=gnu11 -D_GNU_SOURCE -Idaemon -Iinclude \
+		clang-tidy --quiet $$f -- -std=gnu11 -D_GNU_SOURCE -Idaemon -Iinclude $(shell pkg-config --cflags $(PKGS)) \
 			-DKTLSD_VERSION=\"tidy\" || exit 1; done
 	for f in ktlsctl/*.c; do \
 		clang-tidy --quiet --header-filter='ktlsctl/.*' $$f -- -std=gnu11 -D_GNU_SOURCE \

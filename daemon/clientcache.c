@@ -53,7 +53,7 @@ static struct cc_entry **cc_find(const char *key)
 {
 	struct cc_entry **e = &cc.bucket[cc_hash(key)];
 
-	while (*e && strcmp((*e)->key, key))
+	while (*e && strcmp((*e)->key, key) != 0)
 		e = &(*e)->hnext;
 	return e;
 }
@@ -84,7 +84,7 @@ static void cc_lru_front(struct cc_entry *e)
 static void cc_drop_session(struct cc_entry *e, unsigned i)
 {
 	SSL_SESSION_free(e->sess[i]);
-	memmove(&e->sess[i], &e->sess[i + 1], (e->n - i - 1) * sizeof(e->sess[0]));
+	memmove(&e->sess[i], &e->sess[i + 1], (e->n - i - 1) * sizeof(SSL_SESSION *));
 	e->n--;
 }
 
@@ -154,7 +154,7 @@ SSL_SESSION *clientcache_take(const char *key)
 		}
 		s = e->sess[0];
 		if (SSL_SESSION_get_protocol_version(s) >= TLS1_3_VERSION) {
-			memmove(&e->sess[0], &e->sess[1], (e->n - 1) * sizeof(e->sess[0]));
+			memmove(&e->sess[0], &e->sess[1], (e->n - 1) * sizeof(SSL_SESSION *));
 			e->n--;
 		} else {
 			SSL_SESSION_up_ref(s);
@@ -205,7 +205,7 @@ void clientcache_put(const char *key, SSL_SESSION *sess)
 			cc_drop_session(e, e->n - 1);
 	if (e->n == CC_SESSIONS_PER_KEY)
 		cc_drop_session(e, e->n - 1); /* the oldest */
-	memmove(&e->sess[1], &e->sess[0], e->n * sizeof(e->sess[0]));
+	memmove(&e->sess[1], &e->sess[0], e->n * sizeof(SSL_SESSION *));
 	e->sess[0] = sess;
 	e->n++;
 	pthread_mutex_unlock(&cc.lock);

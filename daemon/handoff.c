@@ -54,31 +54,14 @@ struct pool *handoff_pool(struct handoff *h)
  */
 int handoff_send_reply(int app_fd, struct ktlsd_handoff_reply *r, int fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cbuf;
-	struct iovec iov = { .iov_base = r, .iov_len = sizeof(*r) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
+	int ret;
 
 	r->magic = KTLSD_HANDOFF_MAGIC;
 	r->version = KTLSD_HANDOFF_VERSION;
-	if (fd >= 0) {
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = sizeof(cbuf.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	if (sendmsg(app_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-		log_debug("handoff: reply: %s", strerror(errno));
-		return -errno;
-	}
-	return 0;
+	ret = ktlsd_handoff_send(app_fd, r, sizeof(*r), fd, MSG_DONTWAIT);
+	if (ret < 0)
+		log_debug("handoff: reply: %s", strerror(-ret));
+	return ret;
 }
 
 /** handoff_reply_now() - an error reply without a descriptor. */
@@ -174,10 +157,10 @@ static uint16_t handoff_peer_port(int fd)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 
+	memset(&ss, 0, sizeof(ss));
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
 		return 0;
-	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-					      : ((struct sockaddr_in *)&ss)->sin_port);
+	return sockaddr_port(&ss);
 }
 
 /*

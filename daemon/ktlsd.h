@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <liburing.h>
@@ -399,6 +400,13 @@ void worker_join(struct worker *w);
 /* Returns an SQE, submitting queued ones first if the SQ ring is full; NULL only on error. */
 struct io_uring_sqe *worker_get_sqe(struct worker *w);
 int listener_open(const struct cfg_listener *l, int *fd_out);
+/* The port of an IPv4 or IPv6 address, in host order. */
+static inline uint16_t sockaddr_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
 uint64_t now_monotonic_ms(void);
 /* CLOCK_MONOTONIC in nanoseconds, for latency histograms. */
 uint64_t now_monotonic_ns(void);

@@ -240,7 +240,7 @@ static void pool_refill_failed(struct pool_upstream *u, const char *why)
 	if (u->backoff_ms > POOL_BACKOFF_MAX_MS)
 		u->backoff_ms = POOL_BACKOFF_MAX_MS;
 	u->retry_at_ms = now + u->backoff_ms;
-	if (strcmp(u->last_error, why)) /* once per distinct reason, not per retry */
+	if (strcmp(u->last_error, why) != 0) /* once per distinct reason, not per retry */
 		log_warn("pool %s: %s (retrying, at most every %u s)", u->name, why,
 			 POOL_BACKOFF_MAX_MS / 1000);
 	snprintf(u->last_error, sizeof(u->last_error), "%s", why);
@@ -322,9 +322,7 @@ static void pool_connect_done(struct pool *p, size_t i, int err)
 	job->flags = pc.t.verify ? 0 : KTLSD_HANDOFF_F_VERIFY_OPTIONAL;
 	memcpy(job->host, pc.t.host, sizeof(job->host));
 	memcpy(job->alpn, pc.t.alpn, sizeof(job->alpn));
-	job->port = ntohs(pc.t.addr.ss_family == AF_INET6
-				  ? ((struct sockaddr_in6 *)&pc.t.addr)->sin6_port
-				  : ((struct sockaddr_in *)&pc.t.addr)->sin_port);
+	job->port = sockaddr_port(&pc.t.addr);
 	handoff_alpn_wire(pc.t.alpn, job->alpn_wire, &job->alpn_wire_len); /* checked by config */
 	handoff_dispatch(p->h, pc.app >= 0 ? pc.app : p->sp[1], job);
 	if (pc.app >= 0)

@@ -19,6 +19,12 @@ static void ktlsd_apply_log_level(const struct ktlsd *k, const struct ktlsd_cfg 
 	log_set_level(k->verbose ? LOG_LVL_DEBUG : cfg->log_level);
 }
 
+/* Both NULL, or equal strings. */
+static bool runtime_same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 /**
  * ktlsd_apply() - make @cfg the running configuration.
  * @k:   the daemon; k->lock held, or the workers not started yet
@@ -53,9 +59,7 @@ int ktlsd_apply(struct ktlsd *k, struct ktlsd_cfg *cfg, char *err, size_t errlen
 	if (k->snap)
 		sesscache_resize(cfg->session_cache_size);
 	/* Sessions verified against other trust anchors must not resume. */
-	if (k->snap && !!k->snap->cfg->client_ca != !!cfg->client_ca)
-		clientcache_flush();
-	else if (k->snap && cfg->client_ca && strcmp(k->snap->cfg->client_ca, cfg->client_ca))
+	if (k->snap && !runtime_same_str(k->snap->cfg->client_ca, cfg->client_ca))
 		clientcache_flush();
 	clientcache_configure(cfg->client_cache_size);
 	for (unsigned i = 0; i < k->n_workers; i++) {

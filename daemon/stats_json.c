@@ -108,13 +108,6 @@ struct sock_sum {
 	uint64_t tcp, ulp_tls, tx_sw, rx_sw, tx_hw, rx_hw, rtt_sum, rtt_n, retrans, acked, received;
 };
 
-static uint16_t sockaddr_port(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-}
-
 /* ktlsd's accepted sockets: local port a listener's, peer port not 0 (not listening). */
 static int stats_json_sock_cb(const struct diag_sock *d, void *arg)
 {

@@ -74,10 +74,6 @@ struct ktls_req_args {
 /* Builds the request and sends it tagged @id, with @a->fd attached unless it is POOL. */
 static int ktls_send_req(int h, uint64_t id, const struct ktls_req_args *a)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cbuf;
 	struct ktlsd_handoff_req req = {
 		.magic = KTLSD_HANDOFF_MAGIC,
 		.version = KTLSD_HANDOFF_VERSION,
@@ -86,28 +82,15 @@ static int ktls_send_req(int h, uint64_t id, const struct ktls_req_args *a)
 		.flags = a->flags,
 		.timeout_ms = a->timeout_ms,
 	};
-	struct iovec iov = { .iov_base = &req, .iov_len = sizeof(req) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-
 	if (ktls_copy(req.profile, sizeof(req.profile), a->name) < 0 ||
 	    ktls_copy(req.host, sizeof(req.host), a->host) < 0 ||
 	    ktls_copy(req.alpn, sizeof(req.alpn), a->alpn) < 0)
 		return -ENAMETOOLONG;
-	if (a->op != KTLSD_HANDOFF_POOL) {
-		if (a->fd < 0)
-			return -EBADF;
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = sizeof(cbuf.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &a->fd, sizeof(int));
-	}
-	if (sendmsg(h, &mh, MSG_NOSIGNAL) < 0)
-		return -errno;
+	if (a->op != KTLSD_HANDOFF_POOL && a->fd < 0)
+		return -EBADF;
+	return ktlsd_handoff_send(h, &req, sizeof(req), a->op == KTLSD_HANDOFF_POOL ? -1 : a->fd,
+				  0);
+
 	return 0;
 }
 

@@ -887,6 +887,18 @@ _ktls_expect_check() {
 	return "$failed"
 }
 
+# ------------------------------------------------------------------ handoff socket
+# handoff_expect_status SOCKET CASE STATUS WHAT [ARGS...]: tests/tools/handoff.py's CASE
+# (a byte-level request) gets STATUS and no descriptor back; notes the message.
+handoff_expect_status() {
+	local sock=$1 case=$2 want=$3 what=$4 out
+	shift 4
+	out=$("$PYTHON" "$ROOT/tests/tools/handoff.py" "$sock" "$case" "$@" </dev/null) || fail "$what: handoff.py failed"
+	[[ $("$PYTHON" -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["status"], r["fd"])' "$out") == "$want False" ]] ||
+		fail "$what: expected status $want and no descriptor, got $out"
+	note "$what: status $want ($("$PYTHON" -c 'import json,sys; print(json.loads(sys.argv[1])["message"])' "$out"))"
+}
+
 # ------------------------------------------------------------------ backends
 # start_backend [--listen ADDR] MODE [ARGS...]
 # Starts tests/tools/backend.py; sets BACKEND_PID, BACKEND_LOG, BACKEND_ADDR

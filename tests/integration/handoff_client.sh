@@ -25,7 +25,6 @@ need_cmd openssl nginx
 CLIENT=$BUILD/examples/ktls-client
 [[ -x $CLIENT ]] || skip "$CLIENT not built"
 KTLSCTL=${KTLSCTL:-$BUILD/ktlsctl}
-HO=$ROOT/tests/tools/handoff.py
 
 # ---- nginx as the pool's upstream (its own PKI use: the test leaf for "localhost")
 NGX=$T/nginx
@@ -63,7 +62,7 @@ track "$!"
 openssl s_server -accept "127.0.0.1:$S12" -cert "$CERTS/ecdsa.crt" -key "$CERTS/ecdsa.key" -www \
 	-tls1_2 -no_ticket -quiet >"$T/s12.log" 2>&1 &
 track "$!"
-wait_port 127.0.0.1 "$S13" && wait_port 127.0.0.1 "$S12" || fail "s_server did not start"
+{ wait_port 127.0.0.1 "$S13" && wait_port 127.0.0.1 "$S12"; } || fail "s_server did not start"
 CLOSER=$(free_port) # accepts and closes at once: a server that dies mid-handshake
 "$PYTHON" -c 'import socket,sys
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -182,14 +181,7 @@ note "pool size 0: on demand (pooled=0); ktlsctl pools: $(grep '^web' "$T/pools.
 # ---- bad input
 base_fds_settle() { sleep 0.5; find "/proc/$KTLSD_PID/fd" -mindepth 1 | wc -l; }
 base_fds=$(base_fds_settle)
-expect_status() { # CASE STATUS WHAT [ARGS...]
-	local case=$1 want=$2 what=$3 out
-	shift 3
-	out=$("$PYTHON" "$HO" "$SOCK" "$case" "$@" </dev/null) || fail "$what: handoff.py failed"
-	[[ $("$PYTHON" -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["status"], r["fd"])' "$out") == "$want False" ]] ||
-		fail "$what: expected status $want and no descriptor, got $out"
-	note "$what: status $want ($("$PYTHON" -c 'import json,sys; print(json.loads(sys.argv[1])["message"])' "$out"))"
-}
+expect_status() { handoff_expect_status "$SOCK" "$@"; } # CASE STATUS WHAT [ARGS...]
 expect_status pool 11 "an unknown upstream" nosuch
 expect_status pool 11 "an unreachable upstream (on demand)" gone
 expect_status client_nohost 1 "the client role without a host" 127.0.0.1 "$S13"

@@ -109,14 +109,7 @@ assert_file_sha "$T/file.out" "$(sha_of "$T/file.bin")" "1 MiB sent with sendfil
 note "sendfile(): 1 MiB byte-exact ($(grep -o 'ktls_tx=[01] ktls_rx=[01] relay=[01]' "$T/example2.log"))"
 
 # ---- bad input, each with its status
-expect_status() { # CASE STATUS WHAT [ARGS...]
-	local case=$1 want=$2 what=$3 out
-	shift 3
-	out=$("$PYTHON" "$HO" "$SOCK" "$case" "$@" </dev/null) || fail "$what: handoff.py failed"
-	[[ $("$PYTHON" -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["status"], r["fd"])' "$out") == "$want False" ]] ||
-		fail "$what: expected status $want and no descriptor, got $out"
-	note "$what: status $want ($("$PYTHON" -c 'import json,sys; print(json.loads(sys.argv[1])["message"])' "$out"))"
-}
+expect_status() { handoff_expect_status "$SOCK" "$@"; } # CASE STATUS WHAT [ARGS...]
 expect_status notsocket 2 "a pipe"
 expect_status listening 2 "a listening socket"
 expect_status unconnected 2 "an unconnected socket"

@@ -28,7 +28,7 @@ track "$!"
 openssl s_server -accept "127.0.0.1:$S12" -cert "$CERTS/ecdsa.crt" -key "$CERTS/ecdsa.key" -www \
 	-tls1_2 -quiet >"$T/s12.log" 2>&1 &
 track "$!"
-wait_port 127.0.0.1 "$S13" && wait_port 127.0.0.1 "$S12" || fail "s_server did not start"
+{ wait_port 127.0.0.1 "$S13" && wait_port 127.0.0.1 "$S12"; } || fail "s_server did not start"
 
 SOCK=$T/handoff.sock
 CTL=$T/control.sock
