@@ -358,8 +358,15 @@ static void *handoff_main(void *arg)
 			log_err("handoff: poll: %s", strerror(errno));
 			break;
 		}
-		if (h->pfd[0].revents)
+		if (h->pfd[0].revents) {
+			char cmd = 'x';
+
+			if (read(h->stop[0], &cmd, 1) == 1 && cmd == 'q') {
+				pool_quiesce(h->pool); /* the daemon is stopping: let go of it */
+				continue;
+			}
 			break;
+		}
 		/* The pool first: its events refer to the entries it just listed. */
 		timeout = pool_events(h->pool, h->pfd + 2);
 		if (h->pfd[1].revents)
@@ -413,6 +420,16 @@ fail:
 	log_err("handoff socket: %s", strerror(-ret));
 	handoff_stop(h);
 	return ret;
+}
+
+/**
+ * handoff_quiesce() - ktlsd begins to stop: the pool closes its idle connections and
+ * makes no more, so that the workers' drain does not wait for them.
+ */
+void handoff_quiesce(struct handoff *h)
+{
+	if (h && write(h->stop[1], "q", 1) < 0)
+		log_warn("handoff: quiesce: %s", strerror(errno));
 }
 
 /** handoff_stop() - stop the thread, close the socket and every application's connection. */

@@ -591,6 +591,7 @@ struct handoff_job {
 
 int handoff_start(struct ktlsd *k, const struct ktlsd_cfg *cfg, struct handoff **out);
 void handoff_stop(struct handoff *h);
+void handoff_quiesce(struct handoff *h);
 void handoff_post(struct worker *w, struct handoff_job *job);
 void handoff_adopt(struct worker *w, struct handoff_job *job);
 /* relay.c calls these for CONN_F_HANDOFF connections. */

@@ -153,6 +153,7 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 			pthread_mutex_lock(&k->lock);
 			k->stopping = true;
 			pthread_mutex_unlock(&k->lock);
+			handoff_quiesce(k->handoff);
 			ktlsd_stop_workers(k);
 			if (pthread_create(&joiner, NULL, ktlsd_joiner, k) != 0) {
 				ktlsd_joiner(k);

@@ -91,6 +91,7 @@ struct pool {
 	int sp[2]; /* [0] ours: refill replies arrive; [1] the workers reply there */
 	short sp_revents;
 	bool refill_soon; /* a connection was handed out: refill at the next round */
+	bool quiesced;	  /* ktlsd is stopping: no refills */
 	uint32_t next_serial;
 	uint32_t seq;
 };
@@ -351,6 +352,11 @@ static void pool_take_reply(struct pool *p)
 			continue;
 		}
 		u->refilling--;
+		if (p->quiesced) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
 		if ((size_t)n != sizeof(r) || r.status != KTLSD_HANDOFF_OK || fd < 0) {
 			if (fd >= 0)
 				close(fd);
@@ -410,7 +416,7 @@ static void pool_check_idle(struct pool_upstream *u, uint64_t now)
 
 static void pool_refill(struct pool *p, struct pool_upstream *u, uint64_t now)
 {
-	while (u->n_idle + u->refilling < u->size && now >= u->retry_at_ms) {
+	while (!p->quiesced && u->n_idle + u->refilling < u->size && now >= u->retry_at_ms) {
 		uint64_t id = (uint64_t)u->serial << 32 | ++p->seq;
 		int ret = pool_connect_start(p, &u->t, -1, id, 0);
 
@@ -531,6 +537,16 @@ void pool_request(struct pool *p, int app, const struct ktlsd_handoff_req *req)
 		snprintf(msg, sizeof(msg), "connect to %s: %s", u->address, strerror(-ret));
 		handoff_reply_now(app, req->id, KTLSD_HANDOFF_E_UPSTREAM, msg);
 	}
+}
+
+void pool_quiesce(struct pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->quiesced = true;
+	for (size_t i = 0; i < p->n_ups; i++)
+		while (p->ups[i].n_idle)
+			pool_close_idle(&p->ups[i], p->ups[i].n_idle - 1);
+	pthread_mutex_unlock(&p->lock);
 }
 
 /** pool_json() - the `pools` reply. */

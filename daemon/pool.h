@@ -34,6 +34,8 @@ int pool_events(struct pool *p, const struct pollfd *pfd);
 int pool_timeout(struct pool *p, int timeout);
 /* An application's op 3 request: a ready connection now, or one made on demand. */
 void pool_request(struct pool *p, int app, const struct ktlsd_handoff_req *req);
+/* ktlsd is stopping: close the idle connections, refill no more. */
+void pool_quiesce(struct pool *p);
 /* The `pools` control command's reply: one object per upstream. */
 struct json_object *pool_json(struct pool *p);
 

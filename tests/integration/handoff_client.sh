@@ -18,7 +18,9 @@
 #     out, and refills; a pool of size 0 serves on demand (pooled=0);
 #   - bad input: unknown upstream, unreachable upstream, no host, a pipe, op 3 with a
 #     descriptor, an unknown op, a server that closes mid-handshake each get their status;
-#     ktlsd's descriptor count returns to its baseline.
+#     ktlsd's descriptor count returns to its baseline;
+#   - SIGTERM with a full pool: the idle connections are let go at once, ktlsd exits
+#     without waiting for shutdown_timeout.
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 need_cmd openssl nginx
@@ -193,4 +195,8 @@ _fds_back() { (($(find "/proc/$KTLSD_PID/fd" -mindepth 1 | wc -l) == base_fds));
 wait_until 10 _fds_back || fail "ktlsd holds $(find "/proc/$KTLSD_PID/fd" -mindepth 1 | wc -l) descriptors, $base_fds before"
 note "descriptors back to the baseline ($base_fds, the pool's included)"
 assert_ktlsd_alive
+# Stopping lets go of the pool's idle connections first: no wait for shutdown_timeout.
+wait_until 10 pool_at_least web idle 3 || fail "pool web not full before the stop"
+stop_ktlsd "$KTLSD_PID" TERM 3
+note "SIGTERM with a full pool: ktlsd exited within 3 s (shutdown_timeout is $(scaled_int 5) s)"
 note "ok"
