@@ -464,8 +464,7 @@ static void test_resumption(void)
 		 "t.conf:4: ticket_key_files: \"%s/c.key\" must be a file of 80 or 48 bytes "
 		 "(nginx's ssl_session_ticket_key format), not 0",
 		 dir);
-	expect_err("key file size", profile_text(NULL, "ticket_key_files = [ \"c.key\" ];"),
-		   want);
+	expect_err("key file size", profile_text(NULL, "ticket_key_files = [ \"c.key\" ];"), want);
 	snprintf(want, sizeof(want),
 		 "t.conf:4: ticket_key_files: \"%s/none.key\": No such file or directory", dir);
 	expect_err("key file missing", profile_text(NULL, "ticket_key_files = [ \"none.key\" ];"),
@@ -708,6 +707,69 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path);
 }
 
+/* The client role's settings and the pool's upstreams. */
+static void test_upstreams(void)
+{
+#define HANDOFF "handoff_socket = \"/run/t/h.sock\";\n"
+	struct ktlsd_cfg *cfg = expect_ok(
+		"upstreams", PROFILE LISTENER HANDOFF
+		"client_ca = \"c.crt\";\nclient_ticket_wait = 0.1;\n"
+		"upstreams = ( { name = \"api\"; address = \"127.0.0.1:443\"; },\n"
+		"  { name = \"b\"; address = \"[::1]:8443\"; sni = \"b.example\"; alpn = [ \"h2\", "
+		"\"http/1.1\" ];\n    pool_size = 0; max_idle = 2.5; verify = false; } );\n");
+	const struct cfg_upstream *u;
+
+	if (cfg) {
+		u = &cfg->upstreams[0];
+		check(cfg->n_upstreams == 2, "two upstreams");
+		check(!strcmp(u->host, "127.0.0.1") && !strcmp(u->alpn, "") &&
+			      u->pool_size == CFG_DEF_POOL_SIZE &&
+			      u->max_idle_ms == CFG_DEF_POOL_MAX_IDLE_MS && u->verify &&
+			      port_of(&u->addr) == 443,
+		      "upstream defaults: host from the address, no ALPN, pool 4, 60 s, verify");
+		u = &cfg->upstreams[1];
+		check(!strcmp(u->host, "b.example") && !strcmp(u->alpn, "h2,http/1.1") &&
+			      !u->pool_size && u->max_idle_ms == 2500 && !u->verify,
+		      "upstream settings: sni, alpn joined, pool 0, 2.5 s, verify off");
+		check(cfg->client_ticket_wait_ms == 100 && cfg->client_ca &&
+			      cfg->client_cache_size == CFG_DEF_CLIENT_CACHE_SIZE,
+		      "client_ca, client_ticket_wait, default client cache size");
+		check(!strcmp(cfg->listeners[cfg->handoff_client_listener].name, "handoff-client"),
+		      "the client role's listener");
+		config_free(cfg);
+	}
+	expect_err(
+		"upstreams without handoff_socket",
+		PROFILE LISTENER "upstreams = ( { name = \"a\"; address = \"127.0.0.1:1\"; } );\n",
+		"t.conf:3: upstreams need handoff_socket: pooled connections are handed out there");
+	expect_err("duplicate upstream",
+		   PROFILE LISTENER HANDOFF
+		   "upstreams = ( { name = \"a\"; address = \"127.0.0.1:1\"; },\n"
+		   "  { name = \"a\"; address = \"127.0.0.1:2\"; } );\n",
+		   "t.conf:5: duplicate upstream name \"a\" (first at line 4)");
+	expect_err("upstream address",
+		   PROFILE LISTENER HANDOFF
+		   "upstreams = ( { name = \"a\"; address = \"nowhere\"; } );\n",
+		   "t.conf:4: address: invalid address \"nowhere\" (want host:port)");
+	expect_err(
+		"upstream alpn comma",
+		PROFILE LISTENER HANDOFF
+		"upstreams = ( { name = \"a\"; address = \"127.0.0.1:1\"; alpn = [ \"a,b\" ]; } );\n",
+		"t.conf:4: alpn: each protocol must be 1 to 255 bytes, without commas");
+	expect_err(
+		"pool_size range",
+		PROFILE LISTENER HANDOFF
+		"upstreams = ( { name = \"a\"; address = \"127.0.0.1:1\"; pool_size = 5000; } );\n",
+		"t.conf:4: pool_size must be between 0 and 1024");
+	char want[PATH_MAX + 100];
+
+	snprintf(want, sizeof(want),
+		 "t.conf:4: client_ca file \"%s/nope.pem\": No such file or directory", dir);
+	expect_err("client_ca missing", PROFILE LISTENER HANDOFF "client_ca = \"nope.pem\";\n",
+		   want);
+#undef HANDOFF
+}
+
 int main(void)
 {
 	const char *env = getenv("KTLSD_EXAMPLE_CONF");
@@ -734,6 +796,7 @@ int main(void)
 	test_files();
 	test_parse_addr();
 	test_log_level_names();
+	test_upstreams();
 
 	if (chdir("/") || nftw(tmpl, rm_entry, 16, FTW_DEPTH | FTW_PHYS))
 		perror("test_config: cleanup");
