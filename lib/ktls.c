@@ -194,11 +194,13 @@ static int ktls_set_nonblock(int fd, bool on)
 
 int ktls_adopt(int newfd, int fd)
 {
-	int fl = fcntl(fd, F_GETFL), err = fl < 0 ? -errno : 0;
+	int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD);
+	int err = fl < 0 || fdfl < 0 ? -errno : 0;
 
 	if (!err)
 		err = ktls_set_nonblock(newfd, fl & O_NONBLOCK);
-	if (!err && newfd != fd && dup2(newfd, fd) < 0)
+	/* dup3(), not dup2(): @fd keeps its close-on-exec setting too. */
+	if (!err && newfd != fd && dup3(newfd, fd, fdfl & FD_CLOEXEC ? O_CLOEXEC : 0) < 0)
 		err = -errno;
 	if (newfd != fd)
 		close(newfd);

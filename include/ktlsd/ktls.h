@@ -114,7 +114,7 @@ int ktls_client_send(int h, int fd, uint64_t id, const char *host, const char *a
  * ktls_adopt()ed; its O_NONBLOCK setting is unspecified: set the one wanted (fcntl()). */
 int ktls_pool_send(int h, uint64_t id, const char *upstream, unsigned timeout_ms);
 int ktls_recv_result(int h, struct ktls_result *res, int *newfd);
-/* dup2()s @newfd onto @fd keeping @fd's O_NONBLOCK, then closes @newfd. */
+/* Puts @newfd on @fd (dup3) keeping @fd's O_NONBLOCK and close-on-exec, then closes @newfd. */
 int ktls_adopt(int newfd, int fd);
 
 /* A short constant description of res->status ("ok", "bad request", ...). */
