@@ -129,12 +129,6 @@ size_t clientcache_flush(void)
 	return n;
 }
 
-/** clientcache_cleanup() - at exit. */
-void clientcache_cleanup(void)
-{
-	clientcache_flush();
-}
-
 /**
  * clientcache_take() - a session to offer for @key, or NULL. The caller owns the
  * reference. A TLS 1.3 session leaves the cache; a TLS 1.2 one stays.

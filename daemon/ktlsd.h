@@ -128,7 +128,6 @@ struct clientcache_stats {
 
 void clientcache_configure(size_t max_keys);
 size_t clientcache_flush(void);
-void clientcache_cleanup(void);
 SSL_SESSION *clientcache_take(const char *key);
 void clientcache_put(const char *key, SSL_SESSION *sess);
 void clientcache_stats(struct clientcache_stats *st);

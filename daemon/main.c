@@ -286,7 +286,7 @@ out:
 	ktlsd_state_cleanup(k);
 	snapshot_put(k->snap);
 	sesscache_cleanup();
-	clientcache_cleanup();
+	clientcache_flush();
 	tickets_cleanup();
 	lstats_cleanup();
 	return ret;

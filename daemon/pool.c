@@ -26,6 +26,7 @@
 
 #include "ktlsd.h"
 #include "pool.h"
+#include "stats_json.h"
 
 #define POOL_BACKOFF_MIN_MS  250u
 #define POOL_BACKOFF_MAX_MS  30000u
@@ -558,10 +559,7 @@ struct json_object *pool_json(struct pool *p)
 	for (size_t i = 0; arr && i < p->n_ups; i++) {
 		const struct pool_upstream *u = &p->ups[i];
 		struct json_object *o = json_object_new_object();
-		const struct {
-			const char *key;
-			uint64_t v;
-		} f[] = {
+		const struct json_u64_field f[] = {
 			{ "size", u->size },
 			{ "idle", u->n_idle },
 			{ "refilling", u->refilling },
@@ -582,8 +580,7 @@ struct json_object *pool_json(struct pool *p)
 		json_object_object_add(o, "sni", json_object_new_string(u->t.host));
 		json_object_object_add(o, "alpn", json_object_new_string(u->t.alpn));
 		json_object_object_add(o, "verify", json_object_new_boolean(u->t.verify));
-		for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++)
-			json_object_object_add(o, f[k].key, json_object_new_uint64(f[k].v));
+		json_add_u64s(o, f, sizeof(f) / sizeof(f[0]));
 		json_object_object_add(o, "last_error", json_object_new_string(u->last_error));
 		json_object_array_add(arr, o);
 	}

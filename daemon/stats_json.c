@@ -49,6 +49,13 @@ static struct json_object *json_u64(uint64_t v)
 	return json_object_new_uint64(v);
 }
 
+/** json_add_u64s() - add each of @f's @n counters to @o under its key. */
+void json_add_u64s(struct json_object *o, const struct json_u64_field *f, size_t n)
+{
+	for (size_t i = 0; o && i < n; i++)
+		json_object_object_add(o, f[i].key, json_u64(f[i].v));
+}
+
 static struct json_object *stats_json_listener(const struct listener_stats *ls)
 {
 	uint64_t sum[LSTAT__COUNT] = { 0 };
@@ -165,17 +172,37 @@ static struct json_object *stats_json_sockets(const struct ktlsd_cfg *cfg)
 	/* One dump of every TCP socket, filtered here: as cheap as one per port. */
 	if (diag_dump_tcp(0, stats_json_sock_cb, &s) < 0)
 		return NULL;
+	const struct json_u64_field f[] = {
+		{ "tcp", s.tcp },
+		{ "ulp_tls", s.ulp_tls },
+		{ "tls_tx_sw", s.tx_sw },
+		{ "tls_rx_sw", s.rx_sw },
+		{ "tls_tx_hw", s.tx_hw },
+		{ "tls_rx_hw", s.rx_hw },
+		{ "rtt_avg_us", s.rtt_n ? s.rtt_sum / s.rtt_n : 0 },
+		{ "retransmits", s.retrans },
+		{ "bytes_acked", s.acked },
+		{ "bytes_received", s.received },
+	};
+
 	o = json_object_new_object();
-	json_object_object_add(o, "tcp", json_u64(s.tcp));
-	json_object_object_add(o, "ulp_tls", json_u64(s.ulp_tls));
-	json_object_object_add(o, "tls_tx_sw", json_u64(s.tx_sw));
-	json_object_object_add(o, "tls_rx_sw", json_u64(s.rx_sw));
-	json_object_object_add(o, "tls_tx_hw", json_u64(s.tx_hw));
-	json_object_object_add(o, "tls_rx_hw", json_u64(s.rx_hw));
-	json_object_object_add(o, "rtt_avg_us", json_u64(s.rtt_n ? s.rtt_sum / s.rtt_n : 0));
-	json_object_object_add(o, "retransmits", json_u64(s.retrans));
-	json_object_object_add(o, "bytes_acked", json_u64(s.acked));
-	json_object_object_add(o, "bytes_received", json_u64(s.received));
+	json_add_u64s(o, f, sizeof(f) / sizeof(f[0]));
+	return o;
+}
+
+/* The handoff client role's session cache (clientcache.c). */
+static struct json_object *stats_json_client_cache(void)
+{
+	struct clientcache_stats cs;
+	struct json_object *o = json_object_new_object();
+
+	clientcache_stats(&cs);
+	const struct json_u64_field f[] = {
+		{ "keys", cs.keys }, { "sessions", cs.sessions }, { "capacity", cs.max_keys },
+		{ "hits", cs.hits }, { "misses", cs.misses },	  { "stored", cs.stored },
+	};
+
+	json_add_u64s(o, f, sizeof(f) / sizeof(f[0]));
 	return o;
 }
 
@@ -225,19 +252,7 @@ struct json_object *stats_json_build(struct ktlsd *k, const struct ktlsd_cfg *cf
 	json_object_object_add(sc, "entries", json_u64(sesscache_count()));
 	json_object_object_add(sc, "capacity", json_u64(cfg->session_cache_size));
 	json_object_object_add(o, "session_cache", sc);
-	{
-		struct clientcache_stats cs;
-		struct json_object *cc = json_object_new_object();
-
-		clientcache_stats(&cs);
-		json_object_object_add(cc, "keys", json_u64(cs.keys));
-		json_object_object_add(cc, "sessions", json_u64(cs.sessions));
-		json_object_object_add(cc, "capacity", json_u64(cs.max_keys));
-		json_object_object_add(cc, "hits", json_u64(cs.hits));
-		json_object_object_add(cc, "misses", json_u64(cs.misses));
-		json_object_object_add(cc, "stored", json_u64(cs.stored));
-		json_object_object_add(o, "client_session_cache", cc);
-	}
+	json_object_object_add(o, "client_session_cache", stats_json_client_cache());
 	json_object_object_add(o, "kernel_tls_stat", stats_json_tls_stat());
 	json_object_object_add(o, "sockets", stats_json_sockets(cfg));
 	return o;

@@ -15,4 +15,12 @@ struct ktlsd_cfg;
 
 struct json_object *stats_json_build(struct ktlsd *k, const struct ktlsd_cfg *cfg);
 
+/* A table of named counters, added to an object in one go. */
+struct json_u64_field {
+	const char *key;
+	uint64_t v;
+};
+
+void json_add_u64s(struct json_object *o, const struct json_u64_field *f, size_t n);
+
 #endif
