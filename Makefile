@@ -16,8 +16,17 @@ PKGS      := openssl liburing libconfig libnl-3.0 json-c
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
              -fno-strict-aliasing -D_GNU_SOURCE -DKTLSD_VERSION='"$(VERSION)"' \
-             -Idaemon -Iinclude $(shell pkg-config --cflags $(PKGS))
-LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lpthread
+             -Idaemon -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+# Goals that install their Debian packages themselves and then build in a second
+# make; any other goal needs the -dev packages already, and says so plainly.
+SELF_DEPS_GOALS := run check check-ktls check-fresh deps bench bench-ktls clean format tidy uninstall
+ifneq ($(filter-out $(SELF_DEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifneq ($(shell pkg-config --exists $(PKGS) json-c openssl 2>/dev/null && echo ok),ok)
+$(error the build needs Debian packages that are missing here: run `scripts/deps.sh build` as root, or `make run` / `make check`, which install them first)
+endif
+endif
 
 ifeq ($(SANITIZE),1)
 CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -38,10 +47,12 @@ HELPER_BINS := $(BUILD)/ktls-probe $(BUILD)/ktls-diag
 CTL_PKGS    := json-c openssl
 CTL_SRCS    := $(wildcard ktlsctl/*.c)
 CTL_OBJS    := $(patsubst ktlsctl/%.c,$(BUILD)/ctl/%.o,$(CTL_SRCS))
-CTL_CFLAGS  := $(shell pkg-config --cflags $(CTL_PKGS))
-CTL_LDLIBS  := $(shell pkg-config --libs $(CTL_PKGS))
+CTL_CFLAGS  := $(shell pkg-config --cflags $(CTL_PKGS) 2>/dev/null)
+CTL_LDLIBS  := $(shell pkg-config --libs $(CTL_PKGS) 2>/dev/null)
 
-.PHONY: all check check-ktls vm-selftest run install uninstall clean deps format tidy bench bench-ktls bench-handoff fuzz
+PHONY_GOALS := all check check-ktls check-fresh vm-selftest run install uninstall clean deps format tidy \
+	       bench bench-ktls bench-handoff fuzz tidy-files
+.PHONY: $(PHONY_GOALS)
 all: $(BUILD)/ktlsd $(UNIT_BINS) $(TOOL_BINS) $(HELPER_BINS) $(BUILD)/ktlsctl \
      $(LIBKTLS_SO) $(BUILD)/lib/libktls.a $(BUILD)/lib/ktls.pc $(BUILD)/examples/ktls-echo-server \
      $(BUILD)/examples/ktls-echo-poll $(BUILD)/examples/ktls-client
@@ -74,26 +85,43 @@ $(BUILD)/tests/%: tests/tools/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
-# Installs missing Debian packages (idempotent), builds, runs every suite.
-check: deps all
+# The targets README gives a new user install their Debian packages first
+# (scripts/deps.sh GROUP, idempotent) and only then build, in a second make: this
+# one's pkg-config flags were read before the -dev packages were there.
+SUBMAKE = $(MAKE) --no-print-directory BUILD=$(BUILD)
+
+# Installs missing Debian packages, builds, runs every suite.
+check:
+	@scripts/deps.sh check
+	@$(SUBMAKE) all
 	BUILD=$(BUILD) tests/run.sh
 
 # The kernel-TLS suite alone, in a VM with Debian's kernel (kmod-helpers/ktls-vm.sh).
-check-ktls: deps all
+check-ktls:
+	@scripts/deps.sh check
+	@$(SUBMAKE) all
 	BUILD=$(BUILD) tests/run.sh --vm-only
+
+# README's two commands in a pristine minimal Debian 12 root (what CI runs too).
+check-fresh:
+	scripts/fresh-root.sh
 
 # Boots the test VM and checks kTLS and the tools the suite needs inside it.
 vm-selftest: $(BUILD)/ktls-probe
 	kmod-helpers/ktls-vm.sh -- env BUILD=$(BUILD) kmod-helpers/ktls-selftest.sh --tools
 
 # Builds and runs ktlsd on the default configuration in front of a demo backend.
-run: deps all
+run:
+	@scripts/deps.sh run
+	@$(SUBMAKE) $(BUILD)/ktlsd $(BUILD)/ktlsctl
 	BUILD=$(BUILD) scripts/run-demo.sh
 
 deps:
-	@scripts/deps.sh
+	@scripts/deps.sh check
 
-bench: deps all
+bench:
+	@scripts/deps.sh bench
+	@$(SUBMAKE) all
 	BUILD=$(BUILD) bench/run.sh
 
 # Handoff overhead: a handshake through ktlsd's handoff socket vs in the application.
@@ -101,7 +129,9 @@ bench-handoff: all
 	BUILD=$(BUILD) bench/handoff.sh
 
 # The kernel-TLS data path's counters, in the test VM.
-bench-ktls: deps all
+bench-ktls:
+	@scripts/deps.sh bench
+	@$(SUBMAKE) all
 	BUILD=$(BUILD) bench/ktls-vm.sh
 
 # libktls: the application side of the handoff socket (include/ktlsd/ktls.h).
@@ -151,10 +181,15 @@ uninstall:
 		$(DESTDIR)$(INCDIR)/ktlsd/handoff.h
 
 format:
+	@scripts/deps.sh dev
 	clang-format -i $(wildcard daemon/*.c daemon/*.h tests/unit/*.c tests/tools/*.c kmod-helpers/*.c \
 		ktlsctl/*.c ktlsctl/*.h fuzz/*.c include/ktlsd/*.h lib/*.c examples/*.c)
 
 tidy:
+	@scripts/deps.sh build dev
+	@$(SUBMAKE) tidy-files
+
+tidy-files:
 	@# One file per run: clang-tidy 14 misreports va_list state across files of one run.
 	for f in daemon/*.c; do \
 		clang-tidy --quiet $$f -- -std=gnu11 -D_GNU_SOURCE -Idaemon -Iinclude $(shell pkg-config --cflags $(PKGS)) \

@@ -1,62 +1,94 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# deps.sh - install every Debian package that ktlsd's build, tests, demo and
-# benchmarks need. Idempotent: it asks dpkg what is already installed and only
-# runs apt-get (update + install --no-install-recommends) for what is missing.
-# Prints nothing when everything is present.
+# deps.sh - install the Debian packages one ktlsd task needs, and nothing more.
 #
-# Usage: scripts/deps.sh [--list]
-#   --list   print the package list and exit
+#   scripts/deps.sh [--list] [GROUP...]
+#
+# Groups (default: check):
+#   build   compiler, make, pkg-config and the libraries' -dev packages
+#   run     build + what `make run`'s demo uses: openssl (its throwaway CA),
+#           python3 (its HTTP backend), iproute2 (ss), curl (to try it)
+#   check   run + what `make check` uses: the real TLS clients and servers the
+#           tests drive (gnutls-cli, s_client, nginx), python3 helpers, clang
+#           (libFuzzer), and the kTLS VM (qemu, busybox-static, cpio, kmod)
+#   bench   check + the reference terminators of `make bench` (nginx stream, HAProxy)
+#   dev     clang-format, clang-tidy, cppcheck, shellcheck (make format / tidy / lint)
+#   all     every group
+#   --list  print the packages of the groups and exit
+#
+# Idempotent: asks dpkg what is installed and runs apt-get (update, then install
+# --no-install-recommends) only for what is missing. Prints nothing when all is
+# there. As root, or through sudo when it is there.
 set -euo pipefail
 
 BUILD_PKGS=(
-	gcc make pkg-config
+	gcc libc6-dev make pkg-config
 	libssl-dev liburing-dev libconfig-dev libjson-c-dev libnl-3-dev libnl-genl-3-dev
 )
-# Integration tests: real TLS clients, tools used by tests/lib.sh and the scenarios.
-TEST_PKGS=(
-	openssl gnutls-bin curl socat python3 python3-cryptography iproute2 procps psmisc coreutils
-	ca-certificates clang python3-prometheus-client
+RUN_PKGS=(openssl python3 iproute2 curl ca-certificates)
+CHECK_PKGS=(
+	gnutls-bin socat python3-cryptography python3-prometheus-client procps psmisc
+	coreutils nginx clang
+	qemu-system-x86 busybox-static cpio kmod
 )
-# Development tools used by `make format` / `make tidy` and the shell lint.
-DEV_PKGS=(shellcheck)
-# Benchmarks (bench/run.sh): reference TLS terminators.
 BENCH_PKGS=(nginx libnginx-mod-stream haproxy)
-# Later: the kTLS VM (a small kernel + busybox initramfs under qemu).
-VM_PKGS=(qemu-system-x86 busybox-static cpio)
+DEV_PKGS=(clang-format clang-tidy cppcheck shellcheck)
 
-ALL_PKGS=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${DEV_PKGS[@]}" "${BENCH_PKGS[@]}" "${VM_PKGS[@]}")
+usage() { sed -n '/^#   scripts\/deps.sh/,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 
-if [[ "${1:-}" == "--list" ]]; then
-	printf '%s\n' "${ALL_PKGS[@]}"
+list=0
+groups=()
+for a in "$@"; do
+	case $a in
+	--list) list=1 ;;
+	build | run | check | bench | dev | all) groups+=("$a") ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "deps.sh: unknown group '$a' (build, run, check, bench, dev, all)" >&2; exit 2 ;;
+	esac
+done
+((${#groups[@]})) || groups=(check)
+
+pkgs=()
+for g in "${groups[@]}"; do
+	case $g in
+	build) pkgs+=("${BUILD_PKGS[@]}") ;;
+	run) pkgs+=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}") ;;
+	check) pkgs+=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}" "${CHECK_PKGS[@]}") ;;
+	bench) pkgs+=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}" "${CHECK_PKGS[@]}" "${BENCH_PKGS[@]}") ;;
+	dev) pkgs+=("${DEV_PKGS[@]}") ;;
+	all) pkgs+=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}" "${CHECK_PKGS[@]}" "${BENCH_PKGS[@]}" "${DEV_PKGS[@]}") ;;
+	esac
+done
+mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | awk '!seen[$0]++')
+
+if ((list)); then
+	printf '%s\n' "${pkgs[@]}"
 	exit 0
 fi
 
 installed() {
 	local status
 	status=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) || return 1
-	[[ "$status" == "install ok installed" ]]
+	[[ $status == "install ok installed" ]]
 }
 
 missing=()
-for p in "${ALL_PKGS[@]}"; do
+for p in "${pkgs[@]}"; do
 	installed "$p" || missing+=("$p")
 done
-
 ((${#missing[@]} == 0)) && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
 	echo "deps.sh: missing packages: ${missing[*]} (and no apt-get here; install them by hand)" >&2
 	exit 1
 fi
-
 SUDO=()
 if ((EUID != 0)); then
 	if command -v sudo >/dev/null 2>&1; then
 		SUDO=(sudo)
 	else
-		echo "deps.sh: missing packages: ${missing[*]}; run as root to install them" >&2
+		echo "deps.sh: missing packages: ${missing[*]}; run as root (or install sudo) to install them" >&2
 		exit 1
 	fi
 fi
@@ -64,7 +96,7 @@ fi
 echo "deps.sh: installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update -qq </dev/null
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
 
 still=()
 for p in "${missing[@]}"; do

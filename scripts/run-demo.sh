@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 #
 # run-demo.sh - what `make run` calls: ktlsd on 127.0.0.1:8443 in front of a small
-# HTTP backend on 127.0.0.1:8080, with a throwaway CA.  Ctrl-C stops both.
+# HTTP backend on 127.0.0.1:8080, with a throwaway CA; the backend's line for each
+# request it serves is printed.  Ctrl-C stops both.
 #
 # Environment: BUILD (default build), DEMO_PORT (8443), DEMO_BACKEND_PORT (8080).
 set -euo pipefail
@@ -85,8 +86,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"$PYTHON" -m http.server --bind 127.0.0.1 --directory "$DEMO/www" "$BPORT" \
-	>"$DEMO/backend.log" 2>&1 </dev/null &
+# The backend's log (one line per request that reached it through ktlsd) is shown
+# here, prefixed, and kept in backend.log.
+"$PYTHON" -u -m http.server --bind 127.0.0.1 --directory "$DEMO/www" "$BPORT" </dev/null \
+	> >(tee "$DEMO/backend.log" | sed -u 's/^/backend: /') 2>&1 &
 backend_pid=$!
 for _ in $(seq 100); do
 	busy "$BPORT" && break
@@ -100,7 +103,8 @@ done
 
 cat <<EOF
 
-ktlsd demo: https://localhost:$PORT/ -> http://127.0.0.1:$BPORT/ (backend log: $DEMO/backend.log)
+ktlsd demo: https://localhost:$PORT/ -> http://127.0.0.1:$BPORT/
+Each request that reaches the backend through ktlsd prints a "backend:" line here.
 In another terminal, try:
 
   curl --cacert $DEMO/ca.crt https://localhost:$PORT/
