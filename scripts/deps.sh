@@ -11,9 +11,12 @@
 #           python3 (its HTTP backend), iproute2 (ss), curl (to try it)
 #   check   run + what `make check` uses: the real TLS clients and servers the
 #           tests drive (gnutls-cli, s_client, nginx), python3 helpers, clang
-#           (libFuzzer), and the kTLS VM (qemu, busybox-static, cpio, kmod)
+#           (libFuzzer), libnss-myhostname (the tests name "localhost", which
+#           nothing resolves on a root without /etc/hosts), and the kTLS VM (qemu, busybox-static, cpio, kmod, and
+#           xz/zstd to unpack the kernel for its faster boot)
 #   bench   check + the reference terminators of `make bench` (nginx stream, HAProxy)
 #   dev     clang-format, clang-tidy, cppcheck, shellcheck (make format / tidy / lint)
+#   ci      check + debootstrap and git (.ci/run's fresh-root job)
 #   all     every group
 #   --list  print the packages of the groups and exit
 #
@@ -29,11 +32,12 @@ BUILD_PKGS=(
 RUN_PKGS=(openssl python3 iproute2 curl ca-certificates)
 CHECK_PKGS=(
 	gnutls-bin socat python3-cryptography python3-prometheus-client procps psmisc
-	coreutils nginx clang
-	qemu-system-x86 busybox-static cpio kmod
+	coreutils nginx clang libclang-rt-14-dev libnss-myhostname
+	qemu-system-x86 busybox-static cpio kmod xz-utils zstd
 )
 BENCH_PKGS=(nginx libnginx-mod-stream haproxy)
 DEV_PKGS=(clang-format clang-tidy cppcheck shellcheck)
+CI_PKGS=(debootstrap git)
 
 usage() { sed -n '/^#   scripts\/deps.sh/,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 
@@ -42,9 +46,9 @@ groups=()
 for a in "$@"; do
 	case $a in
 	--list) list=1 ;;
-	build | run | check | bench | dev | all) groups+=("$a") ;;
+	build | run | check | bench | dev | ci | all) groups+=("$a") ;;
 	-h | --help) usage; exit 0 ;;
-	*) echo "deps.sh: unknown group '$a' (build, run, check, bench, dev, all)" >&2; exit 2 ;;
+	*) echo "deps.sh: unknown group '$a' (build, run, check, bench, dev, ci, all)" >&2; exit 2 ;;
 	esac
 done
 ((${#groups[@]})) || groups=(check)
@@ -57,7 +61,8 @@ for g in "${groups[@]}"; do
 	check) pkgs+=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}" "${CHECK_PKGS[@]}") ;;
 	bench) pkgs+=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}" "${CHECK_PKGS[@]}" "${BENCH_PKGS[@]}") ;;
 	dev) pkgs+=("${DEV_PKGS[@]}") ;;
-	all) pkgs+=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}" "${CHECK_PKGS[@]}" "${BENCH_PKGS[@]}" "${DEV_PKGS[@]}") ;;
+	ci) pkgs+=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}" "${CHECK_PKGS[@]}" "${CI_PKGS[@]}") ;;
+	all) pkgs+=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}" "${CHECK_PKGS[@]}" "${BENCH_PKGS[@]}" "${DEV_PKGS[@]}" "${CI_PKGS[@]}") ;;
 	esac
 done
 mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | awk '!seen[$0]++')

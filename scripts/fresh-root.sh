@@ -10,16 +10,14 @@
 #  1. The minbase root is built once with debootstrap from this machine's own
 #     Debian source and kept, untouched, in $KTLSD_FRESH_CACHE/minbase (default
 #     /var/cache/ktlsd-fresh, outside the tree). Each run works on a new copy.
-#  2. The copy gets what every installed Debian machine has and debootstrap's
-#     minbase does not write: /etc/hosts (localhost), /etc/hostname, the apt
-#     sources of this machine's Debian archive (bookworm, -updates, -security) and
-#     resolv.conf so apt can reach it. Nothing else: no package beyond minbase.
-#     /proc, /sys and /dev are bound in; REV (default HEAD) of this repository is
-#     cloned into /root/ktlsd.
+#  2. Nothing is added to the copy but this machine's resolv.conf (so apt reaches
+#     the archive): no /etc/hosts, no package beyond minbase. /proc, /sys and
+#     /dev are bound in; REV (default HEAD) of this repository is cloned into
+#     /root/ktlsd.
 #  3. Inside, as root with a clean environment, README's prerequisite step
 #     (apt-get update && apt-get install make), then README's first command,
 #     `make run`, in the background. From outside, this machine's curl fetches
-#     https://localhost:PORT/ through ktlsd and must get the demo page; the
+#     https://127.0.0.1:PORT/ (README's command) through ktlsd and must get the demo page; the
 #     backend's request line must appear in make run's output; SIGINT to make
 #     run's process group (what Ctrl-C does) must stop ktlsd and the backend and
 #     free both ports.
@@ -74,10 +72,11 @@ COMMIT=$(git -C "$REPO" rev-parse --verify "$REV^{commit}") || {
 }
 
 # ------------------------------------------------------------ the base root
-# debian_uri: this machine's Debian archive URI for bookworm (never a hard-coded host).
+# debian_uri SUITE: this machine's Debian archive URI for SUITE (never a hard-coded host).
 debian_uri() {
+	# shellcheck disable=SC2016 # apt's format fields, not shell expansions
 	apt-get indextargets --format '$(REPO_URI) $(CODENAME)' 2>/dev/null |
-		awk '$2 == "bookworm" { print $1; exit }'
+		awk -v s="$1" '$2 == s { print $1; exit }'
 }
 
 build_base() {
@@ -87,7 +86,7 @@ build_base() {
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap \
 			>/dev/null </dev/null || skip "debootstrap is not installed and could not be"
 	}
-	uri=$(debian_uri)
+	uri=$(debian_uri bookworm)
 	[[ -n $uri ]] || skip "no bookworm source in this machine's apt configuration (apt-get update?)"
 	mkdir -p "$CACHE"
 	tmp=$CACHE/minbase.new
@@ -135,19 +134,11 @@ trap cleanup EXIT
 log "copying the minbase root to $ROOTFS"
 cp -a "$CACHE/minbase/." "$ROOTFS/"
 
-# What an installed Debian 12 has that debootstrap's minbase root lacks.
-printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n' \
-	>"$ROOTFS/etc/hosts"
-echo "ktlsd-fresh" >"$ROOTFS/etc/hostname"
+# Nothing is added to the root but this machine's resolver configuration (apt must
+# reach the archive): no /etc/hosts (minbase has none, so nothing resolves
+# "localhost" until make check installs libnss-myhostname), the sources.list
+# debootstrap wrote, no package beyond minbase.
 cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf" 2>/dev/null || true
-uri=$(debian_uri)
-sec=$(apt-get indextargets --format '$(REPO_URI) $(CODENAME)' 2>/dev/null |
-	awk '$2 == "bookworm-security" { print $1; exit }')
-{
-	echo "deb $uri bookworm main"
-	echo "deb $uri bookworm-updates main"
-	[[ -n $sec ]] && echo "deb $sec bookworm-security main"
-} >"$ROOTFS/etc/apt/sources.list"
 
 mount -t proc proc "$ROOTFS/proc"
 mount --rbind /sys "$ROOTFS/sys"
@@ -206,7 +197,7 @@ demo_test() {
 		kill -0 "$DEMO_PID" 2>/dev/null || break
 		if [[ -s $ROOTFS/root/ktlsd/build/demo/ca.crt ]] && port_busy "$PORT"; then
 			page=$(curl -sS --max-time 10 --cacert "$ROOTFS/root/ktlsd/build/demo/ca.crt" \
-				"https://localhost:$PORT/" 2>&1) && break
+				"https://127.0.0.1:$PORT/" 2>&1) && break
 		fi
 		sleep 2
 	done
@@ -257,7 +248,7 @@ check_test() {
 	local out=$ROOTFS/root/make-check.log rc=0 line p f s
 	log "make check (README's second command)"
 	timeout -k 30 "$CHECK_TIMEOUT" bash -c "$(declare -f in_root); ROOTFS='$ROOTFS'; in_root 'make check'" \
-		</dev/null 2>&1 | tee "$out" | grep -E '^(vm: )?(PASS|FAIL|SKIP) |^    \||^failed:' || true
+		</dev/null 2>&1 | tee "$out" | grep --line-buffered -E '^(vm: )?(PASS|FAIL|SKIP) |^    \||^failed:' || true
 	rc=${PIPESTATUS[0]}
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$out" | tail -n1 || true)
 	if [[ -z $line ]]; then

@@ -103,13 +103,13 @@ done
 
 cat <<EOF
 
-ktlsd demo: https://localhost:$PORT/ -> http://127.0.0.1:$BPORT/
+ktlsd demo: https://127.0.0.1:$PORT/ -> http://127.0.0.1:$BPORT/
 Each request that reaches the backend through ktlsd prints a "backend:" line here.
 In another terminal, try:
 
-  curl --cacert $DEMO/ca.crt https://localhost:$PORT/
+  curl --cacert $DEMO/ca.crt https://127.0.0.1:$PORT/
 
-  openssl s_client -connect localhost:$PORT -CAfile $DEMO/ca.crt
+  openssl s_client -connect 127.0.0.1:$PORT -servername localhost -CAfile $DEMO/ca.crt
       (then type:  GET / HTTP/1.0  and press Enter twice)
 
   $BUILDDIR/ktlsctl -s $DEMO/control.sock status     (also: stats, conns, metrics...)

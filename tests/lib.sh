@@ -198,7 +198,7 @@ track() { _PIDS+=("$1"); }
 need_cmd() {
 	local c
 	for c in "$@"; do
-		command -v "$c" >/dev/null 2>&1 || skip "command '$c' not found (run scripts/deps.sh)"
+		command -v "$c" >/dev/null 2>&1 || fail "command '$c' not found: scripts/deps.sh check installs it"
 	done
 }
 

@@ -15,8 +15,8 @@
 . "$(dirname "$0")/../lib.sh"
 need_cmd openssl socat curl
 KTLSCTL=${KTLSCTL:-$BUILD/ktlsctl}
-[[ -x $KTLSCTL ]] || skip "$KTLSCTL not built"
-PROMPY=$(promcheck_py) || skip "no python3-prometheus-client (run scripts/deps.sh)"
+[[ -x $KTLSCTL ]] || fail "$KTLSCTL not built (make all)"
+PROMPY=$(promcheck_py) || fail "no python3-prometheus-client (scripts/deps.sh check installs it)"
 
 SOCK=$T/ctl.sock
 MPORT=$(free_port)

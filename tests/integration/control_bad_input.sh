@@ -14,7 +14,7 @@
 . "$(dirname "$0")/../lib.sh"
 need_cmd openssl socat setpriv
 KTLSCTL=${KTLSCTL:-$BUILD/ktlsctl}
-[[ -x $KTLSCTL ]] || skip "$KTLSCTL not built"
+[[ -x $KTLSCTL ]] || fail "$KTLSCTL not built (make all)"
 
 # nobody must be able to reach the socket file: the uid check is ktlsd's, not the file system's.
 chmod 711 "$T"

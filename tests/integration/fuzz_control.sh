@@ -6,7 +6,7 @@
 # Passes when libFuzzer finds no crash, leak or sanitizer report.
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
-command -v clang >/dev/null || skip "clang is not installed (scripts/deps.sh installs it)"
+command -v clang >/dev/null || fail "clang is not installed (scripts/deps.sh check installs it)"
 
 FUZZER=$BUILD/fuzz/fuzz_control
 make -s -C "$ROOT" BUILD="$BUILD" fuzz >"$T/build.log" 2>&1 || {

@@ -25,7 +25,7 @@
 . "$(dirname "$0")/../lib.sh"
 need_cmd openssl nginx
 CLIENT=$BUILD/examples/ktls-client
-[[ -x $CLIENT ]] || skip "$CLIENT not built"
+[[ -x $CLIENT ]] || fail "$CLIENT not built (make all)"
 KTLSCTL=${KTLSCTL:-$BUILD/ktlsctl}
 
 # ---- nginx as the pool's upstream (its own PKI use: the test leaf for "localhost")

@@ -18,7 +18,7 @@
 . "$(dirname "$0")/../lib.sh"
 need_cmd openssl gnutls-cli
 EXAMPLE=$BUILD/examples/ktls-echo-server
-[[ -x $EXAMPLE ]] || skip "$EXAMPLE not built"
+[[ -x $EXAMPLE ]] || fail "$EXAMPLE not built (make all)"
 HO=$ROOT/tests/tools/handoff.py
 
 SOCK=$T/handoff.sock

@@ -14,7 +14,7 @@
 
 BIN=$BUILDDIR/tests/test_metrics
 [[ -x $BIN ]] || fail "$BIN not built (make)"
-PROMPY=$(promcheck_py) || skip "no python3-prometheus-client (run scripts/deps.sh)"
+PROMPY=$(promcheck_py) || fail "no python3-prometheus-client (scripts/deps.sh check installs it)"
 
 FAMILIES=(ktlsd_uptime_seconds ktlsd_workers ktlsd_connections_accepted_total
 	ktlsd_bytes_from_clients_total ktlsd_bytes_to_clients_total ktlsd_connections_active

@@ -4,6 +4,9 @@
 # relay_sizes.sh - byte-exact relay of deterministic pseudo-random payloads of
 # 0 B, 1 B, 16383, 16384, 16385 (around one TLS record), 1 MiB and 16 MiB:
 #   download: backend (http, GET /size/N) -> ktlsd -> curl, s_client, gnutls-cli
+#             (gnutls-cli up to 1 MiB: it writes what it receives to stdout one
+#             byte per write(2), so 16 MiB would time the machine's syscalls, not
+#             ktlsd, and overrun any fixed limit on a busy machine)
 #   upload:   curl POST -> ktlsd -> backend (http), which answers the sha256;
 #             gnutls-cli -> ktlsd -> backend (sink), which answers the sha256
 #             after the client's close_notify (gnutls-cli sends it on stdin EOF).
@@ -47,13 +50,15 @@ for n in "${SIZES[@]}"; do
 	assert_eq "$n" "$(size_of "$T/sc-$n.bin")" "s_client download of $n bytes: body size"
 	assert_file_sha "$T/sc-$n.bin" "$want" "s_client download of $n bytes"
 
-	rc=0
-	printf 'GET /size/%s?seed=%s HTTP/1.0\r\n\r\n' "$n" "$seed" |
-		gnutls "$P" localhost --logfile="$T/gd-$n.log" >"$T/gd-$n.raw" 2>&1 || rc=$?
-	assert_rc 0 "$rc" "gnutls-cli download of $n bytes" "$T/gd-$n.log"
-	read -r status clen < <(http_body "$T/gd-$n.raw" "$T/gd-$n.bin")
-	assert_eq "HTTP/1.1_200_OK $n" "$status $clen" "gnutls-cli download of $n bytes: response"
-	assert_file_sha "$T/gd-$n.bin" "$want" "gnutls-cli download of $n bytes"
+	if ((n <= 1048576)); then
+		rc=0
+		printf 'GET /size/%s?seed=%s HTTP/1.0\r\n\r\n' "$n" "$seed" |
+			gnutls "$P" localhost --logfile="$T/gd-$n.log" >"$T/gd-$n.raw" 2>&1 || rc=$?
+		assert_rc 0 "$rc" "gnutls-cli download of $n bytes" "$T/gd-$n.log"
+		read -r status clen < <(http_body "$T/gd-$n.raw" "$T/gd-$n.bin")
+		assert_eq "HTTP/1.1_200_OK $n" "$status $clen" "gnutls-cli download of $n bytes: response"
+		assert_file_sha "$T/gd-$n.bin" "$want" "gnutls-cli download of $n bytes"
+	fi
 
 	# --- uploads
 	rc=0
@@ -68,7 +73,7 @@ for n in "${SIZES[@]}"; do
 	assert_eq "$want" "$(tr -d '\n' <"$T/gu-$n.txt")" "gnutls-cli upload of $n bytes: sha256 the sink received"
 
 	rm -f "$T"/*-"$n".bin "$T"/*-"$n".raw
-	note "$n bytes: curl down/up, s_client down, gnutls-cli down/up ok"
+	note "$n bytes: curl down/up, s_client down, gnutls-cli $( ((n <= 1048576)) && echo down/up || echo up) ok"
 done
 
 assert_ktlsd_alive

@@ -39,7 +39,7 @@
 need_ktls
 need_cmd openssl gnutls-cli
 "$PYTHON" -c 'import cryptography' 2>/dev/null ||
-	skip "python3-cryptography is missing (scripts/deps.sh installs it)"
+	fail "python3-cryptography is missing (scripts/deps.sh check installs it)"
 # s_client may be gone when we type the next line: EPIPE, not death by SIGPIPE.
 trap '' PIPE
 

@@ -16,8 +16,8 @@
 need_ktls
 need_cmd openssl
 KTLSCTL=${KTLSCTL:-$BUILD/ktlsctl}
-[[ -x $KTLSCTL ]] || skip "$KTLSCTL not built"
-PROMPY=$(promcheck_py) || skip "no python3-prometheus-client (run scripts/deps.sh)"
+[[ -x $KTLSCTL ]] || fail "$KTLSCTL not built (make all)"
+PROMPY=$(promcheck_py) || fail "no python3-prometheus-client (scripts/deps.sh check installs it)"
 
 SOCK=$T/ctl.sock
 start_backend echo

@@ -16,7 +16,7 @@
 need_ktls
 need_cmd openssl
 EXAMPLE=$BUILD/examples/ktls-echo-server
-[[ -x $EXAMPLE ]] || skip "$EXAMPLE not built"
+[[ -x $EXAMPLE ]] || fail "$EXAMPLE not built (make all)"
 
 SOCK=$T/handoff.sock
 start_backend http

@@ -17,7 +17,7 @@
 need_ktls
 need_cmd openssl
 CLIENT=$BUILD/examples/ktls-client
-[[ -x $CLIENT ]] || skip "$CLIENT not built"
+[[ -x $CLIENT ]] || fail "$CLIENT not built (make all)"
 KTLSCTL=${KTLSCTL:-$BUILD/ktlsctl}
 
 S13=$(free_port)
