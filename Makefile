@@ -12,11 +12,15 @@ INCDIR    ?= $(PREFIX)/include
 LIBKTLS_SO = $(BUILD)/lib/libktls.so.1
 
 CC        ?= gcc
+# daemon/ is layered (daemon/README.md): util, config, core, tls, data, services, then
+# main.c and runtime.c on top. Every folder is on the include path.
+DAEMON_DIRS := daemon $(patsubst %/,%,$(sort $(dir $(wildcard daemon/*/*.c daemon/*/*.h))))
+DAEMON_INC  := $(addprefix -I,$(DAEMON_DIRS))
 PKGS      := openssl liburing libconfig libnl-3.0 json-c
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
              -fno-strict-aliasing -D_GNU_SOURCE -DKTLSD_VERSION='"$(VERSION)"' \
-             -Idaemon -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+             $(DAEMON_INC) -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 # Goals that install their Debian packages themselves and then build in a second
@@ -33,7 +37,7 @@ CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS   += -fsanitize=address,undefined
 endif
 
-DAEMON_SRCS := $(wildcard daemon/*.c)
+DAEMON_SRCS := $(wildcard daemon/*.c daemon/*/*.c)
 DAEMON_OBJS := $(patsubst daemon/%.c,$(BUILD)/daemon/%.o,$(DAEMON_SRCS))
 CORE_OBJS   := $(filter-out $(BUILD)/daemon/main.o,$(DAEMON_OBJS))
 UNIT_SRCS   := $(wildcard tests/unit/*.c)
@@ -75,10 +79,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJS) $(LDLIBS)
 
-$(BUILD)/ktls-probe: kmod-helpers/ktls-probe.c $(BUILD)/daemon/ktls_probe.o
+$(BUILD)/ktls-probe: kmod-helpers/ktls-probe.c $(BUILD)/daemon/tls/ktls_probe.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/ktls-diag: kmod-helpers/ktls-diag.c $(BUILD)/daemon/diag.o $(BUILD)/daemon/diag_tcpinfo.o
+$(BUILD)/ktls-diag: kmod-helpers/ktls-diag.c $(BUILD)/daemon/services/diag.o $(BUILD)/daemon/services/diag_tcpinfo.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/tools/%.c
@@ -182,7 +186,7 @@ uninstall:
 
 format:
 	@scripts/deps.sh dev
-	clang-format -i $(wildcard daemon/*.c daemon/*.h tests/unit/*.c tests/tools/*.c kmod-helpers/*.c \
+	clang-format -i $(wildcard daemon/*.c daemon/*.h daemon/*/*.c daemon/*/*.h tests/unit/*.c tests/tools/*.c kmod-helpers/*.c \
 		ktlsctl/*.c ktlsctl/*.h fuzz/*.c include/ktlsd/*.h lib/*.c examples/*.c)
 
 tidy:
@@ -191,14 +195,14 @@ tidy:
 
 tidy-files:
 	@# One file per run: clang-tidy 14 misreports va_list state across files of one run.
-	for f in daemon/*.c; do \
-		clang-tidy --quiet $$f -- -std=gnu11 -D_GNU_SOURCE -Idaemon -Iinclude $(shell pkg-config --cflags $(PKGS)) \
+	for f in $(DAEMON_SRCS); do \
+		clang-tidy --quiet $$f -- -std=gnu11 -D_GNU_SOURCE $(DAEMON_INC) -Iinclude $(shell pkg-config --cflags $(PKGS)) \
 			-DKTLSD_VERSION=\"tidy\" || exit 1; done
 	for f in ktlsctl/*.c; do \
 		clang-tidy --quiet --header-filter='ktlsctl/.*' $$f -- -std=gnu11 -D_GNU_SOURCE \
 			-Iinclude $(CTL_CFLAGS) || exit 1; done
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--inline-suppr -Idaemon -Iinclude -D_GNU_SOURCE daemon/
+		--inline-suppr $(DAEMON_INC) -Iinclude -D_GNU_SOURCE daemon/
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -Iinclude -D_GNU_SOURCE ktlsctl/
 
@@ -206,10 +210,11 @@ tidy-files:
 # tests/integration/fuzz_control.sh within `make check`, or by hand:
 #   make fuzz && build/fuzz/fuzz_control -max_total_time=60 fuzz/corpus/control
 FUZZ_CC ?= clang
-$(BUILD)/fuzz/fuzz_control: fuzz/fuzz_control.c daemon/control_proto.c daemon/control_proto.h
+$(BUILD)/fuzz/fuzz_control: fuzz/fuzz_control.c daemon/services/control_proto.c \
+		daemon/services/control_proto.h
 	@mkdir -p $(@D)
-	$(FUZZ_CC) -g -O1 -std=gnu11 -D_GNU_SOURCE -Idaemon -Iinclude $(shell pkg-config --cflags json-c) \
-		-fsanitize=fuzzer,address,undefined -o $@ fuzz/fuzz_control.c daemon/control_proto.c \
+	$(FUZZ_CC) -g -O1 -std=gnu11 -D_GNU_SOURCE $(DAEMON_INC) -Iinclude $(shell pkg-config --cflags json-c) \
+		-fsanitize=fuzzer,address,undefined -o $@ fuzz/fuzz_control.c daemon/services/control_proto.c \
 		$(shell pkg-config --libs json-c)
 
 fuzz: $(BUILD)/fuzz/fuzz_control

@@ -498,6 +498,16 @@ static struct json_object *cmd_metrics(struct ktlsd *k, const struct snapshot *s
 	return o;
 }
 
+/** control_stats() - the `stats` object for @k's current configuration; caller puts it. */
+struct json_object *control_stats(struct ktlsd *k)
+{
+	struct snapshot *s = ktlsd_snapshot(k);
+	struct json_object *o = stats_json_build(k, s->cfg);
+
+	snapshot_put(s);
+	return o;
+}
+
 /**
  * control_run() - execute one checked request.
  * @k:   the daemon

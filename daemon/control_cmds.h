@@ -11,5 +11,7 @@ struct ktlsd;
 
 struct json_object *control_run(struct ktlsd *k, const struct ctl_request *req,
 				struct ctl_error *err);
+/* The `stats` object of the current configuration (caller puts it); NULL on failure. */
+struct json_object *control_stats(struct ktlsd *k);
 
 #endif

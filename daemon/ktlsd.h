@@ -24,6 +24,7 @@
 #include <openssl/ssl.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "stats.h"
@@ -45,6 +46,7 @@ struct tls_profile {
  */
 struct snapshot {
 	atomic_uint refs;
+	void (*release)(struct snapshot *s); /* frees it at the last snapshot_put() (tlsprof.c) */
 	uint64_t generation;
 	struct ktlsd_cfg *cfg;
 	struct tls_profile *profiles;	/* cfg->n_profiles entries */
@@ -98,8 +100,21 @@ struct hs_info {
 /* Every profile's SSL_CTX goes through ktls_ctx_setup() (ktls.c). */
 int snapshot_create(struct ktlsd_cfg *cfg, uint64_t generation, struct snapshot **out, char *err,
 		    size_t errlen);
-struct snapshot *snapshot_get(struct snapshot *s);
-void snapshot_put(struct snapshot *s);
+
+/* snapshot_get() - one more reference to @s; returns @s. Any thread. */
+static inline struct snapshot *snapshot_get(struct snapshot *s)
+{
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	return s;
+}
+
+/* snapshot_put() - drop a reference (NULL is fine); the last one frees the snapshot. */
+static inline void snapshot_put(struct snapshot *s)
+{
+	if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+		s->release(s);
+}
+
 SSL *tlsprof_new_ssl(const struct snapshot *s, const struct cfg_listener *l, struct hs_info *hs);
 
 /* ---- sesscache.c: the shared server session cache and the 0-RTT anti-replay set ---- */
@@ -257,6 +272,45 @@ enum op {
 enum { DIR_C2B = 0, DIR_B2C = 1 };
 
 struct conn;
+struct worker;
+
+/*
+ * What the layers above the worker do with a connection. The core (worker.c, conn.c)
+ * knows no path module: it routes a connection's completions, its re-arming, its orderly
+ * end and the release of its path resources through these, and the data layer (flow.c)
+ * fills them in. Each may end the connection; the caller must not touch it afterwards.
+ */
+struct conn_ops {
+	/* A completion of one of the connection's own operations (not accept/timer/notify). */
+	void (*on_cqe)(struct conn *c, enum op op, int res);
+	/* Arm whatever has work now (conn_flush_close() queued output for the client). */
+	void (*pump)(struct conn *c);
+	/* An orderly end past the handshake: close_notify to the client, then close. */
+	void (*shutdown)(struct conn *c, const char *reason);
+	/* Frees what the paths hold (SSL, pipes, the application's socket); no I/O. */
+	void (*release)(struct conn *c);
+};
+
+/*
+ * The worker's calls upward, registered once by main before the first worker starts
+ * (worker_set_hooks()). on_accept owns the new connection: it starts it or closes it.
+ */
+struct worker_hooks {
+	const struct conn_ops *conn_ops; /* every connection's, from conn_new() */
+	void (*on_accept)(struct conn *c);
+	void (*on_thread_start)(unsigned worker_idx);
+	void (*on_tick)(void); /* the worker's periodic timer (every 250 ms) */
+};
+
+/*
+ * Work another thread hands a worker (worker_post()); run on the worker's thread, in the
+ * order posted, also while it stops (run must then refuse it). Embed it first in the
+ * job's own struct.
+ */
+struct worker_job {
+	struct worker_job *next;
+	void (*run)(struct worker *w, struct worker_job *job);
+};
 
 #define LISTENER_SLOTS 256
 
@@ -267,8 +321,6 @@ struct worker_listener {
 };
 
 /* ---- listeners.c: listening-socket slots (main side) ---- */
-
-struct worker;
 
 struct lslot {
 	bool used;
@@ -342,8 +394,8 @@ struct worker {
 	atomic_bool paused;			/* `drain`: close the listeners, keep serving */
 	atomic_bool exited;
 	_Atomic(struct worker_req *) req; /* from the control thread, taken on notify */
-	pthread_mutex_t inbox_lock;	  /* guards inbox: handoff jobs from the handoff thread */
-	struct handoff_job *inbox;
+	pthread_mutex_t inbox_lock;	  /* guards inbox: jobs from other threads (worker_post) */
+	struct worker_job *inbox;
 
 	/* Connection slab: slots are reused; a generation tells stale completions apart. */
 	struct conn **slots;
@@ -382,7 +434,11 @@ static inline uint32_t ud_slot(uint64_t ud)
 	return (uint32_t)ud;
 }
 
+void worker_set_hooks(const struct worker_hooks *hooks);
 void worker_init(struct worker *w);
+/* Queues @job for @w's thread. Return: 0, or -ESRCH when @w has stopped (the caller
+ * still owns @job). */
+int worker_post(struct worker *w, struct worker_job *job);
 int worker_start(struct worker *w, unsigned idx, struct snapshot *snap);
 void worker_notify(struct worker *w);
 /*
@@ -398,7 +454,6 @@ void worker_req_finish(struct worker_req *req, int result);
 void worker_join(struct worker *w);
 /* Returns an SQE, submitting queued ones first if the SQ ring is full; NULL only on error. */
 struct io_uring_sqe *worker_get_sqe(struct worker *w);
-int listener_open(const struct cfg_listener *l, int *fd_out);
 /* The port of an IPv4 or IPv6 address, in host order. */
 static inline uint16_t sockaddr_port(const struct sockaddr_storage *ss)
 {
@@ -406,9 +461,6 @@ static inline uint16_t sockaddr_port(const struct sockaddr_storage *ss)
 		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
 	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
 }
-uint64_t now_monotonic_ms(void);
-/* CLOCK_MONOTONIC in nanoseconds, for latency histograms. */
-uint64_t now_monotonic_ns(void);
 
 static inline void stats_inc(struct worker *w, enum stat_id i)
 {
@@ -456,8 +508,24 @@ struct splice_dir {
 	bool polled;	  /* the splice in flight waits behind a poll */
 };
 
+/*
+ * Where a handed-off connection's outcomes go (handoff_conn.c fills it in); NULL for a
+ * connection in front of a backend. The relay calls these instead of knowing the service.
+ */
+struct conn_app_ops {
+	/* The handshake is done. Return: false if @c was closed. */
+	bool (*on_handshake)(struct conn *c);
+	/* Kernel TLS is installed: the socket goes back to the application. */
+	void (*on_ktls)(struct conn *c);
+	/* The connection stays on userspace records, relayed for the application.
+	 * Return: false if @c was closed. */
+	bool (*start_relay)(struct conn *c);
+};
+
 struct conn {
 	struct worker *w;
+	const struct conn_ops *ops;
+	const struct conn_app_ops *app_ops;
 	struct conn *next, *prev; /* worker's live list */
 	uint32_t slot;
 	uint32_t gen;
@@ -504,7 +572,7 @@ struct conn {
 	struct __kernel_timespec ticket_wait; /* client: the linked timeout of a ticket recv */
 };
 
-struct conn *conn_new(struct worker *w, int cfd, size_t listener);
+struct conn *conn_new(struct worker *w, int cfd, size_t listener, const struct conn_ops *ops);
 /* Looks a completion's connection up; NULL when the slot has moved on (stale). */
 struct conn *conn_lookup(struct worker *w, uint64_t user_data);
 /* Ends the connection: cancels what is in flight, closes sockets, frees once idle. */
@@ -524,7 +592,7 @@ const char *conn_peer_str(const struct conn *c, char *buf, size_t len);
 
 /* ---- handshake.c: drives OpenSSL until the handshake is done ---- */
 
-enum hs_result { HS_WANT_IO, HS_DONE, HS_FAILED };
+enum hs_result { HS_WANT_IO, HS_DONE, HS_FAILED, HS_EARLY_DATA };
 
 int handshake_begin(struct conn *c);
 /* On HS_FAILED, c->hs_fail says why. */
@@ -557,6 +625,9 @@ void backend_on_connect(struct conn *c, int res);
 /* Runs the record layer and arms every operation the connection needs next. */
 void relay_start_client(struct conn *c);
 void relay_pump(struct conn *c);
+/* relay_io.c: arming the userspace path's receives and sends. */
+struct io_uring_sqe *relay_arm(struct conn *c, enum op op, int fd, struct buf *b, bool recv,
+			       uint32_t len);
 void relay_arm_client_recv(struct conn *c);
 void relay_arm_client_send(struct conn *c);
 void relay_shutdown(struct conn *c, const char *reason);
@@ -572,9 +643,9 @@ struct ktlsd;
 
 /* A validated request with its socket, on its way to a worker. */
 struct handoff_job {
-	struct handoff_job *next;
-	int cfd;    /* the application's TCP socket (our copy) */
-	int app_fd; /* a dup of the application's handoff connection, for the reply */
+	struct worker_job wj; /* first: the worker runs it (handoff_post) */
+	int cfd;	      /* the application's TCP socket (our copy) */
+	int app_fd;	      /* a dup of the application's handoff connection, for the reply */
 	uint64_t id;
 	uint32_t flags;
 	uint32_t timeout_ms;
@@ -588,17 +659,19 @@ struct handoff_job {
 	uint8_t alpn_wire_len;
 };
 
-int handoff_start(struct ktlsd *k, const struct ktlsd_cfg *cfg, struct handoff **out);
+/* What the handoff thread needs of the daemon (main.c fills it in). */
+struct handoff_env {
+	struct snapshot *(*snapshot)(void *ctx); /* the current one, with a reference */
+	void *ctx;
+	struct worker *workers; /* jobs go to these, round robin */
+	unsigned n_workers;
+};
+
+int handoff_start(const struct handoff_env *env, const struct ktlsd_cfg *cfg, struct handoff **out);
 void handoff_stop(struct handoff *h);
 void handoff_quiesce(struct handoff *h);
 void handoff_post(struct worker *w, struct handoff_job *job);
 void handoff_adopt(struct worker *w, struct handoff_job *job);
-/* relay.c calls these for CONN_F_HANDOFF connections. */
-bool handoff_on_handshake(struct conn *c);
-void handoff_return_ktls(struct conn *c);
-bool handoff_start_relay(struct conn *c);
-void handoff_on_app_hup(struct conn *c, int res);
-void handoff_conn_free(struct conn *c);
 /* Sends the job's error reply and closes its descriptors (jobs that never became conns). */
 void handoff_job_fail(struct handoff_job *job, int status, const char *msg);
 /* handoff.c, for the pool too. */
@@ -653,7 +726,20 @@ struct snapshot *ktlsd_snapshot(struct ktlsd *k);
 
 /* ---- control.c: the control socket's thread ---- */
 
-int control_start(struct ktlsd *k, const struct ktlsd_cfg *cfg, struct control **out);
+struct ctl_request;
+struct ctl_error;
+struct json_object;
+
+/* What the control thread serves (main.c fills it in with control_cmds.c's functions). */
+struct control_env {
+	/* Runs a parsed request: its result, or NULL with @err set. */
+	struct json_object *(*run)(void *ctx, const struct ctl_request *req, struct ctl_error *err);
+	/* The `stats` object (for GET /metrics); NULL on failure. */
+	struct json_object *(*stats)(void *ctx);
+	void *ctx;
+};
+
+int control_start(const struct control_env *env, const struct ktlsd_cfg *cfg, struct control **out);
 void control_stop(struct control *ctl);
 
 #endif

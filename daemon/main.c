@@ -18,7 +18,9 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
+#include "control_cmds.h"
 #include "ktlsd.h"
+#include "flow.h"
 #include "tickets.h"
 
 #define KTLSD_TICK_S 1 /* ticket-key rotation and key-file checks */
@@ -34,9 +36,18 @@ static void usage(FILE *f)
 		   "  -h, --help         this text\n");
 }
 
+/* The worker's calls up into the data and TLS layers. */
+static const struct worker_hooks ktlsd_worker_hooks = {
+	.conn_ops = &flow_conn_ops,
+	.on_accept = flow_on_accept,
+	.on_thread_start = tickets_thread_slot,
+	.on_tick = tickets_worker_tick,
+};
+
 /* The first load sizes what lives for the whole process. */
 static int ktlsd_init_global(const struct ktlsd_cfg *cfg)
 {
+	worker_set_hooks(&ktlsd_worker_hooks);
 	if (tickets_init(cfg->workers) < 0 || sesscache_init(cfg->session_cache_size) < 0) {
 		log_err("out of memory for the session cache");
 		return -ENOMEM;
@@ -87,6 +98,23 @@ static void *ktlsd_joiner(void *arg)
 	return NULL;
 }
 
+/* The services' calls up into the daemon (struct handoff_env, struct control_env). */
+static struct snapshot *ktlsd_snapshot_cb(void *k)
+{
+	return ktlsd_snapshot(k);
+}
+
+static struct json_object *ktlsd_control_run(void *k, const struct ctl_request *req,
+					     struct ctl_error *err)
+{
+	return control_run(k, req, err);
+}
+
+static struct json_object *ktlsd_control_stats(void *k)
+{
+	return control_stats(k);
+}
+
 static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 {
 	bool stopping = false;
@@ -102,29 +130,31 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 	}
 	if (ret < 0) {
 		k->n_workers = started;
-		ktlsd_stop_workers(k);
-		for (unsigned i = 0; i < started; i++)
-			worker_join(&k->workers[i]);
-		return ret;
+		goto out_workers;
 	}
 	k->started_ms = now_monotonic_ms();
 	if (k->snap->cfg->handoff.socket) {
-		ret = handoff_start(k, k->snap->cfg, &k->handoff);
-		if (ret < 0) {
-			ktlsd_stop_workers(k);
-			for (unsigned i = 0; i < started; i++)
-				worker_join(&k->workers[i]);
-			return ret;
-		}
+		const struct handoff_env henv = {
+			.snapshot = ktlsd_snapshot_cb,
+			.ctx = k,
+			.workers = k->workers,
+			.n_workers = k->n_workers,
+		};
+
+		ret = handoff_start(&henv, k->snap->cfg, &k->handoff);
+		if (ret < 0)
+			goto out_workers;
 	}
 	if (k->snap->cfg->control.socket || k->snap->cfg->metrics_listen) {
-		ret = control_start(k, k->snap->cfg, &k->control);
-		if (ret < 0) {
-			ktlsd_stop_workers(k);
-			for (unsigned i = 0; i < started; i++)
-				worker_join(&k->workers[i]);
-			return ret;
-		}
+		const struct control_env cenv = {
+			.run = ktlsd_control_run,
+			.stats = ktlsd_control_stats,
+			.ctx = k,
+		};
+
+		ret = control_start(&cenv, k->snap->cfg, &k->control);
+		if (ret < 0)
+			goto out_workers;
 	}
 	log_info("ktlsd %s ready: %zu listener(s), %u worker(s), OpenSSL %s", KTLSD_VERSION,
 		 k->snap->cfg->n_listeners, k->n_workers, OpenSSL_version(OPENSSL_VERSION_STRING));
@@ -173,6 +203,14 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 	handoff_stop(k->handoff);
 	k->handoff = NULL;
 	log_info("stopped");
+	return ret;
+
+out_workers: /* start-up failed: undo it in reverse */
+	handoff_stop(k->handoff);
+	k->handoff = NULL;
+	ktlsd_stop_workers(k);
+	for (unsigned i = 0; i < k->n_workers; i++)
+		worker_join(&k->workers[i]);
 	return ret;
 }
 

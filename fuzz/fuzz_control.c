@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * fuzz_control.c - libFuzzer target for the control protocol's request parser
- * (daemon/control_proto.c): any bytes as one request line, then the reply built from
+ * (daemon/services/control_proto.c): any bytes as one request line, then the reply built from
  * what the parser returned, as the control thread would. `make fuzz` builds it with clang;
  * tests/integration/fuzz_control.sh runs it for a bounded time in `make check`.
  */

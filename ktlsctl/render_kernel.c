@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * render_kernel.c - the kernel TLS probe ktlsd ran at start (the object of
- * `ktls-probe --json`, daemon/ktls_probe.c), laid out like `ktls-probe`'s text.
+ * `ktls-probe --json`, daemon/tls/ktls_probe.c), laid out like `ktls-probe`'s text.
  *
  * An "*_error" is an errno name ("ENOENT"), a number, or null; false with a null
  * error means "not tested".

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# metrics_format.sh - the Prometheus text of the stats object (daemon/metrics.c) parses with
+# metrics_format.sh - the Prometheus text of the stats object (daemon/services/metrics.c) parses with
 # a real Prometheus parser: test_metrics --print gives the text of its samples (the
 # documented `stats` reply with a listener named we"ird\name and kernel_tls_stat null; the
 # same with kernel_tls_stat and a newline in a listener name; one with wrong types

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_clientcache.c - the host-wide client session cache (daemon/clientcache.c):
+ * test_clientcache.c - the host-wide client session cache (daemon/tls/clientcache.c):
  * a TLS 1.3 session (a ticket) serves one connection and is gone; a TLS 1.2 session
  * serves many; keys do not mix; expired sessions are never offered; the least recently
  * used key is evicted at capacity; flush empties it.

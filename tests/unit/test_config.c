@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_config.c - unit tests for the configuration parser (daemon/config.c).
+ * test_config.c - unit tests for the configuration parser (daemon/config/config.c).
  *
  * Runs in a private mkdtemp() directory holding empty dummy certificate and key files (the
  * parser only checks that they are readable). Prints one line per check; exits 0 if all pass.

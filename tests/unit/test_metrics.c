@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_metrics.c - unit tests for the Prometheus text of the stats object (daemon/metrics.c).
+ * test_metrics.c - unit tests for the Prometheus text of the stats object (daemon/services/metrics.c).
  *
  * The sample is the `stats` reply of docs/control-api.md, with a listener whose name holds a
  * double quote and a backslash and with kernel_tls_stat null. Prints one line per check;

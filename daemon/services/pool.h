@@ -17,7 +17,11 @@ struct handoff;
 struct pool;
 struct snapshot;
 
-int pool_create(struct handoff *h, struct pool **out);
+struct handoff_job;
+
+/* @dispatch hands a job to a worker (handoff.c's handoff_dispatch, with @ctx). */
+int pool_create(void (*dispatch)(void *ctx, int app, struct handoff_job *job), void *ctx,
+		struct pool **out);
 void pool_free(struct pool *p);
 /* Follows the configuration's upstreams (called each round; cheap when unchanged).
  * Returns true if they changed: the pool then wants a round at once, to fill. */

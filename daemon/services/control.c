@@ -23,11 +23,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "control_cmds.h"
 #include "control_proto.h"
 #include "ktlsd.h"
 #include "metrics.h"
-#include "stats_json.h"
 #include "unixsock.h"
 
 #define CTL_HTTP_MAX_REQUEST 8192
@@ -47,7 +45,7 @@ struct ctl_client {
 };
 
 struct control {
-	struct ktlsd *k;
+	struct control_env env;
 	pthread_t thread;
 	struct unixsock api; /* the control socket (api.fd -1: none) */
 	int http_fd;	     /* listening metrics socket, or -1 */
@@ -154,7 +152,7 @@ static void control_handle_request(struct control *ctl, struct ctl_client *cl, s
 		return;
 	}
 	log_debug("control: %s", ctl_cmd_name(req.cmd));
-	result = control_run(ctl->k, &req, &err);
+	result = ctl->env.run(ctl->env.ctx, &req, &err);
 	line = result ? ctl_reply_ok(req.id, result)
 		      : ctl_reply_error(req.id, err.code ? err.code : KTLSD_CTL_E_FAILED, err.msg);
 	ctl_request_clear(&req);
@@ -166,16 +164,13 @@ static void control_handle_http(struct control *ctl, struct ctl_client *cl)
 {
 	const char *status = "404 Not Found", *ctype = "text/plain; charset=utf-8";
 	struct json_object *stats;
-	struct snapshot *s;
 	char *body = NULL, *resp = NULL;
 	size_t body_len = 0;
 
 	if (strncmp(cl->in, "GET ", 4) != 0) {
 		status = "405 Method Not Allowed";
 	} else if (!strncmp(cl->in + 4, "/metrics ", 9) || !strncmp(cl->in + 4, "/metrics?", 9)) {
-		s = ktlsd_snapshot(ctl->k);
-		stats = stats_json_build(ctl->k, s->cfg);
-		snapshot_put(s);
+		stats = ctl->env.stats(ctl->env.ctx);
 		if (stats && metrics_format(stats, &body, &body_len) == 0) {
 			status = "200 OK";
 			ctype = "text/plain; version=0.0.4; charset=utf-8";
@@ -341,7 +336,7 @@ static void *control_main(void *arg)
  * @out: the control state, for control_stop()
  * Return: 0 or -errno (logged).
  */
-int control_start(struct ktlsd *k, const struct ktlsd_cfg *cfg, struct control **out)
+int control_start(const struct control_env *env, const struct ktlsd_cfg *cfg, struct control **out)
 {
 	struct control *ctl = calloc(1, sizeof(*ctl));
 	int ret;
@@ -351,7 +346,7 @@ int control_start(struct ktlsd *k, const struct ktlsd_cfg *cfg, struct control *
 		return -ENOMEM;
 	/* Durations and bounds print as 0.0005, not 0.00050000000000000001. */
 	json_c_set_serialization_double_format("%.10g", JSON_C_OPTION_GLOBAL);
-	ctl->k = k;
+	ctl->env = *env;
 	ctl->api.fd = ctl->http_fd = ctl->stop[0] = ctl->stop[1] = -1;
 	for (size_t i = 0; i < KTLSD_CONTROL_MAX_CLIENTS; i++)
 		ctl->clients[i].fd = -1;

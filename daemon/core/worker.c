@@ -26,83 +26,17 @@
 #include <unistd.h>
 
 #include "ktlsd.h"
-#include "tickets.h"
 
 #define WORKER_RING_ENTRIES 4096
 #define WORKER_TICK_MS	    250
 
-/** now_monotonic_ms() - CLOCK_MONOTONIC_COARSE in milliseconds (a few ms resolution). */
-uint64_t now_monotonic_ms(void)
+/* The layers above: set once by main before any worker starts, read-only afterwards. */
+static const struct worker_hooks *worker_hooks;
+
+/** worker_set_hooks() - register the upper layers' calls; before the first worker_start(). */
+void worker_set_hooks(const struct worker_hooks *hooks)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/** now_monotonic_ns() - CLOCK_MONOTONIC in nanoseconds (vDSO, no system call). */
-uint64_t now_monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/**
- * listener_open() - a bound, listening SO_REUSEPORT socket for @l.
- * Return: 0 with *fd_out set, or -errno (logged with the listener's name).
- */
-int listener_open(const struct cfg_listener *l, int *fd_out)
-{
-	int fd, one = 1, err;
-
-	*fd_out = -1;
-	fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
-		goto fail;
-	/* Accepted sockets inherit TCP_NODELAY: handshake flights leave at once. */
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
-		goto fail;
-	/* "[::]:443" and "0.0.0.0:443" can then be two listeners, as with nginx. */
-	if (l->addr.ss_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-		goto fail;
-	if (bind(fd, (const struct sockaddr *)&l->addr, l->addr_len) < 0)
-		goto fail;
-	if (listen(fd, l->backlog) < 0)
-		goto fail;
-	*fd_out = fd;
-	return 0;
-fail:
-	err = -errno;
-	log_err("listener \"%s\" (%s): %s", l->name, l->listen_str, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return err;
-}
-
-/**
- * worker_get_sqe() - a free submission entry, flushing the queue to the kernel if full.
- * Return: the SQE or NULL if even a submit could not make room (logged).
- */
-struct io_uring_sqe *worker_get_sqe(struct worker *w)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
-	int ret;
-
-	if (sqe)
-		return sqe;
-	ret = io_uring_submit(&w->ring);
-	if (ret < 0)
-		log_err("worker %u: io_uring_submit: %s", w->idx, strerror(-ret));
-	sqe = io_uring_get_sqe(&w->ring);
-	if (!sqe)
-		log_err("worker %u: submission queue full", w->idx);
-	return sqe;
+	worker_hooks = hooks;
 }
 
 /*
@@ -232,18 +166,16 @@ static void worker_on_notify(struct worker *w)
 		worker_arm_notify(w);
 }
 
-/* Handoff jobs the handoff thread queued for this worker. */
+/* Jobs other threads queued for this worker (worker_post), run in arrival order. */
 static void worker_take_inbox(struct worker *w)
 {
-	struct handoff_job *job, *next;
+	struct worker_job *job, *next, *rev = NULL;
 
 	pthread_mutex_lock(&w->inbox_lock);
 	job = w->inbox;
 	w->inbox = NULL;
 	pthread_mutex_unlock(&w->inbox_lock);
-	/* The list is newest first: adopt in arrival order. */
-	struct handoff_job *rev = NULL;
-
+	/* The list is newest first. */
 	for (; job; job = next) {
 		next = job->next;
 		job->next = rev;
@@ -251,8 +183,24 @@ static void worker_take_inbox(struct worker *w)
 	}
 	for (job = rev; job; job = next) {
 		next = job->next;
-		handoff_adopt(w, job);
+		job->run(w, job);
 	}
+}
+
+/**
+ * worker_post() - queue @job for worker @w's thread (any other thread).
+ * Return: 0, or -ESRCH when the worker has stopped: the caller still owns @job.
+ */
+int worker_post(struct worker *w, struct worker_job *job)
+{
+	if (atomic_load(&w->exited))
+		return -ESRCH;
+	pthread_mutex_lock(&w->inbox_lock);
+	job->next = w->inbox;
+	w->inbox = job;
+	pthread_mutex_unlock(&w->inbox_lock);
+	worker_notify(w);
+	return 0;
 }
 
 static void worker_on_accept(struct worker *w, size_t i, uint32_t gen, int res, unsigned flags)
@@ -281,14 +229,13 @@ static void worker_on_accept(struct worker *w, size_t i, uint32_t gen, int res, 
 	} else if (w->draining || w->slot_idx[i] < 0) {
 		close(res);
 	} else {
-		c = conn_new(w, res, (size_t)w->slot_idx[i]);
+		c = conn_new(w, res, (size_t)w->slot_idx[i], worker_hooks->conn_ops);
 		if (!c) {
 			log_err("worker %u: out of memory for a connection", w->idx);
 			close(res);
-		} else if (stats_inc(w, STAT_CONNS_ACCEPTED), handshake_begin(c) < 0) {
-			conn_close(c, "out of memory");
 		} else {
-			relay_pump(c);
+			stats_inc(w, STAT_CONNS_ACCEPTED);
+			worker_hooks->on_accept(c);
 		}
 	}
 	worker_arm_accept(w, i);
@@ -306,29 +253,7 @@ static void worker_on_conn_cqe(struct worker *w, uint64_t ud, int res)
 		return;
 	}
 	conn_op_done(c, op);
-	switch (op) {
-	case OP_CRECV:
-		relay_on_client_recv(c, res);
-		break;
-	case OP_CSEND:
-		relay_on_client_send(c, res);
-		break;
-	case OP_CONNECT:
-		backend_on_connect(c, res);
-		break;
-	case OP_BRECV:
-		relay_on_backend_recv(c, res);
-		break;
-	case OP_BSEND:
-		relay_on_backend_send(c, res);
-		break;
-	case OP_APP_HUP:
-		handoff_on_app_hup(c, res);
-		break;
-	default:
-		splice_on_cqe(c, op, res);
-		break;
-	}
+	c->ops->on_cqe(c, op, res);
 }
 
 static void worker_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe)
@@ -342,7 +267,8 @@ static void worker_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe)
 		worker_on_accept(w, ud_slot(ud), ud_gen(ud), cqe->res, cqe->flags);
 		return;
 	case OP_TIMER:
-		tickets_worker_tick();
+		if (worker_hooks->on_tick)
+			worker_hooks->on_tick();
 		conn_sweep(w);
 		for (size_t i = 0; i < w->n_slots_used; i++)
 			worker_arm_accept(w, i);
@@ -398,7 +324,8 @@ static void *worker_main(void *arg)
 		}
 	}
 	sem_post(&w->started);
-	tickets_thread_slot(w->idx);
+	if (worker_hooks->on_thread_start)
+		worker_hooks->on_thread_start(w->idx);
 	w->now_ms = now_monotonic_ms();
 	worker_arm_notify(w);
 	worker_arm_timer(w);
@@ -424,7 +351,7 @@ static void *worker_main(void *arg)
 	log_debug("worker %u: stopped", w->idx);
 	atomic_store(&w->exited, true);
 	worker_req_finish(atomic_exchange(&w->req, NULL), -ESRCH);
-	worker_take_inbox(w); /* handoff_adopt() refuses them: the worker is draining */
+	worker_take_inbox(w); /* their run() refuses them: the worker has exited */
 	return NULL;
 }
 
@@ -479,15 +406,6 @@ fail:
 		close(w->notify_fd);
 	w->notify_fd = -1;
 	return ret;
-}
-
-/** worker_notify() - wake the worker to look at next_snap and stop. */
-void worker_notify(struct worker *w)
-{
-	uint64_t one = 1;
-
-	if (write(w->notify_fd, &one, sizeof(one)) != sizeof(one))
-		log_err("worker %u: eventfd write: %s", w->idx, strerror(errno));
 }
 
 /** worker_join() - wait for a stopping worker and free what it owned. */

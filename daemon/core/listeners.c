@@ -10,9 +10,12 @@
  * new snapshot no longer uses, when it switches snapshots (worker.c).
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ktlsd.h"
@@ -30,6 +33,42 @@ static int lslot_free_index(const struct lslots *ls, const bool *taken)
 		if (!ls->slot[i].used && !taken[i])
 			return i;
 	return -1;
+}
+
+/**
+ * listener_open() - a bound, listening SO_REUSEPORT socket for @l.
+ * Return: 0 with *fd_out set, or -errno (logged with the listener's name).
+ */
+static int listener_open(const struct cfg_listener *l, int *fd_out)
+{
+	int fd, one = 1, err;
+
+	*fd_out = -1;
+	fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
+	/* Accepted sockets inherit TCP_NODELAY: handshake flights leave at once. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		goto fail;
+	/* "[::]:443" and "0.0.0.0:443" can then be two listeners, as with nginx. */
+	if (l->addr.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
+	if (bind(fd, (const struct sockaddr *)&l->addr, l->addr_len) < 0)
+		goto fail;
+	if (listen(fd, l->backlog) < 0)
+		goto fail;
+	*fd_out = fd;
+	return 0;
+fail:
+	err = -errno;
+	log_err("listener \"%s\" (%s): %s", l->name, l->listen_str, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return err;
 }
 
 /**

@@ -21,19 +21,55 @@
 #include <ktlsd/handoff.h>
 
 #include "ktlsd.h"
+#include "flow.h"
 
-/** handoff_post() - queue @job for worker @w (handoff thread). */
+static bool handoff_start_relay(struct conn *c);
+static bool handoff_on_handshake(struct conn *c);
+static void handoff_return_ktls(struct conn *c);
+static void handoff_on_app_hup(struct conn *c, int res);
+static void handoff_conn_free(struct conn *c);
+
+/* What the relay calls for a handed-off connection (struct conn_app_ops). */
+static const struct conn_app_ops handoff_app_ops = {
+	.on_handshake = handoff_on_handshake,
+	.on_ktls = handoff_return_ktls,
+	.start_relay = handoff_start_relay,
+};
+
+/* A handed-off connection's operations: the data layer's, plus the watch on the
+ * application (OP_APP_HUP) and the application's last reply at release. */
+static void handoff_conn_on_cqe(struct conn *c, enum op op, int res)
+{
+	if (op == OP_APP_HUP)
+		handoff_on_app_hup(c, res);
+	else
+		flow_conn_ops.on_cqe(c, op, res);
+}
+
+static void handoff_conn_release(struct conn *c)
+{
+	handoff_conn_free(c);
+	flow_conn_ops.release(c);
+}
+
+static const struct conn_ops handoff_conn_ops = {
+	.on_cqe = handoff_conn_on_cqe,
+	.pump = relay_pump,
+	.shutdown = relay_shutdown,
+	.release = handoff_conn_release,
+};
+
+static void handoff_job_run(struct worker *w, struct worker_job *wj)
+{
+	handoff_adopt(w, (struct handoff_job *)wj); /* wj is the job's first member */
+}
+
+/** handoff_post() - queue @job for worker @w (handoff thread); the job is then the worker's. */
 void handoff_post(struct worker *w, struct handoff_job *job)
 {
-	if (atomic_load(&w->exited)) {
+	job->wj.run = handoff_job_run;
+	if (worker_post(w, &job->wj) < 0)
 		handoff_job_fail(job, KTLSD_HANDOFF_E_BUSY, "ktlsd is stopping");
-		return;
-	}
-	pthread_mutex_lock(&w->inbox_lock);
-	job->next = w->inbox;
-	w->inbox = job;
-	pthread_mutex_unlock(&w->inbox_lock);
-	worker_notify(w);
 }
 
 /* Sends a reply, with @fd attached if >= 0. Return: 0 or -errno. */
@@ -94,13 +130,15 @@ void handoff_adopt(struct worker *w, struct handoff_job *job)
 	}
 	c = conn_new(w, job->cfd,
 		     job->op == KTLSD_HANDOFF_CLIENT ? cfg->handoff_client_listener
-						     : cfg->handoff_listener);
+						     : cfg->handoff_listener,
+		     &handoff_conn_ops);
 	if (!c) {
 		handoff_job_fail(job, KTLSD_HANDOFF_E_INTERNAL, "out of memory");
 		return;
 	}
 	stats_inc(w, job->pooled ? STAT_POOL_REFILLS : STAT_HANDOFF_REQUESTS);
 	c->flags |= CONN_F_HANDOFF;
+	c->app_ops = &handoff_app_ops;
 	c->app_fd = job->app_fd;
 	c->app_id = job->id;
 	c->app_flags = job->flags;
@@ -139,7 +177,7 @@ void handoff_adopt(struct worker *w, struct handoff_job *job)
  * of a socketpair, and the connection relays between the other end and the client.
  * Return: true if the connection goes on; false if it was closed (do not touch it).
  */
-bool handoff_start_relay(struct conn *c)
+static bool handoff_start_relay(struct conn *c)
 {
 	struct ktlsd_handoff_reply r;
 	int sp[2];
@@ -179,7 +217,7 @@ bool handoff_start_relay(struct conn *c)
  * handoff_on_handshake() - the handshake completed: decide between kernel TLS and the
  * relay. Return: true if the connection goes on, false if it was closed.
  */
-bool handoff_on_handshake(struct conn *c)
+static bool handoff_on_handshake(struct conn *c)
 {
 	if (backend_prepare(c) < 0) {
 		conn_close(c, "out of memory");
@@ -198,7 +236,7 @@ bool handoff_on_handshake(struct conn *c)
 }
 
 /** handoff_return_ktls() - kernel TLS is installed: the socket goes back; we let go. */
-void handoff_return_ktls(struct conn *c)
+static void handoff_return_ktls(struct conn *c)
 {
 	struct ktlsd_handoff_reply r;
 
@@ -215,7 +253,7 @@ void handoff_return_ktls(struct conn *c)
 }
 
 /** handoff_on_app_hup() - the application's connection closed (or the watch ended). */
-void handoff_on_app_hup(struct conn *c, int res)
+static void handoff_on_app_hup(struct conn *c, int res)
 {
 	if (res == -ECANCELED || (c->flags & CONN_F_REPLIED))
 		return;
@@ -223,7 +261,7 @@ void handoff_on_app_hup(struct conn *c, int res)
 }
 
 /** handoff_conn_free() - the last word to the application if it had none, then let go. */
-void handoff_conn_free(struct conn *c)
+static void handoff_conn_free(struct conn *c)
 {
 	struct ktlsd_handoff_reply r;
 	const char *why = c->close_reason ? c->close_reason : "closed";

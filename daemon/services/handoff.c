@@ -31,7 +31,7 @@
 #define HANDOFF_MAX_FDS	 4 /* received per packet; more than one is an error */
 
 struct handoff {
-	struct ktlsd *k;
+	struct handoff_env env;
 	pthread_t thread;
 	struct unixsock us;
 	int stop[2];
@@ -46,42 +46,6 @@ struct handoff {
 struct pool *handoff_pool(struct handoff *h)
 {
 	return h ? h->pool : NULL;
-}
-
-/**
- * handoff_send_reply() - send @r (magic and version filled in here) with @fd attached if
- * >= 0, without blocking. Return: 0 or -errno.
- */
-int handoff_send_reply(int app_fd, struct ktlsd_handoff_reply *r, int fd)
-{
-	int ret;
-
-	r->magic = KTLSD_HANDOFF_MAGIC;
-	r->version = KTLSD_HANDOFF_VERSION;
-	ret = ktlsd_handoff_send(app_fd, r, sizeof(*r), fd, MSG_DONTWAIT);
-	if (ret < 0)
-		log_debug("handoff: reply: %s", strerror(-ret));
-	return ret;
-}
-
-/** handoff_reply_now() - an error reply without a descriptor. */
-void handoff_reply_now(int app_fd, uint64_t id, int status, const char *msg)
-{
-	struct ktlsd_handoff_reply r = {
-		.status = (uint16_t)status,
-		.id = id,
-	};
-
-	snprintf(r.message, sizeof(r.message), "%s", msg);
-	handoff_send_reply(app_fd, &r, -1);
-}
-
-void handoff_job_fail(struct handoff_job *job, int status, const char *msg)
-{
-	handoff_reply_now(job->app_fd, job->id, status, msg);
-	close(job->app_fd);
-	close(job->cfd);
-	free(job);
 }
 
 /* Is @fd a connected TCP socket? Writes why not into @msg. */
@@ -113,27 +77,6 @@ static bool handoff_check_socket(int fd, char *msg, size_t len)
 		snprintf(msg, len, "the socket is not connected (%s)", strerror(errno));
 		return false;
 	}
-	return true;
-}
-
-/* "h2,http/1.1" into ALPN wire format; false if an entry is empty or too long. */
-bool handoff_alpn_wire(const char *list, uint8_t *wire, uint8_t *wire_len)
-{
-	size_t n = 0;
-
-	*wire_len = 0;
-	while (*list) {
-		const char *comma = strchr(list, ',');
-		size_t len = comma ? (size_t)(comma - list) : strlen(list);
-
-		if (!len || len > 255 || n + 1 + len > 128)
-			return false;
-		wire[n++] = (uint8_t)len;
-		for (size_t i = 0; i < len; i++) /* length-prefixed, not NUL-terminated */
-			wire[n++] = (uint8_t)list[i];
-		list += len + (comma ? 1 : 0);
-	}
-	*wire_len = (uint8_t)n;
 	return true;
 }
 
@@ -188,7 +131,7 @@ static int handoff_check_role(struct handoff *h, const struct ktlsd_handoff_req 
 		job->port = handoff_peer_port(job->cfd);
 		return KTLSD_HANDOFF_OK;
 	}
-	s = ktlsd_snapshot(h->k);
+	s = h->env.snapshot(h->env.ctx);
 	job->profile = handoff_find_profile(s, req->profile);
 	snapshot_put(s);
 	if (job->profile < 0) {
@@ -211,7 +154,13 @@ void handoff_dispatch(struct handoff *h, int app, struct handoff_job *job)
 		free(job);
 		return;
 	}
-	handoff_post(&h->k->workers[h->next_worker++ % h->k->n_workers], job);
+	handoff_post(&h->env.workers[h->next_worker++ % h->env.n_workers], job);
+}
+
+/* The pool's way to hand a job to a worker (pool_create()). */
+static void handoff_dispatch_cb(void *h, int app, struct handoff_job *job)
+{
+	handoff_dispatch(h, app, job);
 }
 
 /* One request packet from an application. Returns false when the application is gone. */
@@ -331,7 +280,7 @@ static void *handoff_main(void *arg)
 	int timeout = -1;
 
 	for (;;) {
-		struct snapshot *s = ktlsd_snapshot(h->k);
+		struct snapshot *s = h->env.snapshot(h->env.ctx);
 		size_t n = 0, n_pool;
 
 		if (pool_sync(h->pool, s))
@@ -389,7 +338,7 @@ static void *handoff_main(void *arg)
  * handoff_start() - open the handoff socket and start its thread.
  * Return: 0 or -errno (logged).
  */
-int handoff_start(struct ktlsd *k, const struct ktlsd_cfg *cfg, struct handoff **out)
+int handoff_start(const struct handoff_env *env, const struct ktlsd_cfg *cfg, struct handoff **out)
 {
 	struct handoff *h = calloc(1, sizeof(*h));
 	int ret;
@@ -397,7 +346,7 @@ int handoff_start(struct ktlsd *k, const struct ktlsd_cfg *cfg, struct handoff *
 	*out = NULL;
 	if (!h)
 		return -ENOMEM;
-	h->k = k;
+	h->env = *env;
 	h->us.fd = h->stop[0] = h->stop[1] = -1;
 	for (size_t i = 0; i < HANDOFF_MAX_APPS; i++)
 		h->apps[i] = -1;
@@ -408,7 +357,7 @@ int handoff_start(struct ktlsd *k, const struct ktlsd_cfg *cfg, struct handoff *
 	ret = unixsock_open(&cfg->handoff, SOCK_SEQPACKET, "handoff_socket", &h->us);
 	if (ret < 0)
 		goto fail;
-	ret = pool_create(h, &h->pool);
+	ret = pool_create(handoff_dispatch_cb, h, &h->pool);
 	if (ret < 0)
 		goto fail;
 	ret = -pthread_create(&h->thread, NULL, handoff_main, h);

@@ -55,10 +55,11 @@ static int conn_slab_grow(struct worker *w)
  * conn_new() - take a slot for a freshly accepted client socket.
  * @cfd:      the accepted socket; on failure the caller still owns it
  * @listener: index of the listener that accepted it
+ * @ops:      what the layers above do with it (struct conn_ops)
  *
  * Return: the connection (owned by the worker; ends through conn_close()), or NULL.
  */
-struct conn *conn_new(struct worker *w, int cfd, size_t listener)
+struct conn *conn_new(struct worker *w, int cfd, size_t listener, const struct conn_ops *ops)
 {
 	struct conn *c;
 	uint32_t slot, gen;
@@ -79,6 +80,7 @@ struct conn *conn_new(struct worker *w, int cfd, size_t listener)
 	c->gen = gen & 0xffffff;
 	c->slot = slot;
 	c->w = w;
+	c->ops = ops;
 	c->id = conn_next_id();
 	c->cfd = cfd;
 	c->bfd = -1;
@@ -128,15 +130,11 @@ static void conn_free(struct conn *c)
 			 (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
 	}
 	conn_set_gauge(c, GAUGE_NONE);
-	if (c->flags & CONN_F_HANDOFF)
-		handoff_conn_free(c);
+	c->ops->release(c);
 	if (c->cfd >= 0)
 		close(c->cfd);
 	if (c->bfd >= 0)
 		close(c->bfd);
-	SSL_free(c->ssl);
-	OPENSSL_cleanse(c->hs.secret, sizeof(c->hs.secret));
-	splice_fini(c);
 	buf_free(&c->tio.in);
 	buf_free(&c->tio.out);
 	buf_free(&c->to_back);
@@ -231,7 +229,7 @@ void conn_flush_close(struct conn *c, const char *reason)
 	}
 	c->state = CONN_FLUSHING;
 	c->deadline_ms = c->w->now_ms + 2000;
-	relay_pump(c);
+	c->ops->pump(c);
 }
 
 /** conn_set_gauge() - count the connection under path @g from now on. */
@@ -293,7 +291,7 @@ void conn_sweep(struct worker *w)
 			conn_count_hs_failure(c, LSTAT_FAIL_TIMEOUT);
 		/* Past the handshake the client is owed a close_notify. */
 		if (c->state == CONN_RELAY || c->state == CONN_CONNECTING)
-			relay_shutdown(c, why);
+			c->ops->shutdown(c, why);
 		else
 			conn_close(c, why);
 	}

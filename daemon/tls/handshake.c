@@ -136,35 +136,11 @@ static void handshake_account(struct conn *c)
 }
 
 /*
- * With early_data_forward, 0-RTT data goes to the backend at once: the first of it starts
- * the backend connect, behind a PROXY header that says the stream begins with early data.
- * Return: 0, or -errno (logged).
- */
-static int handshake_forward_early(struct conn *c)
-{
-	uint32_t n = buf_len(&c->early);
-
-	if (!(c->flags & CONN_F_EARLY_BACKEND)) {
-		c->flags |= CONN_F_EARLY_BACKEND;
-		if (backend_prepare(c) < 0 || backend_connect(c) < 0)
-			return -EIO;
-	}
-	/* config.c keeps max_early_data + the PROXY header within buffer_size. */
-	if (n > buf_room(&c->to_back)) {
-		conn_log(c, LOG_LVL_ERR, "early data does not fit the backend buffer");
-		return -ENOSPC;
-	}
-	memcpy(buf_wptr(&c->to_back), buf_rptr(&c->early), n);
-	c->to_back.tail += n;
-	c->early.head = c->early.tail = 0;
-	return 0;
-}
-
-/*
  * Reads 0-RTT data into c->early for as long as OpenSSL has some; it waits there until the
- * handshake completes, unless forwarded at once. Returns 1 once there is no more (the
- * handshake goes on), 0 when OpenSSL wants I/O or failed (SSL_get_error() tells), -1 when
- * the connection must close for a reason of ours.
+ * handshake completes. Returns 1 once there is no more (the handshake goes on), 2 when
+ * early_data_forward wants what was read sent at once (the caller empties c->early and
+ * steps again), 0 when OpenSSL wants I/O or failed (SSL_get_error() tells), -1 when the
+ * connection must close for a reason of ours.
  */
 static int handshake_read_early(struct conn *c)
 {
@@ -186,8 +162,8 @@ static int handshake_read_early(struct conn *c)
 			c->early_bytes += (uint32_t)n;
 			c->bytes_in += n;
 			stats_add(c->w, STAT_BYTES_FROM_CLIENTS, n);
-			if (c->lcfg->early_data_forward && handshake_forward_early(c) < 0)
-				return -1;
+			if (c->lcfg->early_data_forward)
+				return 2;
 			continue;
 		}
 		if (r == SSL_READ_EARLY_DATA_FINISH) {
@@ -269,7 +245,8 @@ static enum lstat_id handshake_failure_reason(const struct conn *c)
  * handshake_step() - run OpenSSL on whatever arrived.
  *
  * Return: HS_DONE once the handshake completed (its last flight may still sit in
- * tls_io.out), HS_WANT_IO to wait for the ring, HS_FAILED with the reason logged and any
+ * tls_io.out), HS_WANT_IO to wait for the ring, HS_EARLY_DATA when 0-RTT data in c->early
+ * is to be forwarded now (then call again), HS_FAILED with the reason logged and any
  * alert queued in tls_io.out.
  */
 enum hs_result handshake_step(struct conn *c)
@@ -283,6 +260,8 @@ enum hs_result handshake_step(struct conn *c)
 			c->hs_fail = LSTAT_FAIL_PROTOCOL;
 			return HS_FAILED;
 		}
+		if (ret == 2)
+			return HS_EARLY_DATA;
 	}
 	if (ret == 1) {
 		/* Only the step that completes the handshake may follow: see bio.c. */

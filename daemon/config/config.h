@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "log.h"
+
 /* Defaults, also documented in README.md and etc/ktlsd.conf. */
 #define CFG_DEF_HANDSHAKE_TIMEOUT_MS  10000u
 #define CFG_DEF_IDLE_TIMEOUT_MS	      300000u
@@ -48,8 +50,6 @@
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 #define CFG_DEF_CIPHERSUITES                                                                       \
 	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
-
-enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 struct cfg_cert {
 	char *cert_file; /* PEM chain, leaf first; absolute path */

@@ -112,7 +112,7 @@ void backend_on_connect(struct conn *c, int res)
 		if (c->state == CONN_HANDSHAKE)
 			conn_close(c, "backend connect failed");
 		else
-			relay_shutdown(c, "backend connect failed");
+			c->ops->shutdown(c, "backend connect failed");
 		return;
 	}
 	c->flags |= CONN_F_BACKEND_UP;
@@ -120,10 +120,10 @@ void backend_on_connect(struct conn *c, int res)
 			   now_monotonic_ns() - c->connect_start_ns);
 	if (c->state == CONN_HANDSHAKE) {
 		/* 0-RTT data flows to the backend while the handshake finishes. */
-		relay_pump(c);
+		c->ops->pump(c);
 		return;
 	}
 	c->state = CONN_RELAY;
 	c->deadline_ms = c->w->now_ms + c->lcfg->idle_timeout_ms;
-	relay_pump(c);
+	c->ops->pump(c);
 }

@@ -291,6 +291,12 @@ static void tlsprof_free(struct snapshot *s, bool free_cfg)
 	free(s);
 }
 
+/* The last reference to a snapshot is gone (snapshot_put): contexts and configuration go. */
+static void tlsprof_release(struct snapshot *s)
+{
+	tlsprof_free(s, true);
+}
+
 /**
  * snapshot_create() - build the TLS contexts for @cfg.
  * @cfg:        a loaded configuration; on success the snapshot owns it
@@ -338,6 +344,7 @@ int snapshot_create(struct ktlsd_cfg *cfg, uint64_t generation, struct snapshot 
 			goto fail;
 	}
 	atomic_init(&s->refs, 1);
+	s->release = tlsprof_release;
 	s->generation = generation;
 	*out = s;
 	return 0;
@@ -346,21 +353,6 @@ nomem:
 fail:
 	tlsprof_free(s, false); /* @cfg is still the caller's */
 	return -EINVAL;
-}
-
-/** snapshot_get() - take one more reference; returns @s. */
-struct snapshot *snapshot_get(struct snapshot *s)
-{
-	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
-	return s;
-}
-
-/** snapshot_put() - drop a reference; the last one frees contexts and configuration. */
-void snapshot_put(struct snapshot *s)
-{
-	if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
-		return;
-	tlsprof_free(s, true);
 }
 
 /**

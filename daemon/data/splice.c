@@ -241,12 +241,12 @@ static int splice_read_control(struct conn *c)
 				"client sent a TLS 1.3 KeyUpdate, which this kernel cannot follow: "
 				"closing (set ktls = false on the listener to keep such clients)");
 			stats_inc(c->w, STAT_KEY_UPDATE_CLOSES);
-			relay_shutdown(c, "key update");
+			c->ops->shutdown(c, "key update");
 			return -1;
 		}
 		conn_log(c, LOG_LVL_INFO, "client sent handshake message %u after the handshake",
 			 data[0]);
-		relay_shutdown(c, "unexpected handshake message");
+		c->ops->shutdown(c, "unexpected handshake message");
 		return -1;
 	case TLS_CT_APPDATA:
 		/* Data read this way passes through userspace; it goes on to the backend. */
@@ -385,7 +385,7 @@ static void splice_on_in(struct conn *c, int d, int res)
 			conn_close(c, res == -EBADMSG ? "TLS record failed authentication"
 						      : "client error");
 		else
-			relay_shutdown(c, "backend error");
+			c->ops->shutdown(c, "backend error");
 		return;
 	}
 }
@@ -404,7 +404,7 @@ static void splice_on_out(struct conn *c, int d, int res)
 				conn_log(c, LOG_LVL_INFO,
 					 "record limit of the key reached: closing");
 				stats_inc(c->w, STAT_RECORD_LIMIT_CLOSES);
-				relay_shutdown(c, "record limit");
+				c->ops->shutdown(c, "record limit");
 			}
 		}
 		return;
@@ -415,7 +415,7 @@ static void splice_on_out(struct conn *c, int d, int res)
 	}
 	conn_log(c, LOG_LVL_INFO, "%s splice: %s", splice_ops[d].name, strerror(-res));
 	if (d == DIR_C2B)
-		relay_shutdown(c, "backend error");
+		c->ops->shutdown(c, "backend error");
 	else
 		conn_close(c, "client error");
 }

@@ -28,50 +28,6 @@
 #define TLS_RECORD_OVERHEAD 64u /* header, AEAD tag, TLS 1.3 type byte, with headroom */
 #define TLS_RECORD_HEADER   5u
 
-/*
- * Arms a recv of at most @len bytes (0: all the room) or a send of everything in @b.
- * Return: its SQE, or NULL if the connection had to close.
- */
-static struct io_uring_sqe *relay_arm(struct conn *c, enum op op, int fd, struct buf *b, bool recv,
-				      uint32_t len)
-{
-	struct io_uring_sqe *sqe = worker_get_sqe(c->w);
-
-	if (!sqe) {
-		conn_close(c, "submission queue unavailable");
-		return NULL;
-	}
-	if (recv)
-		io_uring_prep_recv(sqe, fd, buf_wptr(b), len ? len : buf_room(b), 0);
-	else
-		io_uring_prep_send(sqe, fd, buf_rptr(b), buf_len(b), MSG_NOSIGNAL);
-	io_uring_sqe_set_data64(sqe, ud_pack(op, c->gen, c->slot));
-	c->inflight |= 1u << op;
-	return sqe;
-}
-
-/*
- * A client waiting for the server's TLS 1.3 tickets (handover.c) receives with a linked
- * timeout: a server that sends none must not hold the connection for long.
- */
-static void relay_arm_ticket_recv(struct conn *c, uint32_t len)
-{
-	struct io_uring_sqe *recv, *timeout;
-	uint32_t ms = c->snap->cfg->client_ticket_wait_ms;
-
-	/* Both entries must go in one submission: a link cannot span two. */
-	if (io_uring_sq_space_left(&c->w->ring) < 2)
-		io_uring_submit(&c->w->ring);
-	recv = relay_arm(c, OP_CRECV, c->cfd, &c->tio.in, true, len);
-	if (!recv || !(timeout = io_uring_get_sqe(&c->w->ring)))
-		return; /* no room: the recv waits without a limit, like any other */
-	c->ticket_wait.tv_sec = ms / 1000;
-	c->ticket_wait.tv_nsec = (long long)(ms % 1000) * 1000000;
-	recv->flags |= IOSQE_IO_LINK;
-	io_uring_prep_link_timeout(timeout, &c->ticket_wait, 0);
-	io_uring_sqe_set_data64(timeout, ud_pack(OP_NONE, 0, 0));
-}
-
 /* Returns -1 when the connection was handed to conn_flush_close(). */
 static int relay_decrypt(struct conn *c)
 {
@@ -171,47 +127,6 @@ static bool relay_half_close(struct conn *c)
 	return (c->flags & CONN_F_BACKEND_SHUT) && (c->flags & CONN_F_CLIENT_SHUT);
 }
 
-/**
- * relay_arm_client_recv() - receive from the client unless done or already receiving.
- * With CONN_F_RECV_EXACT, only up to the end of the next TLS record: what follows the
- * handshake must stay in the socket for kernel TLS (see handover.c).
- */
-void relay_arm_client_recv(struct conn *c)
-{
-	struct tls_io *io = &c->tio;
-	uint32_t len = 0;
-
-	if ((c->flags & (CONN_F_CLIENT_EOF | CONN_F_CLIENT_TCP_EOF)) ||
-	    conn_op_pending(c, OP_CRECV) || c->state == CONN_FLUSHING)
-		return;
-	buf_compact(&io->in);
-	if (c->flags & CONN_F_RECV_EXACT) {
-		len = bio_in_missing(io);
-		if (!len)
-			len = buf_len(&io->in) ? 0 : TLS_RECORD_HEADER;
-		if (!len || len > buf_room(&io->in))
-			return; /* a whole record is waiting for OpenSSL */
-	}
-	if (!buf_room(&io->in))
-		return;
-	if (c->flags & CONN_F_TICKET_WAIT) {
-		relay_arm_ticket_recv(c, len);
-		return;
-	}
-	relay_arm(c, OP_CRECV, c->cfd, &io->in, true, len);
-}
-
-/** relay_arm_client_send() - send what waits in tio.out, unless a send is in flight. */
-void relay_arm_client_send(struct conn *c)
-{
-	struct tls_io *io = &c->tio;
-
-	if (c->state != CONN_CLOSING && buf_len(&io->out) && !conn_op_pending(c, OP_CSEND)) {
-		relay_arm(c, OP_CSEND, c->cfd, &io->out, false, 0);
-		io->out_busy = true;
-	}
-}
-
 static void relay_arm_client(struct conn *c)
 {
 	relay_arm_client_recv(c);
@@ -286,17 +201,17 @@ void relay_pump(struct conn *c)
 	if (c->flags & CONN_F_HANDOVER) {
 		switch (handover_step(c)) {
 		case HANDOVER_DONE:
-			if (c->flags & CONN_F_HANDOFF) {
-				handoff_return_ktls(c);
+			if (c->app_ops) {
+				c->app_ops->on_ktls(c);
 				return;
 			}
 			splice_pump(c);
 			return;
 		case HANDOVER_WAIT:
 			/* A handoff has no backend to drain to_back into yet: relay instead. */
-			if ((c->flags & CONN_F_HANDOFF) && c->bfd < 0 && buf_len(&c->to_back)) {
+			if (c->app_ops && c->bfd < 0 && buf_len(&c->to_back)) {
 				handover_abandon(c);
-				if (handoff_start_relay(c))
+				if (c->app_ops->start_relay(c))
 					relay_pump(c);
 				return;
 			}
@@ -308,7 +223,7 @@ void relay_pump(struct conn *c)
 		case HANDOVER_CLOSED:
 			return;
 		case HANDOVER_USERSPACE:
-			if ((c->flags & CONN_F_HANDOFF) && c->bfd < 0 && !handoff_start_relay(c))
+			if (c->app_ops && c->bfd < 0 && !c->app_ops->start_relay(c))
 				return;
 			break;
 		}
@@ -326,8 +241,12 @@ void relay_pump(struct conn *c)
 		relay_arm_backend(c);
 }
 
-/* Held 0-RTT data joins the backend buffer, behind the PROXY header (config.c makes room). */
-static int relay_take_early(struct conn *c)
+/*
+ * 0-RTT data in c->early joins the backend buffer, behind the PROXY header (config.c keeps
+ * max_early_data and the header within buffer_size). @keep: more may follow (forwarding
+ * during the handshake), so the buffer stays allocated. Return: 0 or -ENOSPC (logged).
+ */
+static int relay_move_early(struct conn *c, bool keep)
 {
 	uint32_t n = buf_len(&c->early);
 
@@ -339,22 +258,54 @@ static int relay_take_early(struct conn *c)
 	}
 	memcpy(buf_wptr(&c->to_back), buf_rptr(&c->early), n);
 	c->to_back.tail += n;
-	buf_free(&c->early);
+	if (keep)
+		c->early.head = c->early.tail = 0;
+	else
+		buf_free(&c->early);
 	return 0;
+}
+
+/*
+ * With early_data_forward, 0-RTT data goes to the backend at once: the first of it starts
+ * the backend connect, behind a PROXY header that says the stream begins with early data.
+ * Return: 0, or -errno (logged).
+ */
+static int relay_forward_early(struct conn *c)
+{
+	if (!(c->flags & CONN_F_EARLY_BACKEND)) {
+		c->flags |= CONN_F_EARLY_BACKEND;
+		if (backend_prepare(c) < 0 || backend_connect(c) < 0)
+			return -EIO;
+	}
+	return relay_move_early(c, true);
+}
+
+/* handshake_step(), forwarding 0-RTT data as it comes when the listener says so. */
+static enum hs_result relay_handshake_step(struct conn *c)
+{
+	enum hs_result r;
+
+	while ((r = handshake_step(c)) == HS_EARLY_DATA) {
+		if (relay_forward_early(c) < 0) {
+			c->hs_fail = LSTAT_FAIL_PROTOCOL;
+			return HS_FAILED;
+		}
+	}
+	return r;
 }
 
 /* Runs the handshake over newly received bytes; true if the connection goes on. */
 static bool relay_handshake(struct conn *c)
 {
-	switch (handshake_step(c)) {
+	switch (relay_handshake_step(c)) {
 	case HS_WANT_IO:
 		return true;
 	case HS_DONE:
 		stats_inc(c->w, STAT_HANDSHAKES);
 		stats_hist_observe(&c->w->stats, HIST_HANDSHAKE,
 				   now_monotonic_ns() - c->hs_start_ns);
-		if (c->flags & CONN_F_HANDOFF)
-			return handoff_on_handshake(c);
+		if (c->app_ops)
+			return c->app_ops->on_handshake(c);
 		if (c->flags & CONN_F_EARLY_BACKEND) {
 			/* The backend has been connecting since the 0-RTT data arrived. */
 			handover_begin(c);
@@ -364,7 +315,7 @@ static bool relay_handshake(struct conn *c)
 								 : c->lcfg->connect_timeout_ms);
 			return true;
 		}
-		if (backend_prepare(c) < 0 || relay_take_early(c) < 0) {
+		if (backend_prepare(c) < 0 || relay_move_early(c, false) < 0) {
 			relay_shutdown(c, "out of memory");
 			return false;
 		}

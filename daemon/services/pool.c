@@ -82,7 +82,8 @@ struct pool_connect {
 };
 
 struct pool {
-	struct handoff *h;
+	void (*dispatch)(void *ctx, int app, struct handoff_job *job); /* to a worker */
+	void *dispatch_ctx;
 	pthread_mutex_t lock;
 	uint64_t generation;
 	struct pool_upstream *ups;
@@ -112,14 +113,16 @@ static void pool_upstream_fini(struct pool_upstream *u)
 	u->idle = NULL;
 }
 
-int pool_create(struct handoff *h, struct pool **out)
+int pool_create(void (*dispatch)(void *ctx, int app, struct handoff_job *job), void *ctx,
+		struct pool **out)
 {
 	struct pool *p = calloc(1, sizeof(*p));
 
 	*out = NULL;
 	if (!p)
 		return -ENOMEM;
-	p->h = h;
+	p->dispatch = dispatch;
+	p->dispatch_ctx = ctx;
 	pthread_mutex_init(&p->lock, NULL);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, p->sp) < 0) {
 		int err = -errno;
@@ -326,7 +329,7 @@ static void pool_connect_done(struct pool *p, size_t i, int err)
 	memcpy(job->alpn, pc.t.alpn, sizeof(job->alpn));
 	job->port = sockaddr_port(&pc.t.addr);
 	handoff_alpn_wire(pc.t.alpn, job->alpn_wire, &job->alpn_wire_len); /* checked by config */
-	handoff_dispatch(p->h, pc.app >= 0 ? pc.app : p->sp[1], job);
+	p->dispatch(p->dispatch_ctx, pc.app >= 0 ? pc.app : p->sp[1], job);
 	if (pc.app >= 0)
 		close(pc.app); /* the job has its own duplicate */
 }

@@ -10,7 +10,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "config.h"
+/* Message levels, most severe first (the configuration's log_level is one). */
+enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 extern _Atomic int log_threshold;
 
