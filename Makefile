@@ -79,7 +79,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJS) $(LDLIBS)
 
-$(BUILD)/ktls-probe: kmod-helpers/ktls-probe.c $(BUILD)/daemon/tls/ktls_probe.o
+$(BUILD)/ktls-probe: kmod-helpers/ktls-probe.c $(BUILD)/daemon/tls/ktls_probe.o \
+		$(BUILD)/daemon/tls/ktls_probe_report.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/ktls-diag: kmod-helpers/ktls-diag.c $(BUILD)/daemon/services/diag.o $(BUILD)/daemon/services/diag_tcpinfo.o
@@ -206,8 +207,8 @@ tidy-files:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -Iinclude -D_GNU_SOURCE ktlsctl/
 
-# libFuzzer target for the control request parser (clang from Debian); run by
-# tests/integration/fuzz_control.sh within `make check`, or by hand:
+# libFuzzer targets (clang from Debian): the control request parser and the
+# configuration parser; run by tests/integration/fuzz_*.sh within `make check`, or by hand:
 #   make fuzz && build/fuzz/fuzz_control -max_total_time=60 fuzz/corpus/control
 FUZZ_CC ?= clang
 $(BUILD)/fuzz/fuzz_control: fuzz/fuzz_control.c daemon/services/control_proto.c \
@@ -217,7 +218,15 @@ $(BUILD)/fuzz/fuzz_control: fuzz/fuzz_control.c daemon/services/control_proto.c 
 		-fsanitize=fuzzer,address,undefined -o $@ fuzz/fuzz_control.c daemon/services/control_proto.c \
 		$(shell pkg-config --libs json-c)
 
-fuzz: $(BUILD)/fuzz/fuzz_control
+# The configuration parser through ktlsd's schema (the same runner, FUZZ_SECONDS).
+$(BUILD)/fuzz/fuzz_config: fuzz/fuzz_config.c daemon/config/config.c daemon/config/config.h \
+		daemon/util/log.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -g -O1 -std=gnu11 -D_GNU_SOURCE $(DAEMON_INC) -Iinclude $(shell pkg-config --cflags libconfig) \
+		-fsanitize=fuzzer,address,undefined -o $@ fuzz/fuzz_config.c daemon/config/config.c \
+		$(shell pkg-config --libs libconfig) -ldl
+
+fuzz: $(BUILD)/fuzz/fuzz_control $(BUILD)/fuzz/fuzz_config
 
 clean:
 	rm -rf $(BUILD) build-*

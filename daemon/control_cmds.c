@@ -17,7 +17,7 @@
 #include "control_cmds.h"
 #include "diag.h"
 #include "ktls_probe.h"
-#include "ktlsd.h"
+#include "runtime.h"
 #include "metrics.h"
 #include "pool.h"
 #include "stats_json.h"
@@ -483,7 +483,9 @@ static struct json_object *cmd_change_failed(struct ctl_error *err, int ret, con
 static struct json_object *cmd_metrics(struct ktlsd *k, const struct snapshot *s,
 				       struct ctl_error *err)
 {
-	struct json_object *stats = stats_json_build(k, s->cfg), *o;
+	struct json_object *stats = stats_json_build(k->workers, k->n_workers, k->started_ms,
+						     s->cfg),
+			   *o;
 	char *text = NULL;
 	size_t len = 0;
 
@@ -502,7 +504,7 @@ static struct json_object *cmd_metrics(struct ktlsd *k, const struct snapshot *s
 struct json_object *control_stats(struct ktlsd *k)
 {
 	struct snapshot *s = ktlsd_snapshot(k);
-	struct json_object *o = stats_json_build(k, s->cfg);
+	struct json_object *o = stats_json_build(k->workers, k->n_workers, k->started_ms, s->cfg);
 
 	snapshot_put(s);
 	return o;
@@ -528,7 +530,7 @@ struct json_object *control_run(struct ktlsd *k, const struct ctl_request *req,
 		o = cmd_status(k, s);
 		break;
 	case CTL_STATS:
-		o = stats_json_build(k, s->cfg);
+		o = stats_json_build(k->workers, k->n_workers, k->started_ms, s->cfg);
 		if (!o)
 			cmd_fail(err, KTLSD_CTL_E_FAILED, "out of memory");
 		break;

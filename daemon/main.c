@@ -19,8 +19,7 @@
 #include <openssl/ssl.h>
 
 #include "control_cmds.h"
-#include "ktlsd.h"
-#include "flow.h"
+#include "runtime.h"
 #include "tickets.h"
 
 #define KTLSD_TICK_S 1 /* ticket-key rotation and key-file checks */

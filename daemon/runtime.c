@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "ktlsd.h"
+#include "runtime.h"
 
 static void ktlsd_apply_log_level(const struct ktlsd *k, const struct ktlsd_cfg *cfg)
 {

@@ -87,6 +87,33 @@ skip() {
 	exit 77
 }
 
+# ------------------------------------------------------------------ fuzzing
+# run_fuzzer TARGET: builds the libFuzzer targets (`make fuzz`: clang, ASan, UBSan) and
+# runs $BUILD/fuzz/TARGET for FUZZ_SECONDS (default 20) from the seed corpus
+# fuzz/corpus/${TARGET#fuzz_}; fails on any crash, leak or sanitizer report, with the
+# input left in $T. Known leaks inside libraries are listed in fuzz/lsan.supp.
+run_fuzzer() {
+	local target=$1 corpus=$ROOT/fuzz/corpus/${1#fuzz_} fuzzer=$BUILD/fuzz/$1 secs rc=0 runs
+	command -v clang >/dev/null || fail "clang is not installed (scripts/deps.sh check installs it)"
+	make -s -C "$ROOT" BUILD="$BUILD" fuzz >"$T/build.log" 2>&1 || {
+		show_tail "$T/build.log" 30
+		fail "make fuzz failed"
+	}
+	[[ -x $fuzzer ]] || fail "make fuzz did not produce $fuzzer"
+	mkdir -p "$T/corpus"
+	cp "$corpus"/* "$T/corpus/"
+	secs=${FUZZ_SECONDS:-20}
+	(cd "$T" && LSAN_OPTIONS=suppressions=$ROOT/fuzz/lsan.supp "$fuzzer" -max_total_time="$secs" \
+		-max_len=70000 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$T/corpus" \
+		>"$T/fuzz.log" 2>&1) || rc=$?
+	if ((rc != 0)) || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:' "$T/fuzz.log"; then
+		show_tail "$T/fuzz.log" 40
+		fail "the fuzzer found a problem (exit $rc); the input is in $T (crash-*, leak-*)"
+	fi
+	runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$T/fuzz.log" | tail -n1)
+	note "$target: ${runs:-?} inputs in ${secs}s, no crash, leak or sanitizer report"
+}
+
 # ------------------------------------------------------------------ timing
 # scaled SECONDS -> SECONDS * TIMEOUT_SCALE (decimals allowed)
 scaled() { awk -v a="$1" -v s="$TIMEOUT_SCALE" 'BEGIN { v = a * s; printf (v == int(v) ? "%d\n" : "%.2f\n"), v }'; }

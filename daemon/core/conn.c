@@ -14,7 +14,7 @@
 
 #include <openssl/crypto.h>
 
-#include "ktlsd.h"
+#include "core.h"
 
 #define CONN_SLAB_MIN 64
 

@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "ktlsd.h"
+#include "core.h"
 
 static bool lslot_matches(const struct lslot *s, const struct cfg_listener *l)
 {

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ktlsd.h"
+#include "core.h"
 
 #define WORKER_RING_ENTRIES 4096
 #define WORKER_TICK_MS	    250

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ktlsd.h"
+#include "core.h"
 
 /**
  * worker_get_sqe() - a free submission entry, flushing the queue to the kernel if full.

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "ktlsd.h"
+#include "core.h"
 
 /** worker_init() - the state main sets up before any listener or thread exists. */
 void worker_init(struct worker *w)

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ktlsd.h"
+#include "data.h"
 
 /**
  * backend_connect() - open the backend socket and start connecting through the ring.

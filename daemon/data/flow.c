@@ -13,8 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
-#include "ktlsd.h"
-#include "flow.h"
+#include "data.h"
 
 static void flow_on_cqe(struct conn *c, enum op op, int res)
 {

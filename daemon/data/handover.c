@@ -22,7 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
-#include "ktlsd.h"
+#include "data.h"
 
 /** handover_begin() - at handshake completion: decide whether to move to kernel TLS. */
 void handover_begin(struct conn *c)

@@ -13,7 +13,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "ktlsd.h"
+#include "data.h"
 
 #define PP2_VERSION_PROXY    0x21
 #define PP2_FAM_TCP4	     0x11

@@ -22,7 +22,7 @@
 
 #include <openssl/err.h>
 
-#include "ktlsd.h"
+#include "data.h"
 
 #define TLS_MAX_PLAIN	    16384u
 #define TLS_RECORD_OVERHEAD 64u /* header, AEAD tag, TLS 1.3 type byte, with headroom */

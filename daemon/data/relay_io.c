@@ -7,7 +7,7 @@
  */
 #include <sys/socket.h>
 
-#include "ktlsd.h"
+#include "data.h"
 
 #define TLS_RECORD_HEADER 5u
 

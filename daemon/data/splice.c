@@ -24,7 +24,7 @@
 
 #include <linux/tls.h>
 
-#include "ktlsd.h"
+#include "data.h"
 
 #ifndef SOL_TLS
 #define SOL_TLS 282

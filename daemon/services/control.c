@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "control_proto.h"
-#include "ktlsd.h"
+#include "services.h"
 #include "metrics.h"
 #include "unixsock.h"
 

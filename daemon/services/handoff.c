@@ -23,7 +23,7 @@
 
 #include <ktlsd/handoff.h>
 
-#include "ktlsd.h"
+#include "services.h"
 #include "pool.h"
 #include "unixsock.h"
 

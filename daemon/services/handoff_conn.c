@@ -20,8 +20,7 @@
 
 #include <ktlsd/handoff.h>
 
-#include "ktlsd.h"
-#include "flow.h"
+#include "services.h"
 
 static bool handoff_start_relay(struct conn *c);
 static bool handoff_on_handshake(struct conn *c);

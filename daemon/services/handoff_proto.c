@@ -12,7 +12,7 @@
 
 #include <ktlsd/handoff.h>
 
-#include "ktlsd.h"
+#include "services.h"
 
 /**
  * handoff_send_reply() - send @r (magic and version filled in here) with @fd attached if

@@ -24,7 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "ktlsd.h"
+#include "services.h"
 #include "pool.h"
 #include "stats_json.h"
 

@@ -13,7 +13,7 @@
 
 #include "diag.h"
 #include "ktls_probe.h"
-#include "ktlsd.h"
+#include "services.h"
 #include "stats_json.h"
 
 /* Where each per-listener counter goes in the reply: "group": { "key": n }. */
@@ -72,13 +72,14 @@ static struct json_object *stats_json_listener(const struct listener_stats *ls)
 	return o;
 }
 
-static struct json_object *stats_json_hist(const struct ktlsd *k, enum hist_id h)
+static struct json_object *stats_json_hist(const struct worker *workers, unsigned n_workers,
+					   enum hist_id h)
 {
 	uint64_t bucket[HIST_NBOUNDS + 1] = { 0 }, sum_ns = 0, count = 0, cum = 0;
 	struct json_object *o = json_object_new_object(), *b = json_object_new_array();
 
-	for (unsigned w = 0; w < k->n_workers; w++)
-		stats_hist_accumulate(&k->workers[w].stats, h, bucket, &sum_ns, &count);
+	for (unsigned w = 0; w < n_workers; w++)
+		stats_hist_accumulate(&workers[w].stats, h, bucket, &sum_ns, &count);
 	for (unsigned i = 0; i <= HIST_NBOUNDS; i++) {
 		struct json_object *pair = json_object_new_array();
 
@@ -212,7 +213,8 @@ static struct json_object *stats_json_client_cache(void)
  * @cfg: the current configuration (listener ports for sock_diag)
  * Return: the object, or NULL when out of memory.
  */
-struct json_object *stats_json_build(struct ktlsd *k, const struct ktlsd_cfg *cfg)
+struct json_object *stats_json_build(const struct worker *workers, unsigned n_workers,
+				     uint64_t started_ms, const struct ktlsd_cfg *cfg)
 {
 	uint64_t sum[STAT__COUNT] = { 0 };
 	int64_t gauge[GAUGE__COUNT] = { 0 };
@@ -220,16 +222,16 @@ struct json_object *stats_json_build(struct ktlsd *k, const struct ktlsd_cfg *cf
 
 	if (!o)
 		return NULL;
-	for (unsigned w = 0; w < k->n_workers; w++) {
-		stats_accumulate(&k->workers[w].stats, sum);
+	for (unsigned w = 0; w < n_workers; w++) {
+		stats_accumulate(&workers[w].stats, sum);
 		for (int i = 0; i < GAUGE__COUNT; i++)
-			gauge[i] += atomic_load_explicit(&k->workers[w].stats.gauge[i],
+			gauge[i] += atomic_load_explicit(&workers[w].stats.gauge[i],
 							 memory_order_relaxed);
 	}
 	json_object_object_add(
 		o, "uptime_seconds",
-		json_object_new_double((double)(now_monotonic_ms() - k->started_ms) / 1000.0));
-	json_object_object_add(o, "workers", json_object_new_int((int)k->n_workers));
+		json_object_new_double((double)(now_monotonic_ms() - started_ms) / 1000.0));
+	json_object_object_add(o, "workers", json_object_new_int((int)n_workers));
 	c = json_object_new_object();
 	for (int i = 0; i < STAT__COUNT; i++)
 		json_object_object_add(c, stats_name((enum stat_id)i), json_u64(sum[i]));
@@ -246,7 +248,7 @@ struct json_object *stats_json_build(struct ktlsd *k, const struct ktlsd_cfg *cf
 	h = json_object_new_object();
 	for (int i = 0; i < HIST__COUNT; i++)
 		json_object_object_add(h, stats_hist_name((enum hist_id)i),
-				       stats_json_hist(k, (enum hist_id)i));
+				       stats_json_hist(workers, n_workers, (enum hist_id)i));
 	json_object_object_add(o, "histograms", h);
 	sc = json_object_new_object();
 	json_object_object_add(sc, "entries", json_u64(sesscache_count()));

@@ -10,10 +10,11 @@
 
 #include <json-c/json.h>
 
-struct ktlsd;
+struct worker;
 struct ktlsd_cfg;
 
-struct json_object *stats_json_build(struct ktlsd *k, const struct ktlsd_cfg *cfg);
+struct json_object *stats_json_build(const struct worker *workers, unsigned n_workers,
+				     uint64_t started_ms, const struct ktlsd_cfg *cfg);
 
 /* A table of named counters, added to an object in one go. */
 struct json_u64_field {

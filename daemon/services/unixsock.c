@@ -13,7 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "ktlsd.h"
+#include "services.h"
 #include "unixsock.h"
 
 /* A socket file whose owner still answers is a running ktlsd: never take it over. */

@@ -9,7 +9,7 @@
  */
 #include <errno.h>
 
-#include "ktlsd.h"
+#include "tls.h"
 
 static BIO_METHOD *bio_method;
 

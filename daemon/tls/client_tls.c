@@ -17,7 +17,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "ktlsd.h"
+#include "tls.h"
 
 /* OpenSSL hands us a new session (TLS 1.2: during the handshake; TLS 1.3: per ticket). */
 static int client_new_session_cb(SSL *ssl, SSL_SESSION *sess)

@@ -18,7 +18,7 @@
 
 #include <openssl/ssl.h>
 
-#include "ktlsd.h"
+#include "tls.h"
 
 #define CC_SESSIONS_PER_KEY 4
 #define CC_BUCKETS	    1024

@@ -12,7 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
-#include "ktlsd.h"
+#include "tls.h"
 
 /* The largest legal TLS 1.2 record (2^14 + 2048 + header) must fit whole: see bio.c. */
 #define HS_MIN_BUF (16384u + 2048u + 5u + 1024u)

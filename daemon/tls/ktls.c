@@ -29,7 +29,7 @@
 #include <openssl/obj_mac.h>
 
 #include "ktls_probe.h"
-#include "ktlsd.h"
+#include "tls.h"
 
 #ifndef SOL_TLS
 #define SOL_TLS 282

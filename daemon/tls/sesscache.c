@@ -21,7 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ktlsd.h"
+#include "tls.h"
 #include "tickets.h"
 
 #define SC_SHARDS  64u

@@ -16,7 +16,7 @@
 #include <openssl/err.h>
 #include <openssl/tls1.h>
 
-#include "ktlsd.h"
+#include "tls.h"
 #include "tickets.h"
 
 /* Options that follow a profile's resumption settings (set on its context and, when SNI

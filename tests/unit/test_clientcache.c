@@ -11,7 +11,7 @@
 
 #include <openssl/ssl.h>
 
-#include "ktlsd.h"
+#include "data.h"
 
 static int n_checks, n_failed;
 

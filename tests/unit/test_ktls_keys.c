@@ -15,7 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "ktlsd.h"
+#include "data.h"
 
 static int n_checks, n_failed;
 

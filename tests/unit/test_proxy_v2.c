@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ktlsd.h"
+#include "data.h"
 
 static int n_checks, n_failed;
 

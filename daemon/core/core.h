@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ktlsd.h - types and prototypes shared by the daemon's modules, grouped by file.
+ * core.h - the core layer: worker threads, their rings, listening-socket slots, and the
+ * connection record with its lifetime (worker.c, worker_io.c, worker_req.c, conn.c,
+ * listeners.c). Grouped by file.
  *
- * Ownership in one paragraph: main.c owns the configuration snapshots and the workers.
- * A worker (worker.c) owns its io_uring ring, its listening sockets and its connections;
- * nothing else touches them. A connection (conn.c) owns its sockets, its buffers and, while
- * the handshake or the userspace record layer needs it, its OpenSSL SSL object; only
- * handshake.c and relay.c call into that SSL object.
+ * Ownership: main.c owns the configuration snapshots and the workers. A worker owns its
+ * io_uring ring, its listening sockets and its connections; nothing else touches them.
+ * The connection record carries the state each upper layer keeps per connection (the
+ * handshake's hs_info and record counts, the splice pipes, the buffers); only the layer
+ * named beside a field touches it. The core reaches those layers only through struct
+ * conn_ops, struct worker_hooks, struct worker_job and struct conn_app_ops.
  */
-#ifndef KTLSD_H
-#define KTLSD_H
+#ifndef KTLSD_CORE_H
+#define KTLSD_CORE_H
 
 #include <pthread.h>
 #include <semaphore.h>
@@ -20,7 +23,6 @@
 #include <sys/socket.h>
 
 #include <liburing.h>
-#include <ktlsd/handoff.h>
 #include <openssl/ssl.h>
 
 #include "buf.h"
@@ -29,15 +31,9 @@
 #include "log.h"
 #include "stats.h"
 
-/* ---- tlsprof.c: one SSL_CTX per profile, bundled with the config as a snapshot ---- */
+/* ---- the configuration snapshot (built by tls/tlsprof.c, held here) ---- */
 
-struct ticket_ring;
-
-struct tls_profile {
-	const struct cfg_profile *cfg;
-	SSL_CTX *ctx;
-	struct ticket_ring *ring; /* its session-ticket keys (tickets.c); shared across reloads */
-};
+struct tls_profile; /* tls/tls.h */
 
 /*
  * An immutable, reference-counted pairing of a configuration and the TLS contexts built
@@ -97,10 +93,6 @@ struct hs_info {
 	uint8_t secret_len[2];
 };
 
-/* Every profile's SSL_CTX goes through ktls_ctx_setup() (ktls.c). */
-int snapshot_create(struct ktlsd_cfg *cfg, uint64_t generation, struct snapshot **out, char *err,
-		    size_t errlen);
-
 /* snapshot_get() - one more reference to @s; returns @s. Any thread. */
 static inline struct snapshot *snapshot_get(struct snapshot *s)
 {
@@ -115,37 +107,7 @@ static inline void snapshot_put(struct snapshot *s)
 		s->release(s);
 }
 
-SSL *tlsprof_new_ssl(const struct snapshot *s, const struct cfg_listener *l, struct hs_info *hs);
-
-/* ---- sesscache.c: the shared server session cache and the 0-RTT anti-replay set ---- */
-
-int sesscache_init(size_t size);
-void sesscache_cleanup(void);
-void sesscache_resize(size_t size);
-size_t sesscache_flush(void);
-size_t sesscache_count(void);
-void sesscache_ctx_setup(SSL_CTX *ctx, const struct cfg_profile *p, size_t cache_size);
-
-/* ---- client_tls.c: the handoff client role's SSL_CTX and SSLs ---- */
-
-SSL_CTX *client_ctx_new(const struct ktlsd_cfg *cfg, char *err, size_t errlen);
-/* A client SSL for hs->sni (DNS name or IP address), hs->alpn_wire, offering a cached
- * session for hs->cache_key if there is one. NULL on failure (logged). */
-SSL *client_new_ssl(const struct snapshot *s, struct hs_info *hs);
-void client_cache_key(struct hs_info *hs, const char *host, uint16_t port, const char *alpn);
-
-/* ---- clientcache.c: the host-wide client session cache ---- */
-
-struct clientcache_stats {
-	size_t keys, sessions, max_keys;
-	uint64_t hits, misses, stored;
-};
-
-void clientcache_configure(size_t max_keys);
-size_t clientcache_flush(void);
-SSL_SESSION *clientcache_take(const char *key);
-void clientcache_put(const char *key, SSL_SESSION *sess);
-void clientcache_stats(struct clientcache_stats *st);
+/* ---- the handshake's and the record layer's per-connection state (tls/) ---- */
 
 /* ---- bio.c: OpenSSL BIOs over a connection's ciphertext buffers ---- */
 
@@ -177,72 +139,6 @@ struct tls_io {
 	bool in_eof;
 	bool out_busy; /* a send from @out is in flight: append only, never compact */
 };
-
-int bio_init(void);
-void bio_cleanup(void);
-/* Returns a BIO reading from io->in and writing to io->out; the BIO does not own @io. */
-BIO *bio_new_tls_io(struct tls_io *io);
-/* Bytes still missing from io->in to complete the record at its head (0 if empty). */
-uint32_t bio_in_missing(const struct tls_io *io);
-void bio_mark_app_keys(struct tls_io *io, int version, bool server, uint64_t wr_before_last_step);
-uint64_t bio_seq(const struct tls_io *io, int dir);
-
-/* ---- ktls.c: exporting keys to kernel TLS ---- */
-
-/* One row per AEAD: the layout of the kernel's struct tls12_crypto_info_* for it. */
-struct ktls_cipher {
-	int nid; /* OpenSSL's NID_aes_128_gcm, ... */
-	const char *name;
-	uint16_t cipher_type; /* TLS_CIPHER_* */
-	uint16_t info_size;
-	uint8_t key_len, salt_len, iv_len;
-	uint8_t tls12_fixed_iv; /* implicit IV bytes from the TLS 1.2 key block */
-	uint8_t off_key, off_iv, off_salt, off_seq;
-};
-
-#define KTLS_F_TX 1u
-#define KTLS_F_RX 2u
-
-struct ktls_keys {
-	int version; /* TLS1_2_VERSION or TLS1_3_VERSION (the kernel uses the same values) */
-	const struct ktls_cipher *cipher;
-	uint8_t key[2][32]; /* [KTLS_TX], [KTLS_RX] */
-	uint8_t iv[2][12];  /* implicit IV: 12 bytes, or the 4-byte salt for TLS 1.2 GCM */
-	uint64_t seq[2];
-};
-
-int ktls_init(void);
-void ktls_cleanup(void);
-void ktls_ctx_setup(SSL_CTX *ctx);
-const struct ktls_cipher *ktls_cipher_find(int nid);
-const struct ktls_cipher *ktls_cipher_at(size_t i);
-int ktls_export(SSL *ssl, struct hs_info *hs, uint64_t tx_seq, uint64_t rx_seq,
-		struct ktls_keys *k);
-void ktls_keys_wipe(struct ktls_keys *k);
-int ktls_install(int fd, const struct ktls_keys *k, unsigned *installed);
-/* Set once at start-up from the kernel probe: may kTLS carry this version and cipher? */
-struct ktls_probe;
-bool ktls_probe_kernel(void);
-const struct ktls_probe *ktls_kernel_probe(void);
-bool ktls_kernel_usable(void);
-bool ktls_kernel_supports(int version, const struct ktls_cipher *ci);
-
-/* ---- proxy_v2.c: PROXY protocol version 2 header ---- */
-
-struct proxy_v2_info {
-	const struct sockaddr *src; /* the client */
-	const struct sockaddr *dst; /* the address the client connected to */
-	const char *alpn;	    /* may be NULL */
-	size_t alpn_len;
-	const char *sni;     /* may be NULL or empty */
-	const char *version; /* "TLSv1.3" */
-	const char *cipher;  /* "TLS_AES_128_GCM_SHA256" */
-	bool early_data;     /* 0-RTT data follows, forwarded before the handshake completed */
-};
-
-#define PROXY_V2_MAX_LEN 1024
-/* Writes the header into @out; returns its length, or -ENOSPC / -EAFNOSUPPORT. */
-int proxy_v2_encode(const struct proxy_v2_info *info, uint8_t *out, size_t outlen);
 
 /* ---- worker.c: one thread, one ring, its listeners and connections ---- */
 
@@ -589,157 +485,5 @@ void conn_count_hs_failure(struct conn *c, enum lstat_id reason);
 void conn_log(const struct conn *c, enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 const char *conn_peer_str(const struct conn *c, char *buf, size_t len);
-
-/* ---- handshake.c: drives OpenSSL until the handshake is done ---- */
-
-enum hs_result { HS_WANT_IO, HS_DONE, HS_FAILED, HS_EARLY_DATA };
-
-int handshake_begin(struct conn *c);
-/* On HS_FAILED, c->hs_fail says why. */
-enum hs_result handshake_step(struct conn *c);
-
-/* ---- handover.c: from OpenSSL records to kernel TLS ---- */
-
-enum handover_result { HANDOVER_WAIT, HANDOVER_DONE, HANDOVER_USERSPACE, HANDOVER_CLOSED };
-
-void handover_begin(struct conn *c);
-enum handover_result handover_step(struct conn *c);
-void handover_abandon(struct conn *c);
-
-/* ---- splice.c: relaying a kernel-TLS connection ---- */
-
-int splice_init(struct conn *c);
-void splice_fini(struct conn *c);
-void splice_pump(struct conn *c);
-bool splice_on_cqe(struct conn *c, enum op op, int res);
-int splice_send_close_notify(struct conn *c);
-
-/* ---- backend.c: connecting to the backend, PROXY header ---- */
-
-int backend_prepare(struct conn *c);
-int backend_connect(struct conn *c);
-void backend_on_connect(struct conn *c, int res);
-
-/* ---- relay.c: moving data once the handshake is done ---- */
-
-/* Runs the record layer and arms every operation the connection needs next. */
-void relay_start_client(struct conn *c);
-void relay_pump(struct conn *c);
-/* relay_io.c: arming the userspace path's receives and sends. */
-struct io_uring_sqe *relay_arm(struct conn *c, enum op op, int fd, struct buf *b, bool recv,
-			       uint32_t len);
-void relay_arm_client_recv(struct conn *c);
-void relay_arm_client_send(struct conn *c);
-void relay_shutdown(struct conn *c, const char *reason);
-void relay_on_client_recv(struct conn *c, int res);
-void relay_on_client_send(struct conn *c, int res);
-void relay_on_backend_recv(struct conn *c, int res);
-void relay_on_backend_send(struct conn *c, int res);
-
-/* ---- handoff.c (the handoff socket's thread) and handoff_conn.c (on the workers) ---- */
-
-struct handoff;
-struct ktlsd;
-
-/* A validated request with its socket, on its way to a worker. */
-struct handoff_job {
-	struct worker_job wj; /* first: the worker runs it (handoff_post) */
-	int cfd;	      /* the application's TCP socket (our copy) */
-	int app_fd;	      /* a dup of the application's handoff connection, for the reply */
-	uint64_t id;
-	uint32_t flags;
-	uint32_t timeout_ms;
-	uint16_t op;	/* KTLSD_HANDOFF_SERVER or _CLIENT (the pool's are CLIENT too) */
-	int profile;	/* SERVER: index into the snapshot's profiles */
-	bool pooled;	/* CLIENT: made for the pool (pool.c) */
-	char host[256]; /* CLIENT: SNI and verified name */
-	char alpn[128]; /* CLIENT: as requested, for the session cache key */
-	uint16_t port;	/* CLIENT: the server's port, for the session cache key */
-	uint8_t alpn_wire[129];
-	uint8_t alpn_wire_len;
-};
-
-/* What the handoff thread needs of the daemon (main.c fills it in). */
-struct handoff_env {
-	struct snapshot *(*snapshot)(void *ctx); /* the current one, with a reference */
-	void *ctx;
-	struct worker *workers; /* jobs go to these, round robin */
-	unsigned n_workers;
-};
-
-int handoff_start(const struct handoff_env *env, const struct ktlsd_cfg *cfg, struct handoff **out);
-void handoff_stop(struct handoff *h);
-void handoff_quiesce(struct handoff *h);
-void handoff_post(struct worker *w, struct handoff_job *job);
-void handoff_adopt(struct worker *w, struct handoff_job *job);
-/* Sends the job's error reply and closes its descriptors (jobs that never became conns). */
-void handoff_job_fail(struct handoff_job *job, int status, const char *msg);
-/* handoff.c, for the pool too. */
-void handoff_reply_now(int app_fd, uint64_t id, int status, const char *msg);
-int handoff_send_reply(int app_fd, struct ktlsd_handoff_reply *r, int fd);
-bool handoff_alpn_wire(const char *list, uint8_t *wire, uint8_t *wire_len);
-void handoff_dispatch(struct handoff *h, int app, struct handoff_job *job);
-struct pool *handoff_pool(struct handoff *h);
-
-/* ---- main.c + runtime.c: the daemon's run-time state, shared with the control API ---- */
-
-struct control;
-
-struct ktlsd {
-	const char *config_path;
-	bool foreground;
-	bool verbose;
-	/* Serialises every change (reload, listener changes, drain) and guards the fields
-	 * below; the signal loop and the control thread both take it. */
-	pthread_mutex_t lock;
-	struct snapshot *snap; /* the current snapshot (a reference of its own) */
-	uint64_t generation;
-	struct worker *workers;
-	unsigned n_workers;
-	struct lslots lslots;
-	/* Listener changes made through the control API, replayed over the file on reloads. */
-	char **ov_add; /* listener groups as text */
-	char **ov_add_names;
-	size_t n_ov_add;
-	char **ov_remove;
-	size_t n_ov_remove;
-	bool draining; /* `drain`: listeners closed, still serving open connections */
-	bool stopping; /* SIGTERM: draining, then exit */
-	uint64_t started_ms;
-	struct control *control;
-	struct handoff *handoff;
-};
-
-/* runtime.c. Each returns 0 or -errno with a message in @err; they take k->lock. */
-int ktlsd_apply(struct ktlsd *k, struct ktlsd_cfg *cfg, char *err, size_t errlen);
-void ktlsd_state_cleanup(struct ktlsd *k);
-int ktlsd_reload(struct ktlsd *k, char *err, size_t errlen);
-/* @name_out: the new listener's name (NUL-terminated, truncated to @name_len). -EEXIST: name
- * or address in use; -EBUSY: draining. */
-int ktlsd_listener_add(struct ktlsd *k, const char *text, char *name_out, size_t name_len,
-		       char *err, size_t errlen);
-/* -ENOENT: no such listener. */
-int ktlsd_listener_remove(struct ktlsd *k, const char *name, char *err, size_t errlen);
-void ktlsd_drain(struct ktlsd *k);
-/* The current snapshot, with a reference for the caller (snapshot_put() it). */
-struct snapshot *ktlsd_snapshot(struct ktlsd *k);
-
-/* ---- control.c: the control socket's thread ---- */
-
-struct ctl_request;
-struct ctl_error;
-struct json_object;
-
-/* What the control thread serves (main.c fills it in with control_cmds.c's functions). */
-struct control_env {
-	/* Runs a parsed request: its result, or NULL with @err set. */
-	struct json_object *(*run)(void *ctx, const struct ctl_request *req, struct ctl_error *err);
-	/* The `stats` object (for GET /metrics); NULL on failure. */
-	struct json_object *(*stats)(void *ctx);
-	void *ctx;
-};
-
-int control_start(const struct control_env *env, const struct ktlsd_cfg *cfg, struct control **out);
-void control_stop(struct control *ctl);
 
 #endif
