@@ -150,7 +150,8 @@ static void conn_free(struct conn *c)
 		c->next->prev = c->prev;
 	w->n_conns--;
 
-	/* Keep the allocation for the slot's next occupant; only the generation survives. */
+	/* Keep the allocation for the slot's next occupant; only the generation survives,
+	 * and w stays NULL until then (conn_gone()). */
 	uint32_t gen = c->gen, slot = c->slot;
 
 	memset(c, 0, sizeof(*c));

@@ -473,6 +473,16 @@ struct conn *conn_new(struct worker *w, int cfd, size_t listener, const struct c
 struct conn *conn_lookup(struct worker *w, uint64_t user_data);
 /* Ends the connection: cancels what is in flight, closes sockets, frees once idle. */
 void conn_close(struct conn *c, const char *reason);
+
+/*
+ * conn_gone() - was @c freed by a call that may end it (conn_close(), c->ops->shutdown())?
+ * With nothing in flight, conn_close() frees at once; the slot then has no worker until
+ * conn_new() reuses it, which cannot happen before the current completion is handled.
+ */
+static inline bool conn_gone(const struct conn *c)
+{
+	return c->w == NULL;
+}
 /* Queues what is already in the client output buffer, then closes. */
 void conn_flush_close(struct conn *c, const char *reason);
 void conn_op_done(struct conn *c, enum op op);

@@ -438,7 +438,8 @@ bool splice_on_cqe(struct conn *c, enum op op, int res)
 		} else {
 			continue;
 		}
-		if (c->state != CONN_CLOSING && c->state != CONN_FLUSHING)
+		/* The handlers may have ended, and freed, the connection. */
+		if (!conn_gone(c) && c->state != CONN_CLOSING && c->state != CONN_FLUSHING)
 			splice_pump(c);
 		return true;
 	}
