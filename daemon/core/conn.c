@@ -288,6 +288,7 @@ void conn_sweep(struct worker *w)
 		else
 			continue;
 		conn_log(c, c->state == CONN_CONNECTING ? LOG_LVL_WARN : LOG_LVL_INFO, "%s", why);
+		c->flags |= CONN_F_TIMED_OUT;
 		if (c->state == CONN_HANDSHAKE && !drain_over)
 			conn_count_hs_failure(c, LSTAT_FAIL_TIMEOUT);
 		/* Past the handshake the client is owed a close_notify. */

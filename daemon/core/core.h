@@ -391,6 +391,7 @@ enum conn_state {
 #define CONN_F_HANDOFF	      (1u << 10) /* from the handoff socket: the application is the backend */
 #define CONN_F_REPLIED	      (1u << 11) /* handoff: the application has its reply */
 #define CONN_F_TICKET_WAIT    (1u << 12) /* client TLS 1.3: reading the server's tickets */
+#define CONN_F_TIMED_OUT      (1u << 13) /* ended by a deadline (conn_sweep), drain's included */
 
 /* One direction of a kernel-TLS connection: bytes wait in a pipe between two splices. */
 struct splice_dir {
@@ -464,6 +465,7 @@ struct conn {
 	int app_fd;	      /* handoff: the application's connection (replies go there), or -1 */
 	uint64_t app_id;      /* handoff: the request's id */
 	uint32_t app_flags;   /* handoff: the request's KTLSD_HANDOFF_F_* */
+	uint16_t app_status;  /* handoff: the reply's status when set before the close; 0: none */
 	const char *close_reason;
 	struct __kernel_timespec ticket_wait; /* client: the linked timeout of a ticket recv */
 };

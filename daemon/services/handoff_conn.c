@@ -182,6 +182,7 @@ static bool handoff_start_relay(struct conn *c)
 	int sp[2];
 
 	if (c->app_flags & KTLSD_HANDOFF_F_REQUIRE_KTLS) {
+		c->app_status = KTLSD_HANDOFF_E_NO_KTLS;
 		conn_close(c, "no kernel TLS for this connection (required)");
 		return false;
 	}
@@ -269,10 +270,10 @@ static void handoff_conn_free(struct conn *c)
 		return;
 	if (!(c->flags & CONN_F_REPLIED)) {
 		handoff_fill(c, &r);
-		if (strstr(why, "timeout"))
+		if (c->app_status)
+			r.status = c->app_status;
+		else if (c->flags & CONN_F_TIMED_OUT)
 			r.status = KTLSD_HANDOFF_E_TIMEOUT;
-		else if (strstr(why, "required"))
-			r.status = KTLSD_HANDOFF_E_NO_KTLS;
 		else if (c->hs_fail == LSTAT_FAIL_VERIFY)
 			r.status = KTLSD_HANDOFF_E_VERIFY;
 		else if (c->hs_fail)

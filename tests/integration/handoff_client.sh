@@ -149,6 +149,15 @@ assert_ge 1 "$(stat_field 'd["listeners"]["handoff-client"]["handshake_failures"
 	"handshake_failures.verify of listener handoff-client"
 note "verification: mismatch refused (status 10), VERIFY_OPTIONAL tells verify_result=62, IP SAN verified"
 
+# KTLS_REQUIRE_KTLS (-K) where the kernel cannot take the connection: status 6 (NO_KTLS),
+# never a relayed socket (checked where the kernel has no kTLS, i.e. natively here).
+if ! have_ktls; then
+	"$CLIENT" -s "$SOCK" -K -r "$T/req10" 127.0.0.1 "$S13" >"$T/K.out" 2>"$T/K.err" &&
+		fail "-K (KTLS_REQUIRE_KTLS) succeeded without kernel TLS: $(cat "$T/K.out")"
+	assert_contains "$T/K.err" "failed: status 6 " "status 6 (kernel TLS unavailable) with -K"
+	note "KTLS_REQUIRE_KTLS without kernel TLS: status 6 ($(head -c 200 "$T/K.err"))"
+fi
+
 # ---- the pool
 wait_until 10 pool_at_least web idle 3 || fail "pool web did not fill: $("$KTLSCTL" -s "$CTL" pools)"
 "$CLIENT" -s "$SOCK" -n 4 -r "$T/req11" -P web >"$T/p.out" 2>"$T/p.err" || fail "pool: $(cat "$T/p.err")"
