@@ -219,11 +219,12 @@ $(BUILD)/fuzz/fuzz_control: fuzz/fuzz_control.c daemon/services/control_proto.c 
 		$(shell pkg-config --libs json-c)
 
 # The configuration parser through ktlsd's schema (the same runner, FUZZ_SECONDS).
-$(BUILD)/fuzz/fuzz_config: fuzz/fuzz_config.c daemon/config/config.c daemon/config/config.h \
+CONFIG_SRCS := $(wildcard daemon/config/*.c)
+$(BUILD)/fuzz/fuzz_config: fuzz/fuzz_config.c $(CONFIG_SRCS) $(wildcard daemon/config/*.h) \
 		daemon/util/log.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -g -O1 -std=gnu11 -D_GNU_SOURCE $(DAEMON_INC) -Iinclude $(shell pkg-config --cflags libconfig) \
-		-fsanitize=fuzzer,address,undefined -o $@ fuzz/fuzz_config.c daemon/config/config.c \
+		-fsanitize=fuzzer,address,undefined -o $@ fuzz/fuzz_config.c $(CONFIG_SRCS) \
 		$(shell pkg-config --libs libconfig) -ldl
 
 fuzz: $(BUILD)/fuzz/fuzz_control $(BUILD)/fuzz/fuzz_config

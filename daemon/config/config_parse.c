@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: MIT
+/*
+ * config_parse.c - the generic part of the parser: errors with file:line, a group checked
+ * against its table of settings, and the typed handlers (integers, enums, timeouts,
+ * booleans, strings, paths) that write the field a table row names.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <libgen.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <libconfig.h>
+#include <openssl/tls1.h>
+
+#include "config_int.h"
+
+	int __attribute__((format(printf, 3, 4)))
+	config_err(struct cfg_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+{
+	const char *file = ctx->name;
+	unsigned int line = 0;
+	va_list ap;
+	int n;
+
+	if (!ctx->err || !ctx->errlen)
+		return -EINVAL;
+	if (s) {
+		line = config_setting_source_line(s);
+		/* Settings from an @include'd file carry that file's name. */
+		if (config_setting_source_file(s))
+			file = config_setting_source_file(s);
+	}
+	if (line)
+		n = snprintf(ctx->err, ctx->errlen, "%s:%u: ", file, line);
+	else
+		n = snprintf(ctx->err, ctx->errlen, "%s: ", file);
+	if (n >= 0 && (size_t)n < ctx->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(ctx->err + n, ctx->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+int config_nomem(struct cfg_ctx *ctx)
+{
+	config_err(ctx, NULL, "out of memory");
+	return -ENOMEM;
+}
+
+void *config_field(void *obj, const struct cfg_key *key)
+{
+	return (char *)obj + key->off;
+}
+
+int config_dup(struct cfg_ctx *ctx, char **dst, const char *s)
+{
+	*dst = strdup(s);
+	return *dst ? 0 : config_nomem(ctx);
+}
+
+int config_get_str(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+		   const char **out)
+{
+	*out = "";
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return config_err(ctx, s, "%s must be a string", key->name);
+	*out = config_setting_get_string(s);
+	if (!**out)
+		return config_err(ctx, s, "%s must not be empty", key->name);
+	return 0;
+}
+
+/*
+ * The length of an array or list of strings (@elem CONFIG_TYPE_STRING), or of a list of groups
+ * (CONFIG_TYPE_GROUP); -EINVAL naming the expected type if @s is anything else.
+ */
+int config_count(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+		 int elem)
+{
+	int i, n = config_setting_length(s), type = config_setting_type(s);
+	bool ok = type == CONFIG_TYPE_LIST ||
+		  (type == CONFIG_TYPE_ARRAY && elem == CONFIG_TYPE_STRING);
+
+	for (i = 0; ok && i < n; i++)
+		ok = config_setting_type(config_setting_get_elem(s, (unsigned int)i)) == elem;
+	if (!ok)
+		return config_err(ctx, s, "%s must be %s", key->name,
+				  elem == CONFIG_TYPE_GROUP ? "a list of groups: ( { ... }, ... )"
+							    : "an array of strings");
+	return n;
+}
+
+/* Copies an array of strings into *v and *n. */
+int config_dup_strings(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+		       char ***v, size_t *n)
+{
+	int i, len = config_count(ctx, s, key, CONFIG_TYPE_STRING);
+
+	if (len <= 0)
+		return len;
+	*v = calloc((size_t)len, sizeof(**v));
+	if (!*v)
+		return config_nomem(ctx);
+	*n = (size_t)len;
+	for (i = 0; i < len; i++)
+		if (config_dup(ctx, &(*v)[i], config_setting_get_string_elem(s, (unsigned int)i)))
+			return -ENOMEM;
+	return 0;
+}
+
+/* A non-empty list of groups: its zeroed elements, their number in *n. NULL and *ret on error. */
+void *config_alloc_list(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+			size_t size, size_t *n, int *ret)
+{
+	int len = config_count(ctx, s, key, CONFIG_TYPE_GROUP);
+	void *arr;
+
+	if (len <= 0) {
+		*ret = len ? len : config_err(ctx, s, "%s must not be empty", key->name);
+		return NULL;
+	}
+	arr = calloc((size_t)len, size);
+	*ret = arr ? 0 : config_nomem(ctx);
+	*n = arr ? (size_t)len : 0;
+	return arr;
+}
+
+int config_parse_group(struct cfg_ctx *ctx, const config_setting_t *grp, const struct cfg_key *keys,
+		       size_t n_keys, void *obj)
+{
+	const config_setting_t *m;
+	size_t k;
+	int i, ret;
+
+	/* Unknown names first, so that a typo is not reported as a missing setting. */
+	for (i = 0; (m = config_setting_get_elem(grp, (unsigned int)i)); i++) {
+		for (k = 0; k < n_keys && strcmp(keys[k].name, config_setting_name(m)) != 0; k++)
+			continue;
+		if (k == n_keys)
+			return config_err(ctx, m, "unknown setting \"%s\"", config_setting_name(m));
+	}
+	/* Table order, not file order: profiles must exist before listeners refer to them. */
+	for (k = 0; k < n_keys; k++) {
+		m = config_setting_get_member(grp, keys[k].name);
+		if (m)
+			ret = keys[k].parse(ctx, m, &keys[k], obj);
+		else if (keys[k].def)
+			ret = config_dup(ctx, config_field(obj, &keys[k]), keys[k].def);
+		else if (keys[k].required)
+			ret = config_err(ctx, grp, "missing required setting \"%s\"", keys[k].name);
+		else
+			ret = 0;
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* ---- generic handlers: they write the field at key->off ---- */
+
+int config_set_int(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+		   void *obj)
+{
+	long long v;
+	uint32_t u;
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
+		return config_err(ctx, s, "%s must be an integer", key->name);
+	v = config_setting_get_int64(s);
+	if (v < key->min || v > key->max)
+		return config_err(ctx, s, "%s must be between %lld and %lld", key->name, key->min,
+				  key->max);
+	u = (uint32_t)v;
+	memcpy(config_field(obj, key), &u, sizeof(u));
+	return 0;
+}
+
+/* One of key->names; stores key->min plus its index (log levels, TLS versions). */
+int config_set_enum(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+		    void *obj)
+{
+	const char *const *n = key->names;
+	char choices[128] = "";
+	const char *v, *sep;
+	size_t len;
+	int i, ret = config_get_str(ctx, s, key, &v);
+
+	for (i = 0; !ret && n[i]; i++) {
+		if (!strcmp(v, n[i])) {
+			int val = (int)key->min + i;
+
+			memcpy(config_field(obj, key), &val, sizeof(val));
+			return 0;
+		}
+		/* Collects '"a", "b" or "c"' for the message. */
+		sep = !i ? "" : n[i + 1] ? ", " : " or ";
+		len = strlen(choices);
+		snprintf(choices + len, sizeof(choices) - len, "%s\"%s\"", sep, n[i]);
+	}
+	return ret ? ret : config_err(ctx, s, "%s must be %s", key->name, choices);
+}
+
+int config_set_timeout(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+		       void *obj)
+{
+	uint32_t *ms = config_field(obj, key);
+	double sec;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		sec = (double)config_setting_get_int64(s);
+		break;
+	case CONFIG_TYPE_FLOAT:
+		sec = config_setting_get_float(s);
+		break;
+	default:
+		return config_err(ctx, s, "%s must be a number of seconds", key->name);
+	}
+	if (!(sec > 0) || sec > CFG_MAX_TIMEOUT_S)
+		return config_err(ctx, s, "%s must be more than 0 and at most %d seconds",
+				  key->name, CFG_MAX_TIMEOUT_S);
+	*ms = (uint32_t)(sec * 1000 + 0.5);
+	if (!*ms) /* a positive value must not turn into "no timeout" */
+		*ms = 1;
+	return 0;
+}
+
+int config_set_bool(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+		    void *obj)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return config_err(ctx, s, "%s must be true or false", key->name);
+	*(bool *)config_field(obj, key) = config_setting_get_bool(s);
+	return 0;
+}
+
+int config_set_str(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+		   void *obj)
+{
+	const char *v;
+	int ret = config_get_str(ctx, s, key, &v);
+
+	return ret ? ret : config_dup(ctx, config_field(obj, key), v);
+}
+
+/* A readable file, relative to the configuration's directory, stored absolute. */
+int config_set_path(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+		    void *obj)
+{
+	char **dst = config_field(obj, key);
+	const char *v;
+	int ret = config_get_str(ctx, s, key, &v);
+
+	if (ret)
+		return ret;
+	if (v[0] == '/')
+		*dst = strdup(v);
+	else if (asprintf(dst, "%s/%s", ctx->dir, v) < 0)
+		*dst = NULL;
+	if (!*dst)
+		return config_nomem(ctx);
+	/* Only readable here; loading (and judging) the PEM is the TLS code's job. */
+	if (access(*dst, R_OK))
+		return config_err(ctx, s, "%s file \"%s\": %s", key->name, *dst, strerror(errno));
+	return 0;
+}
+
+/* Frees an array of @n strings. */
+void config_free_strv(char **v, size_t n)
+{
+	while (n--)
+		free(v[n]);
+	free(v);
+}

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: MIT
+/*
+ * config_profile.c - profiles: names served, certificates, TLS versions and ciphers,
+ * tickets and their keys.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <libgen.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <libconfig.h>
+#include <openssl/tls1.h>
+
+#include "config_int.h"
+
+	static const char *const version_names[] = { "1.2", "1.3", NULL };
+static const char *const ticket_names[] = { "stateless", "stateful", "off", NULL };
+
+/* ---- profiles ---- */
+
+/* An exact DNS name or "*." and one: letters, digits, '-', '_', no empty labels. */
+static bool config_valid_sni(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (!strncmp(n, "*.", 2)) {
+		n += 2;
+		len -= 2;
+	}
+	if (!len || len > 253 || n[0] == '.' || n[len - 1] == '.' || strstr(n, ".."))
+		return false;
+	return strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") ==
+	       len;
+}
+
+static int config_set_server_names(struct cfg_ctx *ctx, const config_setting_t *s,
+				   const struct cfg_key *key, void *obj)
+{
+	struct cfg_profile *p = obj;
+	unsigned int i;
+	char *c;
+	int ret = config_dup_strings(ctx, s, key, &p->server_names, &p->n_server_names);
+
+	for (i = 0; !ret && i < p->n_server_names; i++) {
+		if (!config_valid_sni(p->server_names[i]))
+			return config_err(ctx, config_setting_get_elem(s, i),
+					  "%s: invalid name \"%s\"", key->name, p->server_names[i]);
+		/* SNI is case-insensitive: store lowercase so matching can use strcmp(). */
+		for (c = p->server_names[i]; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+	}
+	return ret;
+}
+
+/*
+ * Ticket key files in nginx's ssl_session_ticket_key format: 80 bytes (name, HMAC key,
+ * AES-256 key) or 48 bytes (name, AES-128 key, HMAC key). Only the size is judged here;
+ * tickets.c reads the keys, and reads them again when a file changes.
+ */
+static int config_set_ticket_key_files(struct cfg_ctx *ctx, const config_setting_t *s,
+				       const struct cfg_key *key, void *obj)
+{
+	struct cfg_profile *p = obj;
+	int ret = config_dup_strings(ctx, s, key, &p->ticket_key_files, &p->n_ticket_key_files);
+
+	if (ret)
+		return ret;
+	if (!p->n_ticket_key_files)
+		return config_err(ctx, s, "%s must not be empty", key->name);
+	if (p->n_ticket_key_files > CFG_MAX_TICKET_KEY_FILES)
+		return config_err(ctx, s, "%s: at most %u files", key->name,
+				  CFG_MAX_TICKET_KEY_FILES);
+	p->ticket_key_files_line = (int)config_setting_source_line(s);
+	for (size_t i = 0; i < p->n_ticket_key_files; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
+		char *v = p->ticket_key_files[i];
+		struct stat st;
+
+		if (v[0] != '/') {
+			if (asprintf(&p->ticket_key_files[i], "%s/%s", ctx->dir, v) < 0) {
+				p->ticket_key_files[i] = v;
+				return config_nomem(ctx);
+			}
+			free(v);
+		}
+		v = p->ticket_key_files[i];
+		if (stat(v, &st) || access(v, R_OK))
+			return config_err(ctx, e, "%s: \"%s\": %s", key->name, v, strerror(errno));
+		if (!S_ISREG(st.st_mode) || (st.st_size != 48 && st.st_size != 80))
+			return config_err(ctx, e,
+					  "%s: \"%s\" must be a file of 80 or 48 bytes (nginx's "
+					  "ssl_session_ticket_key format), not %lld",
+					  key->name, v, (long long)st.st_size);
+	}
+	return 0;
+}
+
+static const struct cfg_key cert_keys[] = {
+	KEY("cert", config_set_path, .off = offsetof(struct cfg_cert, cert_file), .required = true),
+	KEY("key", config_set_path, .off = offsetof(struct cfg_cert, key_file), .required = true),
+};
+
+static int config_set_certs(struct cfg_ctx *ctx, const config_setting_t *s,
+			    const struct cfg_key *key, void *obj)
+{
+	struct cfg_profile *p = obj;
+	unsigned int i;
+	int ret;
+
+	p->certs = config_alloc_list(ctx, s, key, sizeof(*p->certs), &p->n_certs, &ret);
+	for (i = 0; !ret && i < p->n_certs; i++)
+		ret = config_parse_group(ctx, config_setting_get_elem(s, i), cert_keys,
+					 ARRAY_SIZE(cert_keys), &p->certs[i]);
+	return ret;
+}
+
+#define P(m) .off = offsetof(struct cfg_profile, m)
+static const struct cfg_key profile_keys[] = {
+	KEY("name", config_set_str, P(name), .required = true),
+	KEY("server_names", config_set_server_names),
+	KEY("certificates", config_set_certs, .required = true),
+	KEY("min_version", config_set_enum, P(min_version), .names = version_names,
+	    .min = TLS1_2_VERSION),
+	KEY("max_version", config_set_enum, P(max_version), .names = version_names,
+	    .min = TLS1_2_VERSION),
+	KEY("ciphers", config_set_str, P(ciphers), .def = CFG_DEF_CIPHERS),
+	KEY("ciphersuites", config_set_str, P(ciphersuites), .def = CFG_DEF_CIPHERSUITES),
+	KEY("groups", config_set_str, P(groups), .def = CFG_DEF_GROUPS),
+	KEY("tickets", config_set_enum, P(tickets), .names = ticket_names),
+	KEY("session_lifetime", config_set_int, P(session_lifetime_s), .min = 1,
+	    .max = CFG_MAX_SESSION_LIFETIME_S),
+	KEY("tls13_tickets", config_set_int, P(tls13_tickets), .max = CFG_MAX_TLS13_TICKETS),
+	KEY("psk_ke", config_set_bool, P(psk_ke)),
+	KEY("ticket_rotation", config_set_int, P(ticket_rotation_s), .min = 1,
+	    .max = CFG_MAX_SESSION_LIFETIME_S),
+	KEY("ticket_keys_kept", config_set_int, P(ticket_keys_kept),
+	    .max = CFG_MAX_TICKET_KEYS_KEPT),
+	KEY("ticket_key_files", config_set_ticket_key_files),
+};
+#undef P
+
+static int config_parse_profile(struct cfg_ctx *ctx, const config_setting_t *g, size_t i)
+{
+	struct cfg_profile *p = &ctx->cfg->profiles[i];
+	const config_setting_t *m;
+	size_t j;
+	int ret;
+
+	p->line = config_setting_source_line(g);
+	p->min_version = TLS1_2_VERSION;
+	p->max_version = TLS1_3_VERSION;
+	p->tickets = CFG_TICKETS_STATELESS;
+	p->session_lifetime_s = CFG_DEF_SESSION_LIFETIME_S;
+	p->tls13_tickets = CFG_DEF_TLS13_TICKETS;
+	p->ticket_rotation_s = CFG_DEF_TICKET_ROTATION_S;
+	p->ticket_keys_kept = CFG_DEF_TICKET_KEYS_KEPT;
+	ret = config_parse_group(ctx, g, profile_keys, ARRAY_SIZE(profile_keys), p);
+	if (ret)
+		return ret;
+	if (p->min_version > p->max_version) {
+		m = config_setting_get_member(g, "max_version");
+		return config_err(ctx, m ? m : g,
+				  "profile \"%s\": min_version is above max_version", p->name);
+	}
+	if (p->tickets == CFG_TICKETS_STATEFUL && !ctx->cfg->session_cache_size) {
+		m = config_setting_get_member(g, "tickets");
+		return config_err(ctx, m,
+				  "profile \"%s\": stateful tickets need the session cache "
+				  "(session_cache_size > 0)",
+				  p->name);
+	}
+	if (p->tickets != CFG_TICKETS_STATELESS && p->n_ticket_key_files) {
+		m = config_setting_get_member(g, "ticket_key_files");
+		return config_err(ctx, m,
+				  "profile \"%s\": ticket_key_files need tickets = "
+				  "\"stateless\"",
+				  p->name);
+	}
+	for (j = 0; j < i; j++)
+		if (!strcmp(ctx->cfg->profiles[j].name, p->name))
+			return config_err(ctx, config_setting_get_member(g, "name"),
+					  "duplicate profile name \"%s\" (first at line %d)",
+					  p->name, ctx->cfg->profiles[j].line);
+	return 0;
+}
+
+int config_set_profiles(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+			void *obj)
+{
+	struct ktlsd_cfg *cfg = obj;
+	unsigned int i;
+	int ret;
+
+	cfg->profiles =
+		config_alloc_list(ctx, s, key, sizeof(*cfg->profiles), &cfg->n_profiles, &ret);
+	for (i = 0; !ret && i < cfg->n_profiles; i++)
+		ret = config_parse_profile(ctx, config_setting_get_elem(s, i), i);
+	return ret;
+}
