@@ -24,9 +24,9 @@
 
 #include "config_int.h"
 
-	/* ---- entry points ---- */
+/* ---- entry points ---- */
 
-	static void config_free_listener(struct cfg_listener *l)
+static void config_free_listener(struct cfg_listener *l)
 {
 	config_free_strv(l->alpn, l->n_alpn);
 	free(l->alpn_wire);

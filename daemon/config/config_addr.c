@@ -22,7 +22,7 @@
 
 #include "config_int.h"
 
-	/**
+/**
  * config_parse_addr() - an address string into a sockaddr.
  * @s:          "a.b.c.d:port", "[v6]:port", "hostname:port" or, with @allow_unix, "unix:/path"
  * @allow_unix: whether "unix:" is acceptable
@@ -34,8 +34,7 @@
  *
  * Return: 0 or -EINVAL.
  */
-	int config_parse_addr(const char *s, bool allow_unix, struct sockaddr_storage *ss,
-			      socklen_t *len)
+int config_parse_addr(const char *s, bool allow_unix, struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };

@@ -78,6 +78,9 @@ void *config_field(void *obj, const struct cfg_key *key);
 int config_get_str(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
 		   const char **out);
 int config_nomem(struct cfg_ctx *ctx);
+int config_parse_list(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+		      size_t size, void **arr, size_t *n,
+		      int (*parse_elem)(struct cfg_ctx *ctx, const config_setting_t *g, size_t i));
 int config_parse_group(struct cfg_ctx *ctx, const config_setting_t *grp, const struct cfg_key *keys,
 		       size_t n_keys, void *obj);
 int config_set_bool(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,

@@ -23,9 +23,9 @@
 
 #include "config_int.h"
 
-	/* ---- listeners ---- */
+/* ---- listeners ---- */
 
-	static const char *config_lname(const struct cfg_listener *l)
+static const char *config_lname(const struct cfg_listener *l)
 {
 	return l->name ? l->name : l->listen_str;
 }
@@ -226,12 +226,8 @@ int config_set_listeners(struct cfg_ctx *ctx, const config_setting_t *s, const s
 			 void *obj)
 {
 	struct ktlsd_cfg *cfg = obj;
-	unsigned int i;
-	int ret;
+	int ret = config_parse_list(ctx, s, key, sizeof(*cfg->listeners), (void **)&cfg->listeners,
+				    &cfg->n_listeners, config_parse_listener);
 
-	cfg->listeners =
-		config_alloc_list(ctx, s, key, sizeof(*cfg->listeners), &cfg->n_listeners, &ret);
-	for (i = 0; !ret && i < cfg->n_listeners; i++)
-		ret = config_parse_listener(ctx, config_setting_get_elem(s, i), i);
 	return ret == -EEXIST ? -EINVAL : ret; /* -EEXIST only tells overlays apart */
 }

@@ -24,8 +24,8 @@
 
 #include "config_int.h"
 
-	int __attribute__((format(printf, 3, 4)))
-	config_err(struct cfg_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+int __attribute__((format(printf, 3, 4)))
+config_err(struct cfg_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 {
 	const char *file = ctx->name;
 	unsigned int line = 0;
@@ -134,6 +134,22 @@ void *config_alloc_list(struct cfg_ctx *ctx, const config_setting_t *s, const st
 	*ret = arr ? 0 : config_nomem(ctx);
 	*n = arr ? (size_t)len : 0;
 	return arr;
+}
+
+/*
+ * A non-empty list of groups into *arr (elements of @size bytes, zeroed) and *n, each group
+ * parsed by @parse_elem with its index. Return: 0 or the first error.
+ */
+int config_parse_list(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+		      size_t size, void **arr, size_t *n,
+		      int (*parse_elem)(struct cfg_ctx *ctx, const config_setting_t *g, size_t i))
+{
+	int ret;
+
+	*arr = config_alloc_list(ctx, s, key, size, n, &ret);
+	for (size_t i = 0; !ret && i < *n; i++)
+		ret = parse_elem(ctx, config_setting_get_elem(s, (unsigned int)i), i);
+	return ret;
 }
 
 int config_parse_group(struct cfg_ctx *ctx, const config_setting_t *grp, const struct cfg_key *keys,

@@ -23,7 +23,7 @@
 
 #include "config_int.h"
 
-	static const char *const version_names[] = { "1.2", "1.3", NULL };
+static const char *const version_names[] = { "1.2", "1.3", NULL };
 static const char *const ticket_names[] = { "stateless", "stateful", "off", NULL };
 
 /* ---- profiles ---- */
@@ -198,12 +198,8 @@ int config_set_profiles(struct cfg_ctx *ctx, const config_setting_t *s, const st
 			void *obj)
 {
 	struct ktlsd_cfg *cfg = obj;
-	unsigned int i;
-	int ret;
+	int ret = config_parse_list(ctx, s, key, sizeof(*cfg->profiles), (void **)&cfg->profiles,
+				    &cfg->n_profiles, config_parse_profile);
 
-	cfg->profiles =
-		config_alloc_list(ctx, s, key, sizeof(*cfg->profiles), &cfg->n_profiles, &ret);
-	for (i = 0; !ret && i < cfg->n_profiles; i++)
-		ret = config_parse_profile(ctx, config_setting_get_elem(s, i), i);
 	return ret;
 }

@@ -23,7 +23,7 @@
 
 #include "config_int.h"
 
-	static const char *const level_names[] = { "error", "warn", "info", "debug", NULL };
+static const char *const level_names[] = { "error", "warn", "info", "debug", NULL };
 
 /* ---- Unix sockets for local programs: control and handoff (struct cfg_access) ---- */
 
@@ -311,13 +311,9 @@ static int config_set_upstreams(struct cfg_ctx *ctx, const config_setting_t *s,
 				const struct cfg_key *key, void *obj)
 {
 	struct ktlsd_cfg *cfg = obj;
-	unsigned int i;
-	int ret;
+	int ret = config_parse_list(ctx, s, key, sizeof(*cfg->upstreams), (void **)&cfg->upstreams,
+				    &cfg->n_upstreams, config_parse_upstream);
 
-	cfg->upstreams =
-		config_alloc_list(ctx, s, key, sizeof(*cfg->upstreams), &cfg->n_upstreams, &ret);
-	for (i = 0; !ret && i < cfg->n_upstreams; i++)
-		ret = config_parse_upstream(ctx, config_setting_get_elem(s, i), i);
 	if (!ret && !cfg->handoff.socket)
 		ret = config_err(ctx, s,
 				 "upstreams need handoff_socket: pooled connections are handed "
