@@ -26,7 +26,6 @@
 
 #define TLS_MAX_PLAIN	    16384u
 #define TLS_RECORD_OVERHEAD 64u /* header, AEAD tag, TLS 1.3 type byte, with headroom */
-#define TLS_RECORD_HEADER   5u
 
 /* Returns -1 when the connection was handed to conn_flush_close(). */
 static int relay_decrypt(struct conn *c)
