@@ -46,6 +46,8 @@ TOOL_SRCS   := $(wildcard tests/tools/*.c)
 TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
 # kmod-helpers programs: each links the daemon modules it names.
 HELPER_BINS := $(BUILD)/ktls-probe $(BUILD)/ktls-diag
+# The configuration reference, printed from the settings schema (make docs).
+CONFDOC     := $(BUILD)/ktlsd-confdoc
 # ktlsctl, the control socket's client: json-c and nothing else of the daemon's;
 # OpenSSL for `ktlsctl probe`, which measures TLS servers itself.
 CTL_PKGS    := json-c openssl
@@ -55,9 +57,9 @@ CTL_CFLAGS  := $(shell pkg-config --cflags $(CTL_PKGS) 2>/dev/null)
 CTL_LDLIBS  := $(shell pkg-config --libs $(CTL_PKGS) 2>/dev/null)
 
 PHONY_GOALS := all check check-ktls check-fresh vm-selftest run install uninstall clean deps format tidy \
-	       bench bench-ktls bench-handoff fuzz tidy-files
+	       bench bench-ktls bench-handoff fuzz tidy-files docs
 .PHONY: $(PHONY_GOALS)
-all: $(BUILD)/ktlsd $(UNIT_BINS) $(TOOL_BINS) $(HELPER_BINS) $(BUILD)/ktlsctl \
+all: $(BUILD)/ktlsd $(UNIT_BINS) $(TOOL_BINS) $(HELPER_BINS) $(CONFDOC) $(BUILD)/ktlsctl \
      $(LIBKTLS_SO) $(BUILD)/lib/libktls.a $(BUILD)/lib/ktls.pc $(BUILD)/examples/ktls-echo-server \
      $(BUILD)/examples/ktls-echo-poll $(BUILD)/examples/ktls-client
 
@@ -85,6 +87,14 @@ $(BUILD)/ktls-probe: kmod-helpers/ktls-probe.c $(BUILD)/daemon/tls/ktls_probe.o 
 
 $(BUILD)/ktls-diag: kmod-helpers/ktls-diag.c $(BUILD)/daemon/services/diag.o $(BUILD)/daemon/services/diag_tcpinfo.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(CONFDOC): tools/ktlsd-confdoc.c $(filter $(BUILD)/daemon/config/%,$(DAEMON_OBJS))
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# README.md's settings tables and man/ktlsd.conf.5 from the schema (the test suite
+# checks that they are current: tests/integration/config_docs.sh).
+docs: $(CONFDOC)
+	python3 scripts/config-docs.py $(CONFDOC)
 
 $(BUILD)/tests/%: tests/tools/%.c
 	@mkdir -p $(@D)
@@ -162,9 +172,10 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/lib/libktls.a
 install: $(BUILD)/ktlsd $(BUILD)/ktlsctl $(LIBKTLS_SO) $(BUILD)/lib/libktls.a $(BUILD)/lib/ktls.pc
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/ktlsd
 	install -m 0755 $(BUILD)/ktlsd $(DESTDIR)$(SBINDIR)/ktlsd
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	install -m 0755 $(BUILD)/ktlsctl $(DESTDIR)$(BINDIR)/ktlsctl
 	install -m 0644 man/ktlsctl.1 $(DESTDIR)$(MANDIR)/man1/ktlsctl.1
+	install -m 0644 man/ktlsd.conf.5 $(DESTDIR)$(MANDIR)/man5/ktlsd.conf.5
 	install -m 0755 $(BUILD)/ktls-probe $(BUILD)/ktls-diag $(DESTDIR)$(SBINDIR)/
 	install -d $(DESTDIR)$(SYSCONFDIR)/modules-load.d
 	install -m 0644 kmod-helpers/ktls.conf $(DESTDIR)$(SYSCONFDIR)/modules-load.d/ktls.conf
@@ -179,6 +190,7 @@ install: $(BUILD)/ktlsd $(BUILD)/ktlsctl $(LIBKTLS_SO) $(BUILD)/lib/libktls.a $(
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/ktlsd $(DESTDIR)$(SBINDIR)/ktls-probe $(DESTDIR)$(SBINDIR)/ktls-diag \
 		$(DESTDIR)$(BINDIR)/ktlsctl $(DESTDIR)$(MANDIR)/man1/ktlsctl.1 \
+		$(DESTDIR)$(MANDIR)/man5/ktlsd.conf.5 \
 		$(DESTDIR)$(SYSCONFDIR)/ktlsd/ktlsd.conf.example \
 		$(DESTDIR)$(SYSCONFDIR)/modules-load.d/ktls.conf \
 		$(DESTDIR)$(LIBDIR)/libktls.so.1 $(DESTDIR)$(LIBDIR)/libktls.so $(DESTDIR)$(LIBDIR)/libktls.a \
@@ -196,14 +208,14 @@ tidy:
 
 tidy-files:
 	@# One file per run: clang-tidy 14 misreports va_list state across files of one run.
-	for f in $(DAEMON_SRCS); do \
+	for f in $(DAEMON_SRCS) tools/*.c; do \
 		clang-tidy --quiet $$f -- -std=gnu11 -D_GNU_SOURCE $(DAEMON_INC) -Iinclude $(shell pkg-config --cflags $(PKGS)) \
 			-DKTLSD_VERSION=\"tidy\" || exit 1; done
 	for f in ktlsctl/*.c; do \
 		clang-tidy --quiet --header-filter='ktlsctl/.*' $$f -- -std=gnu11 -D_GNU_SOURCE \
 			-Iinclude $(CTL_CFLAGS) || exit 1; done
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--inline-suppr $(DAEMON_INC) -Iinclude -D_GNU_SOURCE daemon/
+		--inline-suppr $(DAEMON_INC) -Iinclude -D_GNU_SOURCE daemon/ tools/
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -Iinclude -D_GNU_SOURCE ktlsctl/
 

@@ -12,7 +12,8 @@
 #   check   run + what `make check` uses: the real TLS clients and servers the
 #           tests drive (gnutls-cli, s_client, nginx), python3 helpers, clang
 #           (libFuzzer), libnss-myhostname (the tests name "localhost", which
-#           nothing resolves on a root without /etc/hosts), and the kTLS VM (qemu, busybox-static, cpio, kmod, and
+#           nothing resolves on a root without /etc/hosts), groff (the man pages
+#           are checked), and the kTLS VM (qemu, busybox-static, cpio, kmod, and
 #           xz/zstd to unpack the kernel for its faster boot)
 #   bench   check + the reference terminators of `make bench` (nginx stream, HAProxy)
 #   dev     clang-format, clang-tidy, cppcheck, shellcheck (make format / tidy / lint)
@@ -32,7 +33,7 @@ BUILD_PKGS=(
 RUN_PKGS=(openssl python3 iproute2 curl ca-certificates)
 CHECK_PKGS=(
 	gnutls-bin socat python3-cryptography python3-prometheus-client procps psmisc
-	coreutils nginx clang libclang-rt-14-dev libnss-myhostname
+	coreutils nginx clang libclang-rt-14-dev libnss-myhostname groff-base
 	qemu-system-x86 busybox-static cpio kmod xz-utils zstd
 )
 BENCH_PKGS=(nginx libnginx-mod-stream haproxy)

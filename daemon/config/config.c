@@ -137,16 +137,8 @@ static int config_parse(const char *name, const char *dir, const char *text,
 		ret = config_nomem(&ctx);
 		goto out;
 	}
-	cfg->log_level = LOG_LVL_INFO;
-	cfg->shutdown_timeout_ms = CFG_DEF_SHUTDOWN_TIMEOUT_MS;
-	cfg->session_cache_size = CFG_DEF_SESSION_CACHE_SIZE;
-	cfg->client_cache_size = CFG_DEF_CLIENT_CACHE_SIZE;
-	cfg->client_ticket_wait_ms = CFG_DEF_CLIENT_TICKET_WAIT_MS;
-	cfg->control.mode = cfg->handoff.mode = 0600;
-	cfg->control.gid = cfg->handoff.gid = -1;
 	ctx.cfg = cfg;
-	ret = config_parse_group(&ctx, config_root_setting(&lc), config_root_keys,
-				 config_n_root_keys, cfg);
+	ret = config_parse_group(&ctx, config_root_setting(&lc), &config_root_table, cfg);
 	if (!ret && ov)
 		ret = config_apply_overlay(&ctx, ov);
 	if (!ret && !cfg->n_listeners)

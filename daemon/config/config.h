@@ -12,11 +12,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "log.h"
 
-/* Defaults, also documented in README.md and etc/ktlsd.conf. */
+/*
+ * Defaults and limits. Only the schema tables (config_root.c, config_profile.c,
+ * config_listener.c) apply them, and the reference documents them from there.
+ */
 #define CFG_DEF_HANDSHAKE_TIMEOUT_MS  10000u
 #define CFG_DEF_IDLE_TIMEOUT_MS	      300000u
 #define CFG_DEF_CONNECT_TIMEOUT_MS    5000u
@@ -144,7 +148,7 @@ struct cfg_access {
 	char *socket;  /* absolute path; NULL: no such socket */
 	uint32_t mode; /* 0600 or 0660 */
 	char *group;
-	int gid;	/* -1: ktlsd's own group */
+	int gid;	/* the group's id, when @group is set */
 	uint32_t *uids; /* allowed besides root and ktlsd's own uid */
 	size_t n_uids;
 };
@@ -228,6 +232,12 @@ void config_free(struct ktlsd_cfg *cfg);
 
 /** config_parse_addr() - "host:port", "[v6]:port" or "unix:/path" into a sockaddr. */
 int config_parse_addr(const char *s, bool allow_unix, struct sockaddr_storage *ss, socklen_t *len);
+
+/* The configuration reference, written from the schema (config_doc.c). */
+enum config_doc_format { CONFIG_DOC_MARKDOWN, CONFIG_DOC_MAN };
+
+/** config_doc_write() - the settings reference as README.md or ktlsd.conf(5) shows it. */
+int config_doc_write(FILE *f, enum config_doc_format fmt);
 
 /** config_log_level_name() - "error", "warn", "info", "debug". */
 const char *config_log_level_name(enum log_level lvl);

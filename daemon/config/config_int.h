@@ -33,6 +33,7 @@ _Static_assert(sizeof(((struct cfg_profile *)0)->min_version) == 4, "min_version
 _Static_assert(sizeof(((struct cfg_listener *)0)->buffer_size) == 4, "buffer_size");
 _Static_assert(sizeof(((struct cfg_listener *)0)->backlog) == 4, "backlog");
 _Static_assert(sizeof(((struct cfg_profile *)0)->tickets) == 4, "tickets");
+_Static_assert(sizeof(((struct cfg_access *)0)->mode) == 4, "mode");
 _Static_assert(sizeof(((struct cfg_profile *)0)->ticket_keys_kept) == 4, "ticket_keys_kept");
 
 struct cfg_ctx {
@@ -47,23 +48,54 @@ struct cfg_key;
 typedef int cfg_handler(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
 			void *obj);
 
+/*
+ * What a setting holds. It picks the generic handler that parses it, how its default is
+ * stored when it is absent, and how README and ktlsd.conf(5) show its type and default.
+ */
+enum cfg_type {
+	CFG_CUSTOM,  /* its own .parse; .type_doc says what it takes */
+	CFG_INT,     /* an integer in [min, max], stored in 32 bits */
+	CFG_ENUM,    /* one of .names; stores .values[i] (or i) in 32 bits */
+	CFG_SECONDS, /* a timeout: seconds in the file, 32-bit milliseconds in the struct */
+	CFG_BOOL,    /* true or false, stored as bool */
+	CFG_STRING,  /* a non-empty string, strdup()ed */
+	CFG_PATH,    /* a readable file, stored absolute */
+};
+
+/*
+ * One row of a group's schema: the parser, the defaults and the documentation all come
+ * from it (config_parse.c, config_doc.c), so what ktlsd accepts and what its reference
+ * says cannot drift apart.
+ */
 struct cfg_key {
 	const char *name;
-	cfg_handler *parse;
-	size_t off;		  /* target field in obj, for the generic handlers */
-	long long min, max;	  /* config_set_int() range; min is config_set_enum()'s base */
-	const char *const *names; /* config_set_enum() choices, NULL-terminated */
-	const char *def;	  /* string default, applied when the setting is absent */
+	enum cfg_type type;
+	cfg_handler *parse;	  /* CFG_CUSTOM only */
+	size_t off;		  /* target field in obj, for the generic handlers and defaults */
+	long long min, max;	  /* CFG_INT's range */
+	const char *const *names; /* CFG_ENUM's choices, NULL-terminated */
+	const int *values;	  /* CFG_ENUM: the value stored for names[i]; NULL: i */
+	long long dflt;		  /* INT, ENUM, BOOL, SECONDS (in ms): stored when absent */
+	const char *def;	  /* STRING, or a CUSTOM char * at .off: copied when absent */
 	bool required;
+	const char *type_doc; /* the type as documented; CFG_CUSTOM must say, others derive it */
+	const char *def_doc;  /* the default as documented, when it is not a plain value */
+	const char *doc;      /* its meaning: one paragraph of Markdown (`code`, **bold**, links) */
 };
 
 /* clang-format off */
-#define KEY(n, fn, ...) { .name = n, .parse = fn, __VA_ARGS__ }
+#define KEY(n, t, ...) { .name = n, .type = CFG_##t, __VA_ARGS__ }
 /* clang-format on */
 
-/* The root group's settings (config_root.c). */
-extern const struct cfg_key config_root_keys[];
-extern const size_t config_n_root_keys;
+/* A group's schema. */
+struct cfg_table {
+	const struct cfg_key *keys;
+	size_t n;
+};
+
+/* The schemas (config_root.c, config_profile.c, config_listener.c). */
+extern const struct cfg_table config_root_table, config_upstream_table, config_profile_table,
+	config_cert_table, config_listener_table;
 
 void *config_alloc_list(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
 			size_t size, size_t *n, int *ret);
@@ -81,20 +113,9 @@ int config_nomem(struct cfg_ctx *ctx);
 int config_parse_list(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
 		      size_t size, void **arr, size_t *n,
 		      int (*parse_elem)(struct cfg_ctx *ctx, const config_setting_t *g, size_t i));
-int config_parse_group(struct cfg_ctx *ctx, const config_setting_t *grp, const struct cfg_key *keys,
-		       size_t n_keys, void *obj);
-int config_set_bool(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
-		    void *obj);
-int config_set_enum(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
-		    void *obj);
-int config_set_int(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
-		   void *obj);
-int config_set_path(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
-		    void *obj);
-int config_set_str(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
-		   void *obj);
-int config_set_timeout(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+int config_parse_group(struct cfg_ctx *ctx, const config_setting_t *grp, const struct cfg_table *t,
 		       void *obj);
+void config_defaults(const struct cfg_table *t, void *obj);
 int config_set_profiles(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
 			void *obj);
 void config_listener_defaults(struct cfg_listener *l);

@@ -125,27 +125,66 @@ static int config_set_alpn(struct cfg_ctx *ctx, const config_setting_t *s,
 #define L(m) .off = offsetof(struct cfg_listener, m)
 static const struct cfg_key listener_keys[] = {
 	/* listen and name come first: later messages name the listener. */
-	KEY("listen", config_set_addr, .required = true),
-	KEY("name", config_set_str, L(name)),
-	KEY("profiles", config_set_lprofiles),
-	KEY("profile", config_set_lprofiles),
-	KEY("sni_strict", config_set_bool, L(sni_strict)),
-	KEY("alpn", config_set_alpn),
-	KEY("backend", config_set_addr, .required = true),
-	KEY("proxy_protocol", config_set_bool, L(proxy_protocol)),
-	KEY("ktls", config_set_bool, L(ktls)),
-	KEY("early_data", config_set_bool, L(early_data)),
-	KEY("max_early_data", config_set_int, L(max_early_data), .min = 1,
-	    .max = CFG_MAX_BUFFER_SIZE),
-	KEY("early_data_forward", config_set_bool, L(early_data_forward)),
-	KEY("handshake_timeout", config_set_timeout, L(handshake_timeout_ms)),
-	KEY("idle_timeout", config_set_timeout, L(idle_timeout_ms)),
-	KEY("connect_timeout", config_set_timeout, L(connect_timeout_ms)),
-	KEY("buffer_size", config_set_int, L(buffer_size), .min = CFG_MIN_BUFFER_SIZE,
-	    .max = CFG_MAX_BUFFER_SIZE),
-	KEY("backlog", config_set_int, L(backlog), .min = 1, .max = 65535),
+	KEY("listen", CUSTOM, .parse = config_set_addr, .required = true, .type_doc = "address",
+	    .doc = "`\"ipv4:port\"`, `\"[ipv6]:port\"` or `\"hostname:port\"`. Unique among "
+		   "listeners."),
+	KEY("name", STRING, L(name), .def_doc = "the `listen` string",
+	    .doc = "Unique among listeners; used in logs and by the control API."),
+	KEY("profiles", CUSTOM, .parse = config_set_lprofiles, .type_doc = "array of strings",
+	    .def_doc = "required",
+	    .doc = "Names of profiles. The first is the listener's default; SNI picks among the "
+		   "others."),
+	KEY("profile", CUSTOM, .parse = config_set_lprofiles, .type_doc = "string",
+	    .def_doc = "none",
+	    .doc = "Short form of `profiles` for one profile. Set `profile` or `profiles`, not "
+		   "both."),
+	KEY("sni_strict", BOOL, L(sni_strict),
+	    .doc = "Refuse a ClientHello whose SNI matches none of the listener's profiles, "
+		   "instead of serving the default profile."),
+	KEY("alpn", CUSTOM, .parse = config_set_alpn, .type_doc = "array of strings",
+	    .def_doc = "none",
+	    .doc = "ALPN protocols in server preference order, each 1..255 bytes."),
+	KEY("backend", CUSTOM, .parse = config_set_addr, .required = true, .type_doc = "address",
+	    .doc = "Where decrypted traffic goes: `\"host:port\"`, `\"[ipv6]:port\"` or "
+		   "`\"unix:/absolute/path.sock\"`."),
+	KEY("proxy_protocol", BOOL, L(proxy_protocol),
+	    .doc = "Send a PROXY protocol v2 header to the backend."),
+	KEY("ktls", BOOL, L(ktls), .dflt = true,
+	    .doc = "After the handshake, hand record encryption to kernel TLS and relay with "
+		   "splice, when the running kernel supports the negotiated version and cipher "
+		   "both ways; otherwise the connection stays on userspace records. `false` keeps "
+		   "every connection of this listener in userspace, e.g. for clients that send TLS "
+		   "1.3 KeyUpdates, which kernels before 6.14 cannot follow."),
+	KEY("early_data", BOOL, L(early_data),
+	    .doc = "Accept TLS 1.3 0-RTT early data on resumed connections (see "
+		   "[0-RTT](#0-rtt-early-data)). When off, tickets announce no early data, and "
+		   "early data a client sends anyway is rejected and never delivered (whether the "
+		   "client sends it again after the handshake is up to the client: OpenSSL's "
+		   "`s_client` does not)."),
+	KEY("max_early_data", INT, L(max_early_data), .min = 1, .max = CFG_MAX_BUFFER_SIZE,
+	    .dflt = CFG_DEF_MAX_EARLY_DATA,
+	    .doc = "Bytes of early data accepted per connection; at most `buffer_size` − 1024."),
+	KEY("early_data_forward", BOOL, L(early_data_forward),
+	    .doc = "`false`: early data is held until the handshake completes, then sent to the "
+		   "backend. `true`: it goes to the backend at once, before the handshake "
+		   "completes, and the PROXY v2 header carries TLV type `0xE0` with value `0x01` "
+		   "to say the stream begins with (replayable) early data. Needs `proxy_protocol "
+		   "= true`."),
+	KEY("handshake_timeout", SECONDS, L(handshake_timeout_ms),
+	    .dflt = CFG_DEF_HANDSHAKE_TIMEOUT_MS, .doc = "Time for the TLS handshake."),
+	KEY("idle_timeout", SECONDS, L(idle_timeout_ms), .dflt = CFG_DEF_IDLE_TIMEOUT_MS,
+	    .doc = "Time a connection may stay idle."),
+	KEY("connect_timeout", SECONDS, L(connect_timeout_ms), .dflt = CFG_DEF_CONNECT_TIMEOUT_MS,
+	    .doc = "Time to connect to the backend."),
+	KEY("buffer_size", INT, L(buffer_size), .min = CFG_MIN_BUFFER_SIZE,
+	    .max = CFG_MAX_BUFFER_SIZE, .dflt = CFG_DEF_BUFFER_SIZE,
+	    .doc = "Bytes of buffer per direction per connection."),
+	KEY("backlog", INT, L(backlog), .min = 1, .max = 65535, .dflt = CFG_DEF_BACKLOG,
+	    .doc = "`listen(2)` backlog."),
 };
 #undef L
+
+const struct cfg_table config_listener_table = { listener_keys, ARRAY_SIZE(listener_keys) };
 
 /* Early data waits beside the PROXY header in the backend buffer: it must fit there. */
 static int config_check_early_data(struct cfg_ctx *ctx, const config_setting_t *g,
@@ -169,18 +208,11 @@ static int config_check_early_data(struct cfg_ctx *ctx, const config_setting_t *
 	return 0;
 }
 
-/* Every listener, the handoff socket's included, starts from these. */
+/* Every listener, the handoff socket's included, starts from the schema's defaults. */
 void config_listener_defaults(struct cfg_listener *l)
 {
-	*l = (struct cfg_listener){
-		.ktls = true,
-		.handshake_timeout_ms = CFG_DEF_HANDSHAKE_TIMEOUT_MS,
-		.idle_timeout_ms = CFG_DEF_IDLE_TIMEOUT_MS,
-		.connect_timeout_ms = CFG_DEF_CONNECT_TIMEOUT_MS,
-		.buffer_size = CFG_DEF_BUFFER_SIZE,
-		.max_early_data = CFG_DEF_MAX_EARLY_DATA,
-		.backlog = CFG_DEF_BACKLOG,
-	};
+	*l = (struct cfg_listener){ 0 };
+	config_defaults(&config_listener_table, l);
 }
 
 int config_parse_listener(struct cfg_ctx *ctx, const config_setting_t *g, size_t i)
@@ -192,7 +224,7 @@ int config_parse_listener(struct cfg_ctx *ctx, const config_setting_t *g, size_t
 
 	config_listener_defaults(l);
 	l->line = config_setting_source_line(g);
-	ret = config_parse_group(ctx, g, listener_keys, ARRAY_SIZE(listener_keys), l);
+	ret = config_parse_group(ctx, g, &config_listener_table, l);
 	if (ret)
 		return ret;
 	if (!l->profiles)

@@ -152,41 +152,10 @@ int config_parse_list(struct cfg_ctx *ctx, const config_setting_t *s, const stru
 	return ret;
 }
 
-int config_parse_group(struct cfg_ctx *ctx, const config_setting_t *grp, const struct cfg_key *keys,
-		       size_t n_keys, void *obj)
-{
-	const config_setting_t *m;
-	size_t k;
-	int i, ret;
-
-	/* Unknown names first, so that a typo is not reported as a missing setting. */
-	for (i = 0; (m = config_setting_get_elem(grp, (unsigned int)i)); i++) {
-		for (k = 0; k < n_keys && strcmp(keys[k].name, config_setting_name(m)) != 0; k++)
-			continue;
-		if (k == n_keys)
-			return config_err(ctx, m, "unknown setting \"%s\"", config_setting_name(m));
-	}
-	/* Table order, not file order: profiles must exist before listeners refer to them. */
-	for (k = 0; k < n_keys; k++) {
-		m = config_setting_get_member(grp, keys[k].name);
-		if (m)
-			ret = keys[k].parse(ctx, m, &keys[k], obj);
-		else if (keys[k].def)
-			ret = config_dup(ctx, config_field(obj, &keys[k]), keys[k].def);
-		else if (keys[k].required)
-			ret = config_err(ctx, grp, "missing required setting \"%s\"", keys[k].name);
-		else
-			ret = 0;
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
 /* ---- generic handlers: they write the field at key->off ---- */
 
-int config_set_int(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
-		   void *obj)
+static int config_set_int(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+			  void *obj)
 {
 	long long v;
 	uint32_t u;
@@ -203,9 +172,9 @@ int config_set_int(struct cfg_ctx *ctx, const config_setting_t *s, const struct 
 	return 0;
 }
 
-/* One of key->names; stores key->min plus its index (log levels, TLS versions). */
-int config_set_enum(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
-		    void *obj)
+/* One of key->names; stores key->values[i], or the index i when there are no values. */
+static int config_set_enum(struct cfg_ctx *ctx, const config_setting_t *s,
+			   const struct cfg_key *key, void *obj)
 {
 	const char *const *n = key->names;
 	char choices[128] = "";
@@ -215,7 +184,7 @@ int config_set_enum(struct cfg_ctx *ctx, const config_setting_t *s, const struct
 
 	for (i = 0; !ret && n[i]; i++) {
 		if (!strcmp(v, n[i])) {
-			int val = (int)key->min + i;
+			int val = key->values ? key->values[i] : i;
 
 			memcpy(config_field(obj, key), &val, sizeof(val));
 			return 0;
@@ -228,8 +197,8 @@ int config_set_enum(struct cfg_ctx *ctx, const config_setting_t *s, const struct
 	return ret ? ret : config_err(ctx, s, "%s must be %s", key->name, choices);
 }
 
-int config_set_timeout(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
-		       void *obj)
+static int config_set_timeout(struct cfg_ctx *ctx, const config_setting_t *s,
+			      const struct cfg_key *key, void *obj)
 {
 	uint32_t *ms = config_field(obj, key);
 	double sec;
@@ -254,8 +223,8 @@ int config_set_timeout(struct cfg_ctx *ctx, const config_setting_t *s, const str
 	return 0;
 }
 
-int config_set_bool(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
-		    void *obj)
+static int config_set_bool(struct cfg_ctx *ctx, const config_setting_t *s,
+			   const struct cfg_key *key, void *obj)
 {
 	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
 		return config_err(ctx, s, "%s must be true or false", key->name);
@@ -263,8 +232,8 @@ int config_set_bool(struct cfg_ctx *ctx, const config_setting_t *s, const struct
 	return 0;
 }
 
-int config_set_str(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
-		   void *obj)
+static int config_set_str(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
+			  void *obj)
 {
 	const char *v;
 	int ret = config_get_str(ctx, s, key, &v);
@@ -273,8 +242,8 @@ int config_set_str(struct cfg_ctx *ctx, const config_setting_t *s, const struct 
 }
 
 /* A readable file, relative to the configuration's directory, stored absolute. */
-int config_set_path(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
-		    void *obj)
+static int config_set_path(struct cfg_ctx *ctx, const config_setting_t *s,
+			   const struct cfg_key *key, void *obj)
 {
 	char **dst = config_field(obj, key);
 	const char *v;
@@ -291,6 +260,67 @@ int config_set_path(struct cfg_ctx *ctx, const config_setting_t *s, const struct
 	/* Only readable here; loading (and judging) the PEM is the TLS code's job. */
 	if (access(*dst, R_OK))
 		return config_err(ctx, s, "%s file \"%s\": %s", key->name, *dst, strerror(errno));
+	return 0;
+}
+
+/* The handler of each generic type; CFG_CUSTOM rows bring their own. */
+static cfg_handler *const config_type_handler[] = {
+	[CFG_INT] = config_set_int,	    [CFG_ENUM] = config_set_enum,
+	[CFG_SECONDS] = config_set_timeout, [CFG_BOOL] = config_set_bool,
+	[CFG_STRING] = config_set_str,	    [CFG_PATH] = config_set_path,
+};
+
+/* Stores every numeric, enum and boolean default of @t into @obj. */
+void config_defaults(const struct cfg_table *t, void *obj)
+{
+	for (size_t k = 0; k < t->n; k++) {
+		const struct cfg_key *key = &t->keys[k];
+		uint32_t v = (uint32_t)key->dflt;
+
+		if (key->type == CFG_INT || key->type == CFG_ENUM || key->type == CFG_SECONDS)
+			memcpy(config_field(obj, key), &v, sizeof(v));
+		else if (key->type == CFG_BOOL)
+			*(bool *)config_field(obj, key) = key->dflt != 0;
+	}
+}
+
+/*
+ * Parses group @grp into @obj by its schema @t: unknown settings are refused, each known
+ * one goes to its handler, and an absent one takes its default (or is reported missing).
+ */
+int config_parse_group(struct cfg_ctx *ctx, const config_setting_t *grp, const struct cfg_table *t,
+		       void *obj)
+{
+	const struct cfg_key *key;
+	const config_setting_t *m;
+	size_t k;
+	int i, ret;
+
+	/* Unknown names first, so that a typo is not reported as a missing setting. */
+	for (i = 0; (m = config_setting_get_elem(grp, (unsigned int)i)); i++) {
+		for (k = 0; k < t->n && strcmp(t->keys[k].name, config_setting_name(m)) != 0; k++)
+			continue;
+		if (k == t->n)
+			return config_err(ctx, m, "unknown setting \"%s\"", config_setting_name(m));
+	}
+	config_defaults(t, obj);
+	/* Table order, not file order: profiles must exist before listeners refer to them. */
+	for (k = 0; k < t->n; k++) {
+		key = &t->keys[k];
+		m = config_setting_get_member(grp, key->name);
+		if (m)
+			ret = (key->type == CFG_CUSTOM
+				       ? key->parse
+				       : config_type_handler[key->type])(ctx, m, key, obj);
+		else if (key->def)
+			ret = config_dup(ctx, config_field(obj, key), key->def);
+		else if (key->required)
+			ret = config_err(ctx, grp, "missing required setting \"%s\"", key->name);
+		else
+			ret = 0;
+		if (ret)
+			return ret;
+	}
 	return 0;
 }
 

@@ -106,9 +106,13 @@ static int config_set_ticket_key_files(struct cfg_ctx *ctx, const config_setting
 }
 
 static const struct cfg_key cert_keys[] = {
-	KEY("cert", config_set_path, .off = offsetof(struct cfg_cert, cert_file), .required = true),
-	KEY("key", config_set_path, .off = offsetof(struct cfg_cert, key_file), .required = true),
+	KEY("cert", PATH, .off = offsetof(struct cfg_cert, cert_file), .required = true,
+	    .doc = "PEM certificate chain, leaf first."),
+	KEY("key", PATH, .off = offsetof(struct cfg_cert, key_file), .required = true,
+	    .doc = "PEM private key for that certificate."),
 };
+
+const struct cfg_table config_cert_table = { cert_keys, ARRAY_SIZE(cert_keys) };
 
 static int config_set_certs(struct cfg_ctx *ctx, const config_setting_t *s,
 			    const struct cfg_key *key, void *obj)
@@ -119,35 +123,78 @@ static int config_set_certs(struct cfg_ctx *ctx, const config_setting_t *s,
 
 	p->certs = config_alloc_list(ctx, s, key, sizeof(*p->certs), &p->n_certs, &ret);
 	for (i = 0; !ret && i < p->n_certs; i++)
-		ret = config_parse_group(ctx, config_setting_get_elem(s, i), cert_keys,
-					 ARRAY_SIZE(cert_keys), &p->certs[i]);
+		ret = config_parse_group(ctx, config_setting_get_elem(s, i), &config_cert_table,
+					 &p->certs[i]);
 	return ret;
 }
 
+static const int version_values[] = { TLS1_2_VERSION, TLS1_3_VERSION };
+
 #define P(m) .off = offsetof(struct cfg_profile, m)
 static const struct cfg_key profile_keys[] = {
-	KEY("name", config_set_str, P(name), .required = true),
-	KEY("server_names", config_set_server_names),
-	KEY("certificates", config_set_certs, .required = true),
-	KEY("min_version", config_set_enum, P(min_version), .names = version_names,
-	    .min = TLS1_2_VERSION),
-	KEY("max_version", config_set_enum, P(max_version), .names = version_names,
-	    .min = TLS1_2_VERSION),
-	KEY("ciphers", config_set_str, P(ciphers), .def = CFG_DEF_CIPHERS),
-	KEY("ciphersuites", config_set_str, P(ciphersuites), .def = CFG_DEF_CIPHERSUITES),
-	KEY("groups", config_set_str, P(groups), .def = CFG_DEF_GROUPS),
-	KEY("tickets", config_set_enum, P(tickets), .names = ticket_names),
-	KEY("session_lifetime", config_set_int, P(session_lifetime_s), .min = 1,
-	    .max = CFG_MAX_SESSION_LIFETIME_S),
-	KEY("tls13_tickets", config_set_int, P(tls13_tickets), .max = CFG_MAX_TLS13_TICKETS),
-	KEY("psk_ke", config_set_bool, P(psk_ke)),
-	KEY("ticket_rotation", config_set_int, P(ticket_rotation_s), .min = 1,
-	    .max = CFG_MAX_SESSION_LIFETIME_S),
-	KEY("ticket_keys_kept", config_set_int, P(ticket_keys_kept),
-	    .max = CFG_MAX_TICKET_KEYS_KEPT),
-	KEY("ticket_key_files", config_set_ticket_key_files),
+	KEY("name", STRING, P(name), .required = true, .doc = "Unique among profiles."),
+	KEY("server_names", CUSTOM, .parse = config_set_server_names,
+	    .type_doc = "array of strings", .def_doc = "none",
+	    .doc = "Names this profile serves: exact (`\"www.example.com\"`) or a one-label "
+		   "wildcard (`\"*.example.com\"`). Letters, digits, `-`, `_` and dots; at most 253 "
+		   "bytes; matched case-insensitively."),
+	KEY("certificates", CUSTOM, .parse = config_set_certs, .required = true,
+	    .type_doc = "list of groups",
+	    .doc = "At least one `{ cert = \"...\"; key = \"...\"; }` (below)."),
+	KEY("min_version", ENUM, P(min_version), .names = version_names, .values = version_values,
+	    .dflt = TLS1_2_VERSION, .doc = "Lowest TLS version."),
+	KEY("max_version", ENUM, P(max_version), .names = version_names, .values = version_values,
+	    .dflt = TLS1_3_VERSION, .doc = "Highest TLS version; not below `min_version`."),
+	KEY("ciphers", STRING, P(ciphers), .def = CFG_DEF_CIPHERS,
+	    .def_doc = "ECDHE with AES-GCM or ChaCha20-Poly1305 (below)",
+	    .doc = "TLS 1.2 cipher list, OpenSSL syntax."),
+	KEY("ciphersuites", STRING, P(ciphersuites), .def = CFG_DEF_CIPHERSUITES,
+	    .doc = "TLS 1.3 cipher suites, OpenSSL syntax."),
+	KEY("groups", STRING, P(groups), .def = CFG_DEF_GROUPS,
+	    .doc = "Key-exchange groups in preference order."),
+	KEY("tickets", ENUM, P(tickets), .names = ticket_names, .dflt = CFG_TICKETS_STATELESS,
+	    .doc = "`\"stateless\"`: TLS 1.2 (RFC 5077) and TLS 1.3 tickets encrypted with the "
+		   "profile's ticket-key ring. `\"stateful\"`: TLS 1.3 tickets are references into "
+		   "the session cache, each usable once; TLS 1.2 resumes by session ID only (needs "
+		   "`session_cache_size` > 0). `\"off\"`: no tickets; TLS 1.2 resumes by session "
+		   "ID, TLS 1.3 does not resume."),
+	KEY("session_lifetime", INT, P(session_lifetime_s), .min = 1,
+	    .max = CFG_MAX_SESSION_LIFETIME_S, .dflt = CFG_DEF_SESSION_LIFETIME_S,
+	    .type_doc = "integer seconds 1..604800",
+	    .doc = "How long a session may be resumed: the ticket lifetime hint and the cache "
+		   "entry lifetime."),
+	KEY("tls13_tickets", INT, P(tls13_tickets), .max = CFG_MAX_TLS13_TICKETS,
+	    .dflt = CFG_DEF_TLS13_TICKETS,
+	    .doc = "NewSessionTicket messages after a full TLS 1.3 handshake (after a resumption "
+		   "OpenSSL sends one, or none when this is 0). OpenSSL's default is 2; each costs "
+		   "the server about 60 µs of CPU."),
+	KEY("psk_ke", BOOL, P(psk_ke),
+	    .doc = "Also allow TLS 1.3 resumption without a new (EC)DHE exchange (`psk_ke`), "
+		   "when the client offers it. Faster (no key exchange), but the resumed "
+		   "connection has **no forward secrecy**: whoever later obtains the ticket key "
+		   "can decrypt it. By default only `psk_dhe_ke` is accepted."),
+	KEY("ticket_rotation", INT, P(ticket_rotation_s), .min = 1,
+	    .max = CFG_MAX_SESSION_LIFETIME_S, .dflt = CFG_DEF_TICKET_ROTATION_S,
+	    .type_doc = "integer seconds 1..604800",
+	    .doc = "How often a new in-memory ticket key takes over encryption."),
+	KEY("ticket_keys_kept", INT, P(ticket_keys_kept), .max = CFG_MAX_TICKET_KEYS_KEPT,
+	    .dflt = CFG_DEF_TICKET_KEYS_KEPT,
+	    .doc = "Retired keys that still decrypt after a rotation. A key lives at most "
+		   "`ticket_rotation × (ticket_keys_kept + 1)`, then it is wiped."),
+	KEY("ticket_key_files", CUSTOM, .parse = config_set_ticket_key_files,
+	    .type_doc = "array of paths", .def_doc = "none",
+	    .doc = "Ticket keys from files instead of memory, so that tickets survive a restart "
+		   "and several ktlsd instances (or nginx) can share them. nginx's "
+		   "`ssl_session_ticket_key` format: each file exactly 80 bytes (16-byte name, "
+		   "32-byte HMAC-SHA256 key, 32-byte AES-256-CBC key) or 48 bytes (name, AES-128 "
+		   "key, HMAC key). The first file encrypts, all decrypt. No rotation in memory: "
+		   "ktlsd reads the files again on SIGHUP and when one changes (checked every "
+		   "second); rotate by rewriting them. Make one with `openssl rand 80 > "
+		   "ticket.key` (mode 0600). At most 17 files; needs `tickets = \"stateless\"`."),
 };
 #undef P
+
+const struct cfg_table config_profile_table = { profile_keys, ARRAY_SIZE(profile_keys) };
 
 static int config_parse_profile(struct cfg_ctx *ctx, const config_setting_t *g, size_t i)
 {
@@ -157,14 +204,7 @@ static int config_parse_profile(struct cfg_ctx *ctx, const config_setting_t *g, 
 	int ret;
 
 	p->line = config_setting_source_line(g);
-	p->min_version = TLS1_2_VERSION;
-	p->max_version = TLS1_3_VERSION;
-	p->tickets = CFG_TICKETS_STATELESS;
-	p->session_lifetime_s = CFG_DEF_SESSION_LIFETIME_S;
-	p->tls13_tickets = CFG_DEF_TLS13_TICKETS;
-	p->ticket_rotation_s = CFG_DEF_TICKET_ROTATION_S;
-	p->ticket_keys_kept = CFG_DEF_TICKET_KEYS_KEPT;
-	ret = config_parse_group(ctx, g, profile_keys, ARRAY_SIZE(profile_keys), p);
+	ret = config_parse_group(ctx, g, &config_profile_table, p);
 	if (ret)
 		return ret;
 	if (p->min_version > p->max_version) {

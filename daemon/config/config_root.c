@@ -44,24 +44,6 @@ static int config_set_access_socket(struct cfg_ctx *ctx, const config_setting_t 
 	return config_dup(ctx, &a->socket, v);
 }
 
-static int config_set_access_mode(struct cfg_ctx *ctx, const config_setting_t *s,
-				  const struct cfg_key *key, void *obj)
-{
-	struct cfg_access *a = config_field(obj, key);
-	const char *v;
-	int ret = config_get_str(ctx, s, key, &v);
-
-	if (ret)
-		return ret;
-	if (!strcmp(v, "0600"))
-		a->mode = 0600;
-	else if (!strcmp(v, "0660"))
-		a->mode = 0660;
-	else
-		return config_err(ctx, s, "%s: \"%s\" is not \"0600\" or \"0660\"", key->name, v);
-	return 0;
-}
-
 static int config_set_access_group(struct cfg_ctx *ctx, const config_setting_t *s,
 				   const struct cfg_key *key, void *obj)
 {
@@ -273,18 +255,36 @@ static int config_set_upstream_alpn(struct cfg_ctx *ctx, const config_setting_t 
 	return config_dup(ctx, &u->alpn, joined);
 }
 
+static const int access_modes[] = { 0600, 0660 };
+static const char *const access_mode_names[] = { "0600", "0660", NULL };
+
 #define U(m) .off = offsetof(struct cfg_upstream, m)
 static const struct cfg_key upstream_keys[] = {
-	KEY("name", config_set_str, U(name), .required = true),
-	KEY("address", config_set_upstream_addr, .required = true),
-	KEY("sni", config_set_upstream_sni),
-	KEY("alpn", config_set_upstream_alpn),
-	KEY("pool_size", config_set_int, U(pool_size), .max = CFG_MAX_POOL_SIZE),
-	KEY("max_idle", config_set_timeout, U(max_idle_ms)),
-	KEY("connect_timeout", config_set_timeout, U(connect_timeout_ms)),
-	KEY("verify", config_set_bool, U(verify)),
+	KEY("name", STRING, U(name), .required = true,
+	    .doc = "What a pool request (`ktls_pool_get()`) names. Unique among upstreams."),
+	KEY("address", CUSTOM, .parse = config_set_upstream_addr, .required = true,
+	    .type_doc = "`\"host:port\"`, `\"[v6]:port\"`",
+	    .doc = "The server; a host name is resolved when the configuration loads."),
+	KEY("sni", CUSTOM, .parse = config_set_upstream_sni, .type_doc = "string",
+	    .def_doc = "the address's host part",
+	    .doc = "SNI sent, and the name the server's certificate must match."),
+	KEY("alpn", CUSTOM, .parse = config_set_upstream_alpn, U(alpn), .def = "",
+	    .type_doc = "array of strings", .def_doc = "none",
+	    .doc = "ALPN protocols offered, in preference order."),
+	KEY("pool_size", INT, U(pool_size), .max = CFG_MAX_POOL_SIZE, .dflt = CFG_DEF_POOL_SIZE,
+	    .doc = "Connections kept ready (handshake done, kTLS installed). `0`: every request "
+		   "connects on demand."),
+	KEY("max_idle", SECONDS, U(max_idle_ms), .dflt = CFG_DEF_POOL_MAX_IDLE_MS,
+	    .doc = "An idle connection older than this is closed and replaced."),
+	KEY("connect_timeout", SECONDS, U(connect_timeout_ms), .dflt = CFG_DEF_CONNECT_TIMEOUT_MS,
+	    .doc = "Per connect. Failed refills back off from 0.25 s up to 30 s."),
+	KEY("verify", BOOL, U(verify), .dflt = true,
+	    .doc = "`false` keeps connections whose certificate did not verify (the result says "
+		   "`verify_result`)."),
 };
 #undef U
+
+const struct cfg_table config_upstream_table = { upstream_keys, ARRAY_SIZE(upstream_keys) };
 
 static int config_parse_upstream(struct cfg_ctx *ctx, const config_setting_t *g, size_t i)
 {
@@ -292,13 +292,7 @@ static int config_parse_upstream(struct cfg_ctx *ctx, const config_setting_t *g,
 	int ret;
 
 	u->line = config_setting_source_line(g);
-	u->pool_size = CFG_DEF_POOL_SIZE;
-	u->max_idle_ms = CFG_DEF_POOL_MAX_IDLE_MS;
-	u->connect_timeout_ms = CFG_DEF_CONNECT_TIMEOUT_MS;
-	u->verify = true;
-	ret = config_parse_group(ctx, g, upstream_keys, ARRAY_SIZE(upstream_keys), u);
-	if (!ret && !u->alpn)
-		ret = config_dup(ctx, &u->alpn, "");
+	ret = config_parse_group(ctx, g, &config_upstream_table, u);
 	for (size_t j = 0; !ret && j < i; j++)
 		if (!strcmp(ctx->cfg->upstreams[j].name, u->name))
 			ret = config_err(ctx, config_setting_get_member(g, "name"),
@@ -324,35 +318,88 @@ static int config_set_upstreams(struct cfg_ctx *ctx, const config_setting_t *s,
 /* ---- entry points ---- */
 
 #define R(m) .off = offsetof(struct ktlsd_cfg, m)
-const struct cfg_key config_root_keys[] = {
-	KEY("workers", config_set_int, R(workers), .max = CFG_MAX_WORKERS),
-	KEY("log_level", config_set_enum, R(log_level), .names = level_names),
-	KEY("shutdown_timeout", config_set_timeout, R(shutdown_timeout_ms)),
+static const struct cfg_key root_keys[] = {
+	KEY("workers", INT, R(workers), .max = CFG_MAX_WORKERS,
+	    .doc = "Worker threads. `0` means one per online CPU (capped at 256)."),
+	KEY("log_level", ENUM, R(log_level), .names = level_names, .dflt = LOG_LVL_INFO,
+	    .doc = "The least severe messages logged. `-v` forces `\"debug\"`."),
+	KEY("shutdown_timeout", SECONDS, R(shutdown_timeout_ms),
+	    .dflt = CFG_DEF_SHUTDOWN_TIMEOUT_MS,
+	    .doc = "How long SIGTERM/SIGINT wait for open connections to finish."),
 	/* Before the profiles: they check whether the cache exists. */
-	KEY("session_cache_size", config_set_int, R(session_cache_size),
-	    .max = CFG_MAX_SESSION_CACHE_SIZE),
-	KEY("profiles", config_set_profiles, .required = true),
-	KEY("listeners", config_set_listeners, .required = true),
-	KEY("control_socket", config_set_access_socket, R(control)),
-	KEY("control_mode", config_set_access_mode, R(control)),
-	KEY("control_group", config_set_access_group, R(control)),
-	KEY("control_allow_uids", config_set_access_uids, R(control)),
-	KEY("handoff_socket", config_set_access_socket, R(handoff)),
-	KEY("handoff_mode", config_set_access_mode, R(handoff)),
-	KEY("handoff_group", config_set_access_group, R(handoff)),
-	KEY("handoff_allow_uids", config_set_access_uids, R(handoff)),
-	KEY("handoff_profiles", config_set_handoff_profiles),
-	KEY("metrics_listen", config_set_metrics_listen),
-	KEY("client_ca", config_set_path, R(client_ca)),
-	KEY("client_session_cache_size", config_set_int, R(client_cache_size),
-	    .max = CFG_MAX_SESSION_CACHE_SIZE),
-	KEY("client_ticket_wait", config_set_timeout, R(client_ticket_wait_ms)),
+	KEY("session_cache_size", INT, R(session_cache_size), .max = CFG_MAX_SESSION_CACHE_SIZE,
+	    .dflt = CFG_DEF_SESSION_CACHE_SIZE,
+	    .doc = "Sessions held in the server-side session cache shared by all workers and "
+		   "profiles (TLS 1.2 session IDs; TLS 1.3 stateful tickets). `0`: no cache. The "
+		   "least recently used session goes when it is full. A reload may change the "
+		   "size. See [Session resumption](#session-resumption)."),
+	KEY("profiles", CUSTOM, .parse = config_set_profiles, .required = true,
+	    .type_doc = "list of groups", .doc = "TLS profiles, at least one (below)."),
+	KEY("listeners", CUSTOM, .parse = config_set_listeners, .required = true,
+	    .type_doc = "list of groups", .doc = "Listening sockets, at least one (below)."),
+	KEY("control_socket", CUSTOM, .parse = config_set_access_socket, R(control),
+	    .type_doc = "absolute path", .def_doc = "none",
+	    .doc = "The [control API](#control-api)'s Unix socket (its directory is created). "
+		   "Absent: no control socket. `etc/ktlsd.conf` sets `\"/run/ktlsd/control.sock\"`, "
+		   "where `ktlsctl` looks first. A stale socket file is replaced; one a running "
+		   "process still answers is not (ktlsd refuses to start). Read at start only."),
+	KEY("control_mode", ENUM, R(control.mode), .names = access_mode_names,
+	    .values = access_modes, .dflt = 0600,
+	    .doc = "The socket's permissions. With `\"0660\"` the members of `control_group` can "
+		   "connect."),
+	KEY("control_group", CUSTOM, .parse = config_set_access_group, R(control),
+	    .type_doc = "group name", .def_doc = "ktlsd's own group",
+	    .doc = "Group of the socket file."),
+	KEY("control_allow_uids", CUSTOM, .parse = config_set_access_uids, R(control),
+	    .type_doc = "array of user names or uids", .def_doc = "`[]`",
+	    .doc = "Users allowed besides root and ktlsd's own uid. Checked with `SO_PEERCRED` "
+		   "for every connection, whatever the file's permissions."),
+	KEY("handoff_socket", CUSTOM, .parse = config_set_access_socket, R(handoff),
+	    .type_doc = "absolute path", .def_doc = "none",
+	    .doc = "The [handoff socket](#handoff-service-libktls) (`SOCK_SEQPACKET`), e.g. "
+		   "`\"/run/ktlsd/handoff.sock\"`. Absent: no handoff service. Read at start only."),
+	KEY("handoff_mode", ENUM, R(handoff.mode), .names = access_mode_names,
+	    .values = access_modes, .dflt = 0600,
+	    .doc = "As `control_mode`, for the handoff socket: who may hand sockets to ktlsd is "
+		   "set apart from who may use the control socket."),
+	KEY("handoff_group", CUSTOM, .parse = config_set_access_group, R(handoff),
+	    .type_doc = "group name", .def_doc = "ktlsd's own group",
+	    .doc = "As `control_group`, for the handoff socket."),
+	KEY("handoff_allow_uids", CUSTOM, .parse = config_set_access_uids, R(handoff),
+	    .type_doc = "array of user names or uids", .def_doc = "`[]`",
+	    .doc = "As `control_allow_uids`, for the handoff socket (checked with `SO_PEERCRED`)."),
+	KEY("handoff_profiles", CUSTOM, .parse = config_set_handoff_profiles,
+	    .type_doc = "array of profile names", .def_doc = "all profiles",
+	    .doc = "The profiles a handoff request may name."),
+	KEY("metrics_listen", CUSTOM, .parse = config_set_metrics_listen,
+	    .type_doc = "`\"127.0.0.1:PORT\"`", .def_doc = "none",
+	    .doc = "Serve the Prometheus text at `GET /metrics` over HTTP on this loopback "
+		   "address (other addresses are refused). Off by default."),
+	KEY("client_ca", PATH, R(client_ca), .type_doc = "path (file or hashed directory)",
+	    .def_doc = "the system store",
+	    .doc = "Trust anchors for the handoff client role and the pool: the server's "
+		   "certificate must chain to them. A reload that changes it empties the client "
+		   "session cache."),
+	KEY("client_session_cache_size", INT, R(client_cache_size),
+	    .max = CFG_MAX_SESSION_CACHE_SIZE, .dflt = CFG_DEF_CLIENT_CACHE_SIZE,
+	    .doc = "Keys (host, port, ALPN list, verified or not) held in the host-wide client "
+		   "session cache, up to 4 sessions each; least recently used keys go first. `0`: "
+		   "no client resumption."),
+	KEY("client_ticket_wait", SECONDS, R(client_ticket_wait_ms),
+	    .dflt = CFG_DEF_CLIENT_TICKET_WAIT_MS,
+	    .doc = "TLS 1.3 client connections: how long ktlsd waits for the server's "
+		   "NewSessionTickets before handing the socket over (the wait ends at the first "
+		   "ticket once nothing more is queued; it runs in full only against servers that "
+		   "send none)."),
 	/* After handoff_socket, which it needs. */
-	KEY("upstreams", config_set_upstreams),
+	KEY("upstreams", CUSTOM, .parse = config_set_upstreams, .type_doc = "list of groups",
+	    .def_doc = "none",
+	    .doc = "Servers ktlsd keeps warm client connections to (below). Needs "
+		   "`handoff_socket`."),
 };
 #undef R
 
-const size_t config_n_root_keys = ARRAY_SIZE(config_root_keys);
+const struct cfg_table config_root_table = { root_keys, ARRAY_SIZE(root_keys) };
 
 /**
  * config_log_level_name() - the configuration-file name of a log level.

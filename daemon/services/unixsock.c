@@ -83,7 +83,7 @@ int unixsock_open(const struct cfg_access *a, int type, const char *what, struct
 	umask(old_mask);
 	if (ret < 0)
 		goto fail;
-	if (a->gid >= 0 && chown(a->socket, (uid_t)-1, (gid_t)a->gid) < 0)
+	if (a->group && chown(a->socket, (uid_t)-1, (gid_t)a->gid) < 0)
 		goto fail_unlink;
 	if (chmod(a->socket, a->mode) < 0 || listen(fd, 64) < 0)
 		goto fail_unlink;
