@@ -477,6 +477,17 @@ struct conn *conn_lookup(struct worker *w, uint64_t user_data);
 void conn_close(struct conn *c, const char *reason);
 
 /*
+ * One convention for "this call may end the connection" (conn_close(), conn_flush_close(),
+ * c->ops->shutdown() somewhere below it):
+ *   - a function whose caller goes on with @c returns bool: true if @c goes on, false if it
+ *     was closed and must not be touched again (an enum result has a *_CLOSED member
+ *     instead, e.g. HANDOVER_CLOSED);
+ *   - a void one (a completion handler, a pump) is the last thing its caller does with @c;
+ *   - a caller that cannot know asks conn_gone(c).
+ * Everything else returns 0 or -errno, a pointer or NULL, or a bool predicate.
+ */
+
+/*
  * conn_gone() - was @c freed by a call that may end it (conn_close(), c->ops->shutdown())?
  * With nothing in flight, conn_close() frees at once; the slot then has no worker until
  * conn_new() reuses it, which cannot happen before the current completion is handled.

@@ -27,8 +27,8 @@
 #define TLS_MAX_PLAIN	    16384u
 #define TLS_RECORD_OVERHEAD 64u /* header, AEAD tag, TLS 1.3 type byte, with headroom */
 
-/* Returns -1 when the connection was handed to conn_flush_close(). */
-static int relay_decrypt(struct conn *c)
+/* Client records into to_back. Return: false if @c was closed (a TLS error). */
+static bool relay_decrypt(struct conn *c)
 {
 	struct buf *b = &c->to_back;
 
@@ -59,12 +59,13 @@ static int relay_decrypt(struct conn *c)
 		log_ssl_errors(errs, sizeof(errs));
 		conn_log(c, LOG_LVL_INFO, "TLS error from client: %s", errs);
 		conn_flush_close(c, "TLS error");
-		return -1;
+		return false;
 	}
-	return 0;
+	return true;
 }
 
-static int relay_encrypt(struct conn *c)
+/* to_cli into client records. Return: false if @c was closed (a TLS error). */
+static bool relay_encrypt(struct conn *c)
 {
 	struct buf *src = &c->to_cli;
 	struct buf *out = &c->tio.out;
@@ -96,7 +97,7 @@ static int relay_encrypt(struct conn *c)
 		log_ssl_errors(errs, sizeof(errs));
 		conn_log(c, LOG_LVL_ERR, "TLS write failed: %s", errs);
 		conn_close(c, "TLS write error");
-		return -1;
+		return false;
 	}
 	if ((c->flags & CONN_F_BACKEND_EOF) && !buf_len(src) &&
 	    !(c->flags & CONN_F_NOTIFY_QUEUED)) {
@@ -105,7 +106,7 @@ static int relay_encrypt(struct conn *c)
 		ERR_clear_error();
 		c->flags |= CONN_F_NOTIFY_QUEUED;
 	}
-	return 0;
+	return true;
 }
 
 /* Turns finished directions into TCP half-closes; returns true when all is done. */
@@ -195,7 +196,7 @@ void relay_pump(struct conn *c)
 		splice_pump(c);
 		return;
 	}
-	if (relay_decrypt(c) < 0)
+	if (!relay_decrypt(c))
 		return;
 	if (c->flags & CONN_F_HANDOVER) {
 		switch (handover_step(c)) {
@@ -228,7 +229,7 @@ void relay_pump(struct conn *c)
 		}
 	}
 	if (c->state == CONN_RELAY) {
-		if (relay_encrypt(c) < 0)
+		if (!relay_encrypt(c))
 			return;
 		if (relay_half_close(c)) {
 			conn_close(c, "done");

@@ -186,10 +186,10 @@ int splice_send_close_notify(struct conn *c)
 }
 
 /*
- * Reads the non-data record that stopped a splice from the client. Returns 0 to go on,
- * or -1 when the connection was handed to its teardown.
+ * Reads the non-data record that stopped a splice from the client, and acts on it. It may
+ * end the connection: its caller touches @c no more.
  */
-static int splice_read_control(struct conn *c)
+static void splice_read_control(struct conn *c)
 {
 	uint8_t data[TLS_MAX_RECORD_DATA + 256];
 	char cbuf[CMSG_SPACE(sizeof(uint8_t))];
@@ -207,19 +207,19 @@ static int splice_read_control(struct conn *c)
 	n = recvmsg(c->cfd, &msg, MSG_DONTWAIT);
 	if (n < 0) {
 		if (errno == EAGAIN)
-			return 0;
+			return;
 		conn_log(c, LOG_LVL_INFO, "client record: %s", strerror(errno));
 		stats_inc(c->w, STAT_KTLS_RX_ERRORS);
 		conn_close(c,
 			   errno == EBADMSG ? "TLS record failed authentication" : "client error");
-		return -1;
+		return;
 	}
 	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
 		if (cm->cmsg_level == SOL_TLS && cm->cmsg_type == TLS_GET_RECORD_TYPE)
 			type = *CMSG_DATA(cm);
 	if (n == 0) {
 		c->sd[DIR_C2B].src_eof = true;
-		return 0;
+		return;
 	}
 	switch (type) {
 	case TLS_CT_ALERT:
@@ -227,12 +227,12 @@ static int splice_read_control(struct conn *c)
 			conn_log(c, LOG_LVL_DEBUG, "client sent close_notify");
 			stats_inc(c->w, STAT_CLOSE_NOTIFY_RX);
 			c->sd[DIR_C2B].src_eof = true;
-			return 0;
+			return;
 		}
 		conn_log(c, LOG_LVL_INFO, "client sent alert %u", n >= 2 ? data[1] : 0);
 		stats_inc(c->w, STAT_ALERTS_RX);
 		conn_close(c, "client alert");
-		return -1;
+		return;
 	case TLS_CT_HANDSHAKE:
 		if (data[0] == TLS_HS_KEY_UPDATE) {
 			/* Kernels before 6.14 cannot take new keys: end the session cleanly. */
@@ -242,28 +242,28 @@ static int splice_read_control(struct conn *c)
 				"closing (set ktls = false on the listener to keep such clients)");
 			stats_inc(c->w, STAT_KEY_UPDATE_CLOSES);
 			c->ops->shutdown(c, "key update");
-			return -1;
+			return;
 		}
 		conn_log(c, LOG_LVL_INFO, "client sent handshake message %u after the handshake",
 			 data[0]);
 		c->ops->shutdown(c, "unexpected handshake message");
-		return -1;
+		return;
 	case TLS_CT_APPDATA:
 		/* Data read this way passes through userspace; it goes on to the backend. */
 		if ((size_t)n > buf_room(&c->to_back)) {
 			conn_close(c, "no room for a record read by recvmsg");
-			return -1;
+			return;
 		}
 		memcpy(buf_wptr(&c->to_back), data, (size_t)n);
 		c->to_back.tail += (uint32_t)n;
 		c->bytes_in += (uint64_t)n;
 		stats_add(c->w, STAT_BYTES_USERSPACE, (uint64_t)n);
 		stats_add(c->w, STAT_BYTES_FROM_CLIENTS, (uint64_t)n);
-		return 0;
+		return;
 	default:
 		conn_log(c, LOG_LVL_INFO, "client sent record type %u", type);
 		conn_close(c, "unexpected record type");
-		return -1;
+		return;
 	}
 }
 

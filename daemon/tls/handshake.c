@@ -135,18 +135,23 @@ static void handshake_account(struct conn *c)
 	handshake_log_done(c, resumed, early ? c->early_bytes : 0);
 }
 
+/* What reading 0-RTT data came to. */
+enum early_read {
+	EARLY_IO,	/* OpenSSL wants I/O, or failed: SSL_get_error() tells */
+	EARLY_FINISHED, /* no more early data: the handshake goes on */
+	EARLY_FORWARD,	/* early_data_forward: send what was read now, then step again */
+	EARLY_REFUSED,	/* the connection must close, for a reason of ours (logged) */
+};
+
 /*
  * Reads 0-RTT data into c->early for as long as OpenSSL has some; it waits there until the
- * handshake completes. Returns 1 once there is no more (the handshake goes on), 2 when
- * early_data_forward wants what was read sent at once (the caller empties c->early and
- * steps again), 0 when OpenSSL wants I/O or failed (SSL_get_error() tells), -1 when the
- * connection must close for a reason of ours.
+ * handshake completes (or, with early_data_forward, goes at once).
  */
-static int handshake_read_early(struct conn *c)
+static enum early_read handshake_read_early(struct conn *c)
 {
 	if (buf_alloc(&c->early, c->lcfg->max_early_data) < 0) {
 		conn_log(c, LOG_LVL_ERR, "out of memory for early data");
-		return -1;
+		return EARLY_REFUSED;
 	}
 	for (;;) {
 		size_t n = 0;
@@ -154,7 +159,7 @@ static int handshake_read_early(struct conn *c)
 
 		if (!buf_room(&c->early)) {
 			conn_log(c, LOG_LVL_INFO, "early data exceeds max_early_data");
-			return -1;
+			return EARLY_REFUSED;
 		}
 		r = SSL_read_early_data(c->ssl, buf_wptr(&c->early), buf_room(&c->early), &n);
 		if (r == SSL_READ_EARLY_DATA_SUCCESS) {
@@ -163,16 +168,16 @@ static int handshake_read_early(struct conn *c)
 			c->bytes_in += n;
 			stats_add(c->w, STAT_BYTES_FROM_CLIENTS, n);
 			if (c->lcfg->early_data_forward)
-				return 2;
+				return EARLY_FORWARD;
 			continue;
 		}
 		if (r == SSL_READ_EARLY_DATA_FINISH) {
 			c->hs.early_reading = false;
 			if (!buf_len(&c->early))
 				buf_free(&c->early);
-			return 1;
+			return EARLY_FINISHED;
 		}
-		return 0;
+		return EARLY_IO;
 	}
 }
 
@@ -251,19 +256,20 @@ static enum lstat_id handshake_failure_reason(const struct conn *c)
  */
 enum hs_result handshake_step(struct conn *c)
 {
+	enum early_read early = EARLY_FINISHED;
 	uint64_t wr_before;
-	int ret = 1, err;
+	int ret = 0, err;
 
 	if (c->hs.early_reading) {
-		ret = handshake_read_early(c);
-		if (ret < 0) {
+		early = handshake_read_early(c);
+		if (early == EARLY_REFUSED) {
 			c->hs_fail = LSTAT_FAIL_PROTOCOL;
 			return HS_FAILED;
 		}
-		if (ret == 2)
+		if (early == EARLY_FORWARD)
 			return HS_EARLY_DATA;
 	}
-	if (ret == 1) {
+	if (early == EARLY_FINISHED) {
 		/* Only the step that completes the handshake may follow: see bio.c. */
 		wr_before = c->tio.wr.records;
 		ret = SSL_do_handshake(c->ssl);
