@@ -87,14 +87,15 @@ struct conn *conn_new(struct worker *w, int cfd, size_t listener, const struct c
 	c->listener = listener;
 	c->snap = snapshot_get(w->snap);
 	c->lcfg = &c->snap->cfg->listeners[listener];
-	c->hs.conn_id = c->id;
-	c->hs.forced_profile = -1;
-	c->app_fd = -1;
-	c->hs.worker = w->idx;
+	c->tls.hs.conn_id = c->id;
+	c->tls.hs.forced_profile = -1;
+	c->app.fd = -1;
+	c->tls.hs.worker = w->idx;
 	c->state = CONN_HANDSHAKE;
 	c->gauge = GAUGE_NONE;
 	conn_set_gauge(c, GAUGE_HANDSHAKE);
-	c->sd[0].pipe[0] = c->sd[0].pipe[1] = c->sd[1].pipe[0] = c->sd[1].pipe[1] = -1;
+	c->ktls.sd[0].pipe[0] = c->ktls.sd[0].pipe[1] = c->ktls.sd[1].pipe[0] =
+		c->ktls.sd[1].pipe[1] = -1;
 	c->started_ms = w->now_ms;
 	c->deadline_ms = w->now_ms + c->lcfg->handshake_timeout_ms;
 
@@ -135,11 +136,11 @@ static void conn_free(struct conn *c)
 		close(c->cfd);
 	if (c->bfd >= 0)
 		close(c->bfd);
-	buf_free(&c->tio.in);
-	buf_free(&c->tio.out);
-	buf_free(&c->to_back);
-	buf_free(&c->to_cli);
-	buf_free(&c->early);
+	buf_free(&c->tls.io.in);
+	buf_free(&c->tls.io.out);
+	buf_free(&c->relay.to_back);
+	buf_free(&c->relay.to_cli);
+	buf_free(&c->relay.early);
 	snapshot_put(c->snap);
 
 	if (c->prev)
@@ -175,7 +176,7 @@ void conn_op_done(struct conn *c, enum op op)
 {
 	c->inflight &= ~(1u << op);
 	if (op == OP_CSEND)
-		c->tio.out_busy = false;
+		c->tls.io.out_busy = false;
 	if (c->state == CONN_CLOSING && !c->inflight)
 		conn_free(c);
 }
@@ -224,7 +225,7 @@ void conn_flush_close(struct conn *c, const char *reason)
 	if (c->state == CONN_CLOSING || c->state == CONN_FLUSHING)
 		return;
 	c->close_reason = reason;
-	if (!buf_len(&c->tio.out) && !conn_op_pending(c, OP_CSEND)) {
+	if (!buf_len(&c->tls.io.out) && !conn_op_pending(c, OP_CSEND)) {
 		conn_close(c, reason);
 		return;
 	}

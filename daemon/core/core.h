@@ -419,6 +419,13 @@ struct conn_app_ops {
 	bool (*start_relay)(struct conn *c);
 };
 
+/*
+ * A connection. The core owns the first block (identity, lifetime, sockets, accounting);
+ * each sub-struct belongs to one module, which alone writes it: @tls to the handshake
+ * (tls/handshake.c, bio.c), @relay to the userspace relay (data/relay*.c), @ktls to the
+ * hand-over and the splice relay (data/handover.c, splice.c), @app to the handoff service
+ * (services/handoff_conn.c).
+ */
 struct conn {
 	struct worker *w;
 	const struct conn_ops *ops;
@@ -437,37 +444,50 @@ struct conn {
 	struct snapshot *snap;
 	const struct cfg_listener *lcfg;
 
-	SSL *ssl;	     /* NULL once the connection moved to kernel TLS */
-	unsigned ktls;	     /* KTLS_F_TX | KTLS_F_RX installed on cfd */
-	bool ktls_gcm;	     /* AES-GCM: bound the records per key */
-	uint64_t tx_records; /* upper bound of records the kernel sent for us */
-	struct splice_dir sd[2];
-	struct tls_io tio;  /* ciphertext from / to the client */
-	struct buf to_back; /* plaintext for the backend */
-	struct buf to_cli;  /* plaintext from the backend, to be encrypted */
-	struct buf early;   /* 0-RTT data held until the handshake completes */
-	struct hs_info hs;
-
 	uint64_t started_ms;
 	uint64_t deadline_ms;
-	uint64_t hs_start_ns;	   /* CLOCK_MONOTONIC at the first ClientHello byte; 0 before */
 	uint64_t connect_start_ns; /* at the backend connect() */
 	int gauge;		   /* enum path_gauge this connection is counted in */
-	enum lstat_id hs_fail;	   /* why the handshake failed (LSTAT_FAIL_*), set with HS_FAILED */
-	bool resumed;
-	const char *tls_version; /* OpenSSL's static strings, set when the handshake is done */
-	const char *tls_cipher;
-	char alpn[32];
-	char tls_group[24];   /* the key exchange group, e.g. "x25519"; "" if none */
-	uint64_t bytes_in;    /* plaintext client -> backend */
-	uint64_t bytes_out;   /* plaintext backend -> client */
-	uint32_t early_bytes; /* 0-RTT plaintext accepted */
-	int app_fd;	      /* handoff: the application's connection (replies go there), or -1 */
-	uint64_t app_id;      /* handoff: the request's id */
-	uint32_t app_flags;   /* handoff: the request's KTLSD_HANDOFF_F_* */
-	uint16_t app_status;  /* handoff: the reply's status when set before the close; 0: none */
+	uint64_t bytes_in;	   /* plaintext client -> backend */
+	uint64_t bytes_out;	   /* plaintext backend -> client */
 	const char *close_reason;
-	struct __kernel_timespec ticket_wait; /* client: the linked timeout of a ticket recv */
+
+	struct conn_tls {
+		SSL *ssl;	   /* NULL once the connection moved to kernel TLS */
+		struct tls_io io;  /* ciphertext from / to the client */
+		struct hs_info hs; /* what the handshake learnt and decided */
+		uint64_t start_ns; /* CLOCK_MONOTONIC at the first ClientHello byte; 0 before */
+		enum lstat_id
+			fail; /* why the handshake failed (LSTAT_FAIL_*), set with HS_FAILED */
+		bool resumed;
+		const char *version; /* OpenSSL's static strings, set when the handshake is done */
+		const char *cipher;
+		char alpn[32];
+		char group[24]; /* the key exchange group, e.g. "x25519"; "" if none */
+	} tls;
+
+	struct conn_relay {
+		struct buf to_back;   /* plaintext for the backend */
+		struct buf to_cli;    /* plaintext from the backend, to be encrypted */
+		struct buf early;     /* 0-RTT data held until the handshake completes */
+		uint32_t early_bytes; /* 0-RTT plaintext accepted */
+		struct __kernel_timespec
+			ticket_wait; /* client: the linked timeout of a ticket recv */
+	} relay;
+
+	struct conn_ktls {
+		unsigned dirs;	     /* KTLS_F_TX | KTLS_F_RX installed on cfd */
+		bool gcm;	     /* AES-GCM: bound the records per key */
+		uint64_t tx_records; /* upper bound of records the kernel sent for us */
+		struct splice_dir sd[2];
+	} ktls;
+
+	struct conn_app {
+		int fd;		 /* the application's connection (replies go there), or -1 */
+		uint64_t id;	 /* the request's id */
+		uint32_t flags;	 /* the request's KTLSD_HANDOFF_F_* */
+		uint16_t status; /* the reply's status when set before the close; 0: none */
+	} app;
 };
 
 struct conn *conn_new(struct worker *w, int cfd, size_t listener, const struct conn_ops *ops);

@@ -56,21 +56,21 @@ static int backend_put_proxy_header(struct conn *c)
 	if (getpeername(c->cfd, (struct sockaddr *)&src, &sl) < 0 ||
 	    getsockname(c->cfd, (struct sockaddr *)&dst, &dl) < 0)
 		return -errno;
-	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
+	SSL_get0_alpn_selected(c->tls.ssl, &alpn, &alpn_len);
 	info = (struct proxy_v2_info){
 		.src = (const struct sockaddr *)&src,
 		.dst = (const struct sockaddr *)&dst,
 		.alpn = (const char *)alpn,
 		.alpn_len = alpn_len,
-		.sni = c->hs.sni,
-		.version = SSL_get_version(c->ssl),
-		.cipher = SSL_get_cipher_name(c->ssl),
+		.sni = c->tls.hs.sni,
+		.version = SSL_get_version(c->tls.ssl),
+		.cipher = SSL_get_cipher_name(c->tls.ssl),
 		.early_data = (c->flags & CONN_F_EARLY_BACKEND) != 0,
 	};
-	n = proxy_v2_encode(&info, buf_wptr(&c->to_back), buf_room(&c->to_back));
+	n = proxy_v2_encode(&info, buf_wptr(&c->relay.to_back), buf_room(&c->relay.to_back));
 	if (n < 0)
 		return n;
-	c->to_back.tail += (uint32_t)n;
+	c->relay.to_back.tail += (uint32_t)n;
 	return 0;
 }
 
@@ -84,7 +84,7 @@ int backend_prepare(struct conn *c)
 	uint32_t size = c->lcfg->buffer_size;
 	int ret;
 
-	if (buf_alloc(&c->to_back, size) < 0 || buf_alloc(&c->to_cli, size) < 0) {
+	if (buf_alloc(&c->relay.to_back, size) < 0 || buf_alloc(&c->relay.to_cli, size) < 0) {
 		conn_log(c, LOG_LVL_ERR, "out of memory for relay buffers");
 		return -ENOMEM;
 	}

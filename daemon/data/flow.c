@@ -42,9 +42,9 @@ static void flow_on_cqe(struct conn *c, enum op op, int res)
 /* From conn_free(): OpenSSL's state, the secrets, the pipes. */
 static void flow_release(struct conn *c)
 {
-	SSL_free(c->ssl);
-	c->ssl = NULL;
-	OPENSSL_cleanse(c->hs.secret, sizeof(c->hs.secret));
+	SSL_free(c->tls.ssl);
+	c->tls.ssl = NULL;
+	OPENSSL_cleanse(c->tls.hs.secret, sizeof(c->tls.hs.secret));
 	splice_fini(c);
 }
 

@@ -27,30 +27,30 @@
 /** handover_begin() - at handshake completion: decide whether to move to kernel TLS. */
 void handover_begin(struct conn *c)
 {
-	const SSL_CIPHER *sc = SSL_get_current_cipher(c->ssl);
+	const SSL_CIPHER *sc = SSL_get_current_cipher(c->tls.ssl);
 	const struct ktls_cipher *ci = sc ? ktls_cipher_find(SSL_CIPHER_get_cipher_nid(sc)) : NULL;
 
 	if (!c->lcfg->ktls) {
 		stats_inc(c->w, STAT_KTLS_DISABLED);
-	} else if (!ci || !ktls_kernel_supports(SSL_version(c->ssl), ci)) {
+	} else if (!ci || !ktls_kernel_supports(SSL_version(c->tls.ssl), ci)) {
 		stats_inc(c->w, STAT_KTLS_UNSUPPORTED);
 	} else {
 		c->flags |= CONN_F_HANDOVER;
-		c->ktls_gcm = ci->nid != NID_chacha20_poly1305;
+		c->ktls.gcm = ci->nid != NID_chacha20_poly1305;
 		return;
 	}
 	stats_inc(c->w, STAT_PATH_USERSPACE);
 	conn_set_gauge(c, GAUGE_USERSPACE);
 	c->flags &= ~CONN_F_RECV_EXACT;
 	/* Nothing will need the TLS 1.3 secrets any more. */
-	OPENSSL_cleanse(c->hs.secret, sizeof(c->hs.secret));
+	OPENSSL_cleanse(c->tls.hs.secret, sizeof(c->tls.hs.secret));
 }
 
 /** handover_abandon() - stay on userspace records after all (handoff with pipelined data). */
 void handover_abandon(struct conn *c)
 {
 	c->flags &= ~(CONN_F_HANDOVER | CONN_F_RECV_EXACT);
-	OPENSSL_cleanse(c->hs.secret, sizeof(c->hs.secret));
+	OPENSSL_cleanse(c->tls.hs.secret, sizeof(c->tls.hs.secret));
 	stats_inc(c->w, STAT_PATH_USERSPACE);
 	conn_set_gauge(c, GAUGE_USERSPACE);
 }
@@ -60,7 +60,7 @@ static bool handover_tickets_pending(const struct conn *c)
 {
 	int queued = 0;
 
-	if (!c->hs.tickets)
+	if (!c->tls.hs.tickets)
 		return true;
 	if (ioctl(c->cfd, FIONREAD, &queued) < 0)
 		return false;
@@ -71,7 +71,7 @@ static bool handover_tickets_pending(const struct conn *c)
 static enum handover_result handover_stay_userspace(struct conn *c, enum stat_id why)
 {
 	c->flags &= ~(CONN_F_HANDOVER | CONN_F_RECV_EXACT);
-	OPENSSL_cleanse(c->hs.secret, sizeof(c->hs.secret));
+	OPENSSL_cleanse(c->tls.hs.secret, sizeof(c->tls.hs.secret));
 	if (why != STAT__COUNT)
 		stats_inc(c->w, why);
 	stats_inc(c->w, STAT_PATH_USERSPACE);
@@ -88,13 +88,13 @@ static enum handover_result handover_install(struct conn *c)
 	/* The pipes first: without them the connection can still stay in userspace. */
 	ret = splice_init(c);
 	if (ret == 0)
-		ret = ktls_export(c->ssl, &c->hs, bio_seq(&c->tio, KTLS_TX),
-				  bio_seq(&c->tio, KTLS_RX), &k);
+		ret = ktls_export(c->tls.ssl, &c->tls.hs, bio_seq(&c->tls.io, KTLS_TX),
+				  bio_seq(&c->tls.io, KTLS_RX), &k);
 	if (ret == 0)
 		ret = ktls_install(c->cfd, &k, &installed);
 	if (ret == 0)
 		conn_log(c, LOG_LVL_DEBUG, "kernel TLS TX+RX: %s %s, tx_seq %llu, rx_seq %llu",
-			 SSL_get_version(c->ssl), k.cipher->name,
+			 SSL_get_version(c->tls.ssl), k.cipher->name,
 			 (unsigned long long)k.seq[KTLS_TX], (unsigned long long)k.seq[KTLS_RX]);
 	ktls_keys_wipe(&k);
 	if (ret < 0) {
@@ -108,16 +108,16 @@ static enum handover_result handover_install(struct conn *c)
 		splice_fini(c);
 		return handover_stay_userspace(c, STAT_KTLS_FAILED);
 	}
-	c->ktls = installed;
+	c->ktls.dirs = installed;
 	c->flags &= ~CONN_F_HANDOVER;
 	/* The kernel ends this connection, not OpenSSL: without this, SSL_free() would take
 	 * the session for a failed one and drop it from the session cache. */
-	SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-	SSL_free(c->ssl);
-	c->ssl = NULL;
-	buf_free(&c->tio.in);
-	buf_free(&c->tio.out);
-	buf_free(&c->to_cli);
+	SSL_set_shutdown(c->tls.ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+	SSL_free(c->tls.ssl);
+	c->tls.ssl = NULL;
+	buf_free(&c->tls.io.in);
+	buf_free(&c->tls.io.out);
+	buf_free(&c->relay.to_cli);
 	stats_inc(c->w, STAT_PATH_KTLS);
 	conn_set_gauge(c, GAUGE_KTLS);
 	return HANDOVER_DONE;
@@ -133,7 +133,7 @@ static enum handover_result handover_install(struct conn *c)
  */
 enum handover_result handover_step(struct conn *c)
 {
-	struct tls_io *io = &c->tio;
+	struct tls_io *io = &c->tls.io;
 
 	if (c->flags & (CONN_F_CLIENT_EOF | CONN_F_CLIENT_TCP_EOF))
 		return handover_stay_userspace(c, STAT__COUNT); /* the client is done sending */
@@ -157,7 +157,7 @@ enum handover_result handover_step(struct conn *c)
 		relay_arm_client_recv(c);
 		return HANDOVER_WAIT;
 	}
-	if (SSL_pending(c->ssl))
+	if (SSL_pending(c->tls.ssl))
 		return HANDOVER_WAIT;
 	return handover_install(c);
 }

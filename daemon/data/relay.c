@@ -30,7 +30,7 @@
 /* Client records into to_back. Return: false if @c was closed (a TLS error). */
 static bool relay_decrypt(struct conn *c)
 {
-	struct buf *b = &c->to_back;
+	struct buf *b = &c->relay.to_back;
 
 	if (!conn_op_pending(c, OP_BSEND))
 		buf_compact(b);
@@ -38,14 +38,14 @@ static bool relay_decrypt(struct conn *c)
 		size_t n = 0;
 		int err;
 
-		if (SSL_read_ex(c->ssl, buf_wptr(b), buf_room(b), &n)) {
+		if (SSL_read_ex(c->tls.ssl, buf_wptr(b), buf_room(b), &n)) {
 			b->tail += (uint32_t)n;
 			c->bytes_in += n;
 			stats_add(c->w, STAT_BYTES_USERSPACE, n);
 			stats_add(c->w, STAT_BYTES_FROM_CLIENTS, n);
 			continue;
 		}
-		err = SSL_get_error(c->ssl, 0);
+		err = SSL_get_error(c->tls.ssl, 0);
 		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
 			break;
 		if (err == SSL_ERROR_ZERO_RETURN) {
@@ -67,15 +67,15 @@ static bool relay_decrypt(struct conn *c)
 /* to_cli into client records. Return: false if @c was closed (a TLS error). */
 static bool relay_encrypt(struct conn *c)
 {
-	struct buf *src = &c->to_cli;
-	struct buf *out = &c->tio.out;
+	struct buf *src = &c->relay.to_cli;
+	struct buf *out = &c->tls.io.out;
 
 	while (buf_len(src) && !(c->flags & CONN_F_NOTIFY_QUEUED)) {
 		uint32_t n = buf_len(src) < TLS_MAX_PLAIN ? buf_len(src) : TLS_MAX_PLAIN;
 		uint32_t room;
 		size_t written = 0;
 
-		if (!c->tio.out_busy)
+		if (!c->tls.io.out_busy)
 			buf_compact(out);
 		room = buf_room(out);
 		/* Only whole records go to the BIO, so OpenSSL never holds a partial write. */
@@ -83,14 +83,14 @@ static bool relay_encrypt(struct conn *c)
 			break;
 		if (n > room - TLS_RECORD_OVERHEAD)
 			n = room - TLS_RECORD_OVERHEAD;
-		if (SSL_write_ex(c->ssl, buf_rptr(src), n, &written)) {
+		if (SSL_write_ex(c->tls.ssl, buf_rptr(src), n, &written)) {
 			buf_consume(src, (uint32_t)written);
 			c->bytes_out += written;
 			stats_add(c->w, STAT_BYTES_USERSPACE, written);
 			stats_add(c->w, STAT_BYTES_TO_CLIENTS, written);
 			continue;
 		}
-		if (SSL_get_error(c->ssl, 0) == SSL_ERROR_WANT_WRITE)
+		if (SSL_get_error(c->tls.ssl, 0) == SSL_ERROR_WANT_WRITE)
 			break;
 		char errs[512];
 
@@ -102,7 +102,7 @@ static bool relay_encrypt(struct conn *c)
 	if ((c->flags & CONN_F_BACKEND_EOF) && !buf_len(src) &&
 	    !(c->flags & CONN_F_NOTIFY_QUEUED)) {
 		/* 0 means "sent, not yet received": exactly the half-close we want. */
-		SSL_shutdown(c->ssl);
+		SSL_shutdown(c->tls.ssl);
 		ERR_clear_error();
 		c->flags |= CONN_F_NOTIFY_QUEUED;
 	}
@@ -113,13 +113,13 @@ static bool relay_encrypt(struct conn *c)
 static bool relay_half_close(struct conn *c)
 {
 	if ((c->flags & CONN_F_CLIENT_EOF) && !(c->flags & CONN_F_BACKEND_SHUT) &&
-	    !buf_len(&c->to_back) && !conn_op_pending(c, OP_BSEND)) {
+	    !buf_len(&c->relay.to_back) && !conn_op_pending(c, OP_BSEND)) {
 		if (shutdown(c->bfd, SHUT_WR) < 0 && errno != ENOTCONN)
 			conn_log(c, LOG_LVL_DEBUG, "backend shutdown: %s", strerror(errno));
 		c->flags |= CONN_F_BACKEND_SHUT;
 	}
 	if ((c->flags & CONN_F_NOTIFY_QUEUED) && !(c->flags & CONN_F_CLIENT_SHUT) &&
-	    !buf_len(&c->tio.out) && !conn_op_pending(c, OP_CSEND)) {
+	    !buf_len(&c->tls.io.out) && !conn_op_pending(c, OP_CSEND)) {
 		if (shutdown(c->cfd, SHUT_WR) < 0 && errno != ENOTCONN)
 			conn_log(c, LOG_LVL_DEBUG, "client shutdown: %s", strerror(errno));
 		c->flags |= CONN_F_CLIENT_SHUT;
@@ -136,12 +136,12 @@ static void relay_arm_client(struct conn *c)
 static void relay_arm_backend(struct conn *c)
 {
 	if (!(c->flags & CONN_F_BACKEND_EOF) && !conn_op_pending(c, OP_BRECV)) {
-		buf_compact(&c->to_cli);
-		if (buf_room(&c->to_cli))
-			relay_arm(c, OP_BRECV, c->bfd, &c->to_cli, true, 0);
+		buf_compact(&c->relay.to_cli);
+		if (buf_room(&c->relay.to_cli))
+			relay_arm(c, OP_BRECV, c->bfd, &c->relay.to_cli, true, 0);
 	}
-	if (c->state == CONN_RELAY && buf_len(&c->to_back) && !conn_op_pending(c, OP_BSEND))
-		relay_arm(c, OP_BSEND, c->bfd, &c->to_back, false, 0);
+	if (c->state == CONN_RELAY && buf_len(&c->relay.to_back) && !conn_op_pending(c, OP_BSEND))
+		relay_arm(c, OP_BSEND, c->bfd, &c->relay.to_back, false, 0);
 }
 
 /**
@@ -150,7 +150,7 @@ static void relay_arm_backend(struct conn *c)
  */
 void relay_shutdown(struct conn *c, const char *reason)
 {
-	if (c->ktls & KTLS_F_TX) {
+	if (c->ktls.dirs & KTLS_F_TX) {
 		int ret = splice_send_close_notify(c);
 
 		if (ret < 0)
@@ -159,7 +159,7 @@ void relay_shutdown(struct conn *c, const char *reason)
 		return;
 	}
 	if (!(c->flags & CONN_F_NOTIFY_QUEUED)) {
-		SSL_shutdown(c->ssl);
+		SSL_shutdown(c->tls.ssl);
 		ERR_clear_error();
 		c->flags |= CONN_F_NOTIFY_QUEUED;
 	}
@@ -176,7 +176,7 @@ void relay_pump(struct conn *c)
 	case CONN_CLOSING:
 		return;
 	case CONN_FLUSHING:
-		if (!buf_len(&c->tio.out) && !conn_op_pending(c, OP_CSEND)) {
+		if (!buf_len(&c->tls.io.out) && !conn_op_pending(c, OP_CSEND)) {
 			conn_close(c, c->close_reason);
 			return;
 		}
@@ -184,15 +184,15 @@ void relay_pump(struct conn *c)
 		return;
 	case CONN_HANDSHAKE:
 		relay_arm_client(c);
-		if ((c->flags & CONN_F_BACKEND_UP) && buf_len(&c->to_back) &&
+		if ((c->flags & CONN_F_BACKEND_UP) && buf_len(&c->relay.to_back) &&
 		    !conn_op_pending(c, OP_BSEND))
-			relay_arm(c, OP_BSEND, c->bfd, &c->to_back, false, 0);
+			relay_arm(c, OP_BSEND, c->bfd, &c->relay.to_back, false, 0);
 		return;
 	case CONN_CONNECTING:
 	case CONN_RELAY:
 		break;
 	}
-	if (c->ktls) {
+	if (c->ktls.dirs) {
 		splice_pump(c);
 		return;
 	}
@@ -209,16 +209,16 @@ void relay_pump(struct conn *c)
 			return;
 		case HANDOVER_WAIT:
 			/* A handoff has no backend to drain to_back into yet: relay instead. */
-			if (c->app_ops && c->bfd < 0 && buf_len(&c->to_back)) {
+			if (c->app_ops && c->bfd < 0 && buf_len(&c->relay.to_back)) {
 				handover_abandon(c);
 				if (c->app_ops->start_relay(c))
 					relay_pump(c);
 				return;
 			}
 			/* Only the backend may move meanwhile, to make room in to_back. */
-			if (c->state == CONN_RELAY && buf_len(&c->to_back) &&
+			if (c->state == CONN_RELAY && buf_len(&c->relay.to_back) &&
 			    !conn_op_pending(c, OP_BSEND))
-				relay_arm(c, OP_BSEND, c->bfd, &c->to_back, false, 0);
+				relay_arm(c, OP_BSEND, c->bfd, &c->relay.to_back, false, 0);
 			return;
 		case HANDOVER_CLOSED:
 			return;
@@ -242,26 +242,26 @@ void relay_pump(struct conn *c)
 }
 
 /*
- * 0-RTT data in c->early joins the backend buffer, behind the PROXY header (config.c keeps
+ * 0-RTT data in c->relay.early joins the backend buffer, behind the PROXY header (config.c keeps
  * max_early_data and the header within buffer_size). @keep: more may follow (forwarding
  * during the handshake), so the buffer stays allocated. Return: 0 or -ENOSPC (logged).
  */
 static int relay_move_early(struct conn *c, bool keep)
 {
-	uint32_t n = buf_len(&c->early);
+	uint32_t n = buf_len(&c->relay.early);
 
-	if (!c->early.data)
+	if (!c->relay.early.data)
 		return 0;
-	if (n > buf_room(&c->to_back)) {
+	if (n > buf_room(&c->relay.to_back)) {
 		conn_log(c, LOG_LVL_ERR, "early data does not fit the backend buffer");
 		return -ENOSPC;
 	}
-	memcpy(buf_wptr(&c->to_back), buf_rptr(&c->early), n);
-	c->to_back.tail += n;
+	memcpy(buf_wptr(&c->relay.to_back), buf_rptr(&c->relay.early), n);
+	c->relay.to_back.tail += n;
 	if (keep)
-		c->early.head = c->early.tail = 0;
+		c->relay.early.head = c->relay.early.tail = 0;
 	else
-		buf_free(&c->early);
+		buf_free(&c->relay.early);
 	return 0;
 }
 
@@ -287,7 +287,7 @@ static enum hs_result relay_handshake_step(struct conn *c)
 
 	while ((r = handshake_step(c)) == HS_EARLY_DATA) {
 		if (relay_forward_early(c) < 0) {
-			c->hs_fail = LSTAT_FAIL_PROTOCOL;
+			c->tls.fail = LSTAT_FAIL_PROTOCOL;
 			return HS_FAILED;
 		}
 	}
@@ -303,7 +303,7 @@ static bool relay_handshake(struct conn *c)
 	case HS_DONE:
 		stats_inc(c->w, STAT_HANDSHAKES);
 		stats_hist_observe(&c->w->stats, HIST_HANDSHAKE,
-				   now_monotonic_ns() - c->hs_start_ns);
+				   now_monotonic_ns() - c->tls.start_ns);
 		if (c->app_ops)
 			return c->app_ops->on_handshake(c);
 		if (c->flags & CONN_F_EARLY_BACKEND) {
@@ -329,7 +329,7 @@ static bool relay_handshake(struct conn *c)
 		return true;
 	case HS_FAILED:
 	default:
-		conn_count_hs_failure(c, c->hs_fail);
+		conn_count_hs_failure(c, c->tls.fail);
 		conn_flush_close(c, "handshake failed");
 		return false;
 	}
@@ -338,7 +338,7 @@ static bool relay_handshake(struct conn *c)
 /** relay_start_client() - a client-role connection speaks first: its ClientHello. */
 void relay_start_client(struct conn *c)
 {
-	c->hs_start_ns = now_monotonic_ns();
+	c->tls.start_ns = now_monotonic_ns();
 	if (relay_handshake(c))
 		relay_pump(c);
 }
@@ -355,19 +355,19 @@ void relay_on_client_recv(struct conn *c, int res)
 	if (res < 0) {
 		conn_log(c, LOG_LVL_DEBUG, "client recv: %s", strerror(-res));
 		if (c->state == CONN_HANDSHAKE) {
-			c->hs_fail = LSTAT_FAIL_CLOSED;
+			c->tls.fail = LSTAT_FAIL_CLOSED;
 			conn_count_hs_failure(c, LSTAT_FAIL_CLOSED);
 		}
-		conn_close(c, c->hs.client ? "server reset" : "client reset");
+		conn_close(c, c->tls.hs.client ? "server reset" : "client reset");
 		return;
 	}
 	if (res == 0) {
 		c->flags |= CONN_F_CLIENT_TCP_EOF;
-		c->tio.in_eof = true;
+		c->tls.io.in_eof = true;
 	} else {
-		c->tio.in.tail += (uint32_t)res;
-		if (!c->hs_start_ns)
-			c->hs_start_ns = now_monotonic_ns();
+		c->tls.io.in.tail += (uint32_t)res;
+		if (!c->tls.start_ns)
+			c->tls.start_ns = now_monotonic_ns();
 	}
 	if (c->state == CONN_HANDSHAKE) {
 		if (!relay_handshake(c))
@@ -386,7 +386,7 @@ void relay_on_client_send(struct conn *c, int res)
 		conn_close(c, "client reset");
 		return;
 	}
-	buf_consume(&c->tio.out, (uint32_t)res);
+	buf_consume(&c->tls.io.out, (uint32_t)res);
 	if (c->state == CONN_RELAY)
 		c->deadline_ms = c->w->now_ms + c->lcfg->idle_timeout_ms;
 	relay_pump(c);
@@ -404,7 +404,7 @@ void relay_on_backend_recv(struct conn *c, int res)
 	if (res == 0)
 		c->flags |= CONN_F_BACKEND_EOF;
 	else
-		c->to_cli.tail += (uint32_t)res;
+		c->relay.to_cli.tail += (uint32_t)res;
 	c->deadline_ms = c->w->now_ms + c->lcfg->idle_timeout_ms;
 	relay_pump(c);
 }
@@ -418,7 +418,7 @@ void relay_on_backend_send(struct conn *c, int res)
 		relay_shutdown(c, "backend reset");
 		return;
 	}
-	buf_consume(&c->to_back, (uint32_t)res);
+	buf_consume(&c->relay.to_back, (uint32_t)res);
 	if (c->state == CONN_RELAY)
 		c->deadline_ms = c->w->now_ms + c->lcfg->idle_timeout_ms;
 	relay_pump(c);

@@ -46,13 +46,13 @@ static void relay_arm_ticket_recv(struct conn *c, uint32_t len)
 	/* Both entries must go in one submission: a link cannot span two. */
 	if (io_uring_sq_space_left(&c->w->ring) < 2)
 		io_uring_submit(&c->w->ring);
-	recv = relay_arm(c, OP_CRECV, c->cfd, &c->tio.in, true, len);
+	recv = relay_arm(c, OP_CRECV, c->cfd, &c->tls.io.in, true, len);
 	if (!recv || !(timeout = io_uring_get_sqe(&c->w->ring)))
 		return; /* no room: the recv waits without a limit, like any other */
-	c->ticket_wait.tv_sec = ms / 1000;
-	c->ticket_wait.tv_nsec = (long long)(ms % 1000) * 1000000;
+	c->relay.ticket_wait.tv_sec = ms / 1000;
+	c->relay.ticket_wait.tv_nsec = (long long)(ms % 1000) * 1000000;
 	recv->flags |= IOSQE_IO_LINK;
-	io_uring_prep_link_timeout(timeout, &c->ticket_wait, 0);
+	io_uring_prep_link_timeout(timeout, &c->relay.ticket_wait, 0);
 	io_uring_sqe_set_data64(timeout, ud_pack(OP_NONE, 0, 0));
 }
 
@@ -63,7 +63,7 @@ static void relay_arm_ticket_recv(struct conn *c, uint32_t len)
  */
 void relay_arm_client_recv(struct conn *c)
 {
-	struct tls_io *io = &c->tio;
+	struct tls_io *io = &c->tls.io;
 	uint32_t len = 0;
 
 	if ((c->flags & (CONN_F_CLIENT_EOF | CONN_F_CLIENT_TCP_EOF)) ||
@@ -89,7 +89,7 @@ void relay_arm_client_recv(struct conn *c)
 /** relay_arm_client_send() - send what waits in tio.out, unless a send is in flight. */
 void relay_arm_client_send(struct conn *c)
 {
-	struct tls_io *io = &c->tio;
+	struct tls_io *io = &c->tls.io;
 
 	if (c->state != CONN_CLOSING && buf_len(&io->out) && !conn_op_pending(c, OP_CSEND)) {
 		relay_arm(c, OP_CSEND, c->cfd, &io->out, false, 0);

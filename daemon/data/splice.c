@@ -69,7 +69,7 @@ static int splice_dst(const struct conn *c, int d)
 int splice_init(struct conn *c)
 {
 	for (int d = 0; d < 2; d++) {
-		struct splice_dir *sd = &c->sd[d];
+		struct splice_dir *sd = &c->ktls.sd[d];
 
 		if (pipe2(sd->pipe, O_CLOEXEC) < 0) {
 			int err = -errno;
@@ -94,9 +94,9 @@ void splice_fini(struct conn *c)
 {
 	for (int d = 0; d < 2; d++)
 		for (int i = 0; i < 2; i++)
-			if (c->sd[d].pipe[i] >= 0) {
-				close(c->sd[d].pipe[i]);
-				c->sd[d].pipe[i] = -1;
+			if (c->ktls.sd[d].pipe[i] >= 0) {
+				close(c->ktls.sd[d].pipe[i]);
+				c->ktls.sd[d].pipe[i] = -1;
 			}
 }
 
@@ -118,7 +118,7 @@ static struct io_uring_sqe *splice_sqe(struct conn *c, enum op op)
  */
 static int splice_arm_in(struct conn *c, int d)
 {
-	struct splice_dir *sd = &c->sd[d];
+	struct splice_dir *sd = &c->ktls.sd[d];
 	const struct splice_dir_ops *o = &splice_ops[d];
 	struct io_uring_sqe *poll, *spl;
 
@@ -140,7 +140,7 @@ static int splice_arm_in(struct conn *c, int d)
 
 static int splice_arm_out(struct conn *c, int d)
 {
-	struct splice_dir *sd = &c->sd[d];
+	struct splice_dir *sd = &c->ktls.sd[d];
 	struct io_uring_sqe *sqe = splice_sqe(c, splice_ops[d].out);
 
 	if (!sqe)
@@ -218,7 +218,7 @@ static void splice_read_control(struct conn *c)
 		if (cm->cmsg_level == SOL_TLS && cm->cmsg_type == TLS_GET_RECORD_TYPE)
 			type = *CMSG_DATA(cm);
 	if (n == 0) {
-		c->sd[DIR_C2B].src_eof = true;
+		c->ktls.sd[DIR_C2B].src_eof = true;
 		return;
 	}
 	switch (type) {
@@ -226,7 +226,7 @@ static void splice_read_control(struct conn *c)
 		if (n >= 2 && data[1] == TLS_ALERT_CLOSE) {
 			conn_log(c, LOG_LVL_DEBUG, "client sent close_notify");
 			stats_inc(c->w, STAT_CLOSE_NOTIFY_RX);
-			c->sd[DIR_C2B].src_eof = true;
+			c->ktls.sd[DIR_C2B].src_eof = true;
 			return;
 		}
 		conn_log(c, LOG_LVL_INFO, "client sent alert %u", n >= 2 ? data[1] : 0);
@@ -250,12 +250,12 @@ static void splice_read_control(struct conn *c)
 		return;
 	case TLS_CT_APPDATA:
 		/* Data read this way passes through userspace; it goes on to the backend. */
-		if ((size_t)n > buf_room(&c->to_back)) {
+		if ((size_t)n > buf_room(&c->relay.to_back)) {
 			conn_close(c, "no room for a record read by recvmsg");
 			return;
 		}
-		memcpy(buf_wptr(&c->to_back), data, (size_t)n);
-		c->to_back.tail += (uint32_t)n;
+		memcpy(buf_wptr(&c->relay.to_back), data, (size_t)n);
+		c->relay.to_back.tail += (uint32_t)n;
 		c->bytes_in += (uint64_t)n;
 		stats_add(c->w, STAT_BYTES_USERSPACE, (uint64_t)n);
 		stats_add(c->w, STAT_BYTES_FROM_CLIENTS, (uint64_t)n);
@@ -270,9 +270,9 @@ static void splice_read_control(struct conn *c)
 /* Half-closes finished directions; returns true once both are done. */
 static bool splice_half_close(struct conn *c)
 {
-	struct splice_dir *up = &c->sd[DIR_C2B], *down = &c->sd[DIR_B2C];
+	struct splice_dir *up = &c->ktls.sd[DIR_C2B], *down = &c->ktls.sd[DIR_B2C];
 
-	if (up->src_eof && !up->dst_shut && !up->pending && !buf_len(&c->to_back) &&
+	if (up->src_eof && !up->dst_shut && !up->pending && !buf_len(&c->relay.to_back) &&
 	    !conn_op_pending(c, OP_C2B_OUT) && !conn_op_pending(c, OP_BSEND)) {
 		if (shutdown(c->bfd, SHUT_WR) < 0 && errno != ENOTCONN)
 			conn_log(c, LOG_LVL_DEBUG, "backend shutdown: %s", strerror(errno));
@@ -301,28 +301,28 @@ void splice_pump(struct conn *c)
 		return;
 	}
 	/* Plaintext OpenSSL decrypted before the switch (and a PROXY header) goes first. */
-	if (buf_len(&c->to_back) && c->state == CONN_RELAY && !conn_op_pending(c, OP_BSEND)) {
+	if (buf_len(&c->relay.to_back) && c->state == CONN_RELAY && !conn_op_pending(c, OP_BSEND)) {
 		struct io_uring_sqe *sqe = worker_get_sqe(c->w);
 
 		if (!sqe) {
 			conn_close(c, "submission queue unavailable");
 			return;
 		}
-		io_uring_prep_send(sqe, c->bfd, buf_rptr(&c->to_back), buf_len(&c->to_back),
-				   MSG_NOSIGNAL);
+		io_uring_prep_send(sqe, c->bfd, buf_rptr(&c->relay.to_back),
+				   buf_len(&c->relay.to_back), MSG_NOSIGNAL);
 		io_uring_sqe_set_data64(sqe, ud_pack(OP_BSEND, c->gen, c->slot));
 		c->inflight |= 1u << OP_BSEND;
 	}
 	if (c->state != CONN_RELAY)
 		return;
 	for (int d = 0; d < 2; d++) {
-		struct splice_dir *sd = &c->sd[d];
+		struct splice_dir *sd = &c->ktls.sd[d];
 		const struct splice_dir_ops *o = &splice_ops[d];
 		bool in_busy = conn_op_pending(c, o->poll_in) || conn_op_pending(c, o->in);
 		bool out_busy = conn_op_pending(c, o->out) || conn_op_pending(c, o->poll_out);
 
 		if (!sd->src_eof && !in_busy && sd->pending < sd->cap &&
-		    (d == DIR_B2C || !buf_len(&c->to_back)) && splice_arm_in(c, d) < 0)
+		    (d == DIR_B2C || !buf_len(&c->relay.to_back)) && splice_arm_in(c, d) < 0)
 			return;
 		/*
 		 * While the source streams, let the pipe collect several records before
@@ -337,7 +337,7 @@ void splice_pump(struct conn *c)
 
 static void splice_on_in(struct conn *c, int d, int res)
 {
-	struct splice_dir *sd = &c->sd[d];
+	struct splice_dir *sd = &c->ktls.sd[d];
 
 	if (res > 0) {
 		sd->pending += (uint32_t)res;
@@ -392,15 +392,15 @@ static void splice_on_in(struct conn *c, int d, int res)
 
 static void splice_on_out(struct conn *c, int d, int res)
 {
-	struct splice_dir *sd = &c->sd[d];
+	struct splice_dir *sd = &c->ktls.sd[d];
 
 	if (res > 0) {
 		sd->pending -= (uint32_t)res;
 		c->deadline_ms = c->w->now_ms + c->lcfg->idle_timeout_ms;
 		if (d == DIR_B2C) {
 			/* An upper bound: one splice makes at most a record per 16 KiB + 1. */
-			c->tx_records += (uint64_t)res / TLS_MAX_RECORD_DATA + 1;
-			if (c->ktls_gcm && c->tx_records >= KTLS_GCM_RECORD_LIMIT) {
+			c->ktls.tx_records += (uint64_t)res / TLS_MAX_RECORD_DATA + 1;
+			if (c->ktls.gcm && c->ktls.tx_records >= KTLS_GCM_RECORD_LIMIT) {
 				conn_log(c, LOG_LVL_INFO,
 					 "record limit of the key reached: closing");
 				stats_inc(c->w, STAT_RECORD_LIMIT_CLOSES);

@@ -74,31 +74,31 @@ void handoff_post(struct worker *w, struct handoff_job *job)
 /* Sends a reply, with @fd attached if >= 0. Return: 0 or -errno. */
 static int handoff_send(struct conn *c, struct ktlsd_handoff_reply *r, int fd)
 {
-	r->id = c->app_id;
+	r->id = c->app.id;
 	c->flags |= CONN_F_REPLIED;
-	return handoff_send_reply(c->app_fd, r, fd);
+	return handoff_send_reply(c->app.fd, r, fd);
 }
 
 /* The reply's TLS fields, taken while the SSL object still exists. */
 static void handoff_fill(struct conn *c, struct ktlsd_handoff_reply *r)
 {
 	memset(r, 0, sizeof(*r));
-	if (c->tls_version) /* the handshake is done (handshake.c noted what it chose) */
-		r->tls_version = !strcmp(c->tls_version, "TLSv1.3") ? 0x0304 : 0x0303;
-	snprintf(r->group, sizeof(r->group), "%s", c->tls_group);
-	snprintf(r->cipher, sizeof(r->cipher), "%s", c->tls_cipher ? c->tls_cipher : "");
-	snprintf(r->alpn, sizeof(r->alpn), "%s", c->alpn);
-	snprintf(r->sni, sizeof(r->sni), "%s", c->hs.sni);
-	if (c->resumed)
+	if (c->tls.version) /* the handshake is done (handshake.c noted what it chose) */
+		r->tls_version = !strcmp(c->tls.version, "TLSv1.3") ? 0x0304 : 0x0303;
+	snprintf(r->group, sizeof(r->group), "%s", c->tls.group);
+	snprintf(r->cipher, sizeof(r->cipher), "%s", c->tls.cipher ? c->tls.cipher : "");
+	snprintf(r->alpn, sizeof(r->alpn), "%s", c->tls.alpn);
+	snprintf(r->sni, sizeof(r->sni), "%s", c->tls.hs.sni);
+	if (c->tls.resumed)
 		r->flags |= KTLSD_HANDOFF_R_RESUMED;
-	if (c->hs.client) {
-		r->verify_result = (int32_t)c->hs.verify_result;
-		snprintf(r->peer_subject, sizeof(r->peer_subject), "%s", c->hs.peer_subject);
-		if (c->tls_version && c->hs.verify_result == X509_V_OK)
+	if (c->tls.hs.client) {
+		r->verify_result = (int32_t)c->tls.hs.verify_result;
+		snprintf(r->peer_subject, sizeof(r->peer_subject), "%s", c->tls.hs.peer_subject);
+		if (c->tls.version && c->tls.hs.verify_result == X509_V_OK)
 			r->flags |= KTLSD_HANDOFF_R_VERIFIED;
 	}
-	if (c->hs_start_ns)
-		r->handshake_us = (uint32_t)((now_monotonic_ns() - c->hs_start_ns) / 1000);
+	if (c->tls.start_ns)
+		r->handshake_us = (uint32_t)((now_monotonic_ns() - c->tls.start_ns) / 1000);
 }
 
 /* Stop watching the application's connection: the reply is out. */
@@ -138,19 +138,19 @@ void handoff_adopt(struct worker *w, struct handoff_job *job)
 	stats_inc(w, job->pooled ? STAT_POOL_REFILLS : STAT_HANDOFF_REQUESTS);
 	c->flags |= CONN_F_HANDOFF;
 	c->app_ops = &handoff_app_ops;
-	c->app_fd = job->app_fd;
-	c->app_id = job->id;
-	c->app_flags = job->flags;
+	c->app.fd = job->app_fd;
+	c->app.id = job->id;
+	c->app.flags = job->flags;
 	if (job->op == KTLSD_HANDOFF_CLIENT) {
-		c->hs.client = true;
-		c->hs.verify_optional = job->flags & KTLSD_HANDOFF_F_VERIFY_OPTIONAL;
-		snprintf(c->hs.sni, sizeof(c->hs.sni), "%s", job->host);
-		client_cache_key(&c->hs, job->host, job->port, job->alpn);
+		c->tls.hs.client = true;
+		c->tls.hs.verify_optional = job->flags & KTLSD_HANDOFF_F_VERIFY_OPTIONAL;
+		snprintf(c->tls.hs.sni, sizeof(c->tls.hs.sni), "%s", job->host);
+		client_cache_key(&c->tls.hs, job->host, job->port, job->alpn);
 	} else {
-		c->hs.forced_profile = job->profile;
+		c->tls.hs.forced_profile = job->profile;
 	}
-	memcpy(c->hs.alpn_wire, job->alpn_wire, job->alpn_wire_len);
-	c->hs.alpn_wire_len = job->alpn_wire_len;
+	memcpy(c->tls.hs.alpn_wire, job->alpn_wire, job->alpn_wire_len);
+	c->tls.hs.alpn_wire_len = job->alpn_wire_len;
 	if (job->timeout_ms)
 		c->deadline_ms = w->now_ms + job->timeout_ms;
 	free(job);
@@ -161,11 +161,11 @@ void handoff_adopt(struct worker *w, struct handoff_job *job)
 	/* An application that goes away cancels its handshake. */
 	sqe = worker_get_sqe(w);
 	if (sqe) {
-		io_uring_prep_poll_add(sqe, c->app_fd, POLLRDHUP);
+		io_uring_prep_poll_add(sqe, c->app.fd, POLLRDHUP);
 		io_uring_sqe_set_data64(sqe, ud_pack(OP_APP_HUP, c->gen, c->slot));
 		c->inflight |= 1u << OP_APP_HUP;
 	}
-	if (c->hs.client)
+	if (c->tls.hs.client)
 		relay_start_client(c);
 	else
 		relay_pump(c);
@@ -181,8 +181,8 @@ static bool handoff_start_relay(struct conn *c)
 	struct ktlsd_handoff_reply r;
 	int sp[2];
 
-	if (c->app_flags & KTLSD_HANDOFF_F_REQUIRE_KTLS) {
-		c->app_status = KTLSD_HANDOFF_E_NO_KTLS;
+	if (c->app.flags & KTLSD_HANDOFF_F_REQUIRE_KTLS) {
+		c->app.status = KTLSD_HANDOFF_E_NO_KTLS;
 		conn_close(c, "no kernel TLS for this connection (required)");
 		return false;
 	}
@@ -227,7 +227,7 @@ static bool handoff_on_handshake(struct conn *c)
 	if (!(c->flags & CONN_F_HANDOVER))
 		return handoff_start_relay(c);
 	/* relay_pump() drives the switch; handoff_return_ktls() ends it. */
-	if (c->hs.client && SSL_version(c->ssl) == TLS1_3_VERSION &&
+	if (c->tls.hs.client && SSL_version(c->tls.ssl) == TLS1_3_VERSION &&
 	    c->snap->cfg->client_ticket_wait_ms)
 		c->flags |= CONN_F_TICKET_WAIT;
 	c->state = CONN_RELAY;
@@ -241,8 +241,8 @@ static void handoff_return_ktls(struct conn *c)
 	struct ktlsd_handoff_reply r;
 
 	handoff_fill(c, &r);
-	r.flags |= (c->ktls & KTLS_F_TX ? KTLSD_HANDOFF_R_KTLS_TX : 0) |
-		   (c->ktls & KTLS_F_RX ? KTLSD_HANDOFF_R_KTLS_RX : 0);
+	r.flags |= (c->ktls.dirs & KTLS_F_TX ? KTLSD_HANDOFF_R_KTLS_TX : 0) |
+		   (c->ktls.dirs & KTLS_F_RX ? KTLSD_HANDOFF_R_KTLS_RX : 0);
 	if (handoff_send(c, &r, c->cfd) == 0)
 		stats_inc(c->w, STAT_HANDOFF_KTLS);
 	handoff_unwatch(c);
@@ -266,28 +266,29 @@ static void handoff_conn_free(struct conn *c)
 	struct ktlsd_handoff_reply r;
 	const char *why = c->close_reason ? c->close_reason : "closed";
 
-	if (c->app_fd < 0)
+	if (c->app.fd < 0)
 		return;
 	if (!(c->flags & CONN_F_REPLIED)) {
 		handoff_fill(c, &r);
-		if (c->app_status)
-			r.status = c->app_status;
+		if (c->app.status)
+			r.status = c->app.status;
 		else if (c->flags & CONN_F_TIMED_OUT)
 			r.status = KTLSD_HANDOFF_E_TIMEOUT;
-		else if (c->hs_fail == LSTAT_FAIL_VERIFY)
+		else if (c->tls.fail == LSTAT_FAIL_VERIFY)
 			r.status = KTLSD_HANDOFF_E_VERIFY;
-		else if (c->hs_fail)
+		else if (c->tls.fail)
 			r.status = KTLSD_HANDOFF_E_HANDSHAKE;
 		else
 			r.status = KTLSD_HANDOFF_E_INTERNAL;
-		if (c->hs_fail == LSTAT_FAIL_VERIFY)
+		if (c->tls.fail == LSTAT_FAIL_VERIFY)
 			snprintf(r.message, sizeof(r.message), "certificate verify failed: %s",
-				 X509_verify_cert_error_string(c->hs.verify_result));
+				 X509_verify_cert_error_string(c->tls.hs.verify_result));
 		else
 			snprintf(r.message, sizeof(r.message), "%s%s%s", why,
-				 c->hs_fail ? ": " : "", c->hs_fail ? lstats_name(c->hs_fail) : "");
+				 c->tls.fail ? ": " : "",
+				 c->tls.fail ? lstats_name(c->tls.fail) : "");
 		handoff_send(c, &r, -1);
 	}
-	close(c->app_fd);
-	c->app_fd = -1;
+	close(c->app.fd);
+	c->app.fd = -1;
 }

@@ -26,20 +26,20 @@ int handshake_begin(struct conn *c)
 	uint32_t size = c->lcfg->buffer_size > HS_MIN_BUF ? c->lcfg->buffer_size : HS_MIN_BUF;
 	BIO *bio;
 
-	if (buf_alloc(&c->tio.in, size) < 0 || buf_alloc(&c->tio.out, size) < 0) {
+	if (buf_alloc(&c->tls.io.in, size) < 0 || buf_alloc(&c->tls.io.out, size) < 0) {
 		conn_log(c, LOG_LVL_ERR, "out of memory for buffers");
 		return -ENOMEM;
 	}
-	c->ssl = c->hs.client ? client_new_ssl(c->snap, &c->hs)
-			      : tlsprof_new_ssl(c->snap, c->lcfg, &c->hs);
-	if (!c->ssl)
+	c->tls.ssl = c->tls.hs.client ? client_new_ssl(c->snap, &c->tls.hs)
+				      : tlsprof_new_ssl(c->snap, c->lcfg, &c->tls.hs);
+	if (!c->tls.ssl)
 		return -ENOMEM;
-	bio = bio_new_tls_io(&c->tio);
+	bio = bio_new_tls_io(&c->tls.io);
 	if (!bio) {
 		conn_log(c, LOG_LVL_ERR, "out of memory for BIO");
 		return -ENOMEM;
 	}
-	SSL_set_bio(c->ssl, bio, bio); /* one reference, owned by the SSL */
+	SSL_set_bio(c->tls.ssl, bio, bio); /* one reference, owned by the SSL */
 	return 0;
 }
 
@@ -51,40 +51,40 @@ static void handshake_log_done(const struct conn *c, bool resumed, uint32_t earl
 
 	if (!log_enabled(LOG_LVL_DEBUG))
 		return;
-	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
+	SSL_get0_alpn_selected(c->tls.ssl, &alpn, &alpn_len);
 	if (early)
 		snprintf(early_str, sizeof(early_str), ", early data %u bytes", early);
-	if (c->hs.client) {
+	if (c->tls.hs.client) {
 		conn_log(c, LOG_LVL_DEBUG,
 			 "client handshake done on worker %u: %s %s to \"%s\", alpn \"%.*s\"%s, "
 			 "verify %ld",
-			 c->w->idx, SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl), c->hs.sni,
-			 (int)alpn_len, alpn ? (const char *)alpn : "", resumed ? ", resumed" : "",
-			 c->hs.verify_result);
+			 c->w->idx, SSL_get_version(c->tls.ssl), SSL_get_cipher_name(c->tls.ssl),
+			 c->tls.hs.sni, (int)alpn_len, alpn ? (const char *)alpn : "",
+			 resumed ? ", resumed" : "", c->tls.hs.verify_result);
 		return;
 	}
 	conn_log(
 		c, LOG_LVL_DEBUG,
 		"handshake done on worker %u: %s %s, profile \"%s\", sni \"%s\", alpn \"%.*s\"%s%s",
-		c->w->idx, SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl),
-		c->snap->profiles[c->hs.profile].cfg->name, c->hs.sni, (int)alpn_len,
+		c->w->idx, SSL_get_version(c->tls.ssl), SSL_get_cipher_name(c->tls.ssl),
+		c->snap->profiles[c->tls.hs.profile].cfg->name, c->tls.hs.sni, (int)alpn_len,
 		alpn ? (const char *)alpn : "", resumed ? ", resumed" : "", early_str);
 }
 
 /* Client role: what the reply tells about the server's certificate. */
 static void handshake_note_peer(struct conn *c)
 {
-	X509 *peer = SSL_get0_peer_certificate(c->ssl);
+	X509 *peer = SSL_get0_peer_certificate(c->tls.ssl);
 	BIO *mem;
 	int n = 0;
 
-	c->hs.verify_result = SSL_get_verify_result(c->ssl);
-	c->hs.peer_subject[0] = '\0';
+	c->tls.hs.verify_result = SSL_get_verify_result(c->tls.ssl);
+	c->tls.hs.peer_subject[0] = '\0';
 	if (!peer || !(mem = BIO_new(BIO_s_mem())))
 		return;
 	if (X509_NAME_print_ex(mem, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253) >= 0)
-		n = BIO_read(mem, c->hs.peer_subject, sizeof(c->hs.peer_subject) - 1);
-	c->hs.peer_subject[n > 0 ? n : 0] = '\0';
+		n = BIO_read(mem, c->tls.hs.peer_subject, sizeof(c->tls.hs.peer_subject) - 1);
+	c->tls.hs.peer_subject[n > 0 ? n : 0] = '\0';
 	BIO_free(mem);
 }
 
@@ -98,29 +98,29 @@ static void handshake_account(struct conn *c)
 		[RESUME_MISS_EXPIRED] = LSTAT_MISS_EXPIRED,
 	};
 	struct listener_stats *ls = c->snap->lstats[c->listener];
-	const struct hs_info *hs = &c->hs;
-	bool resumed = SSL_session_reused(c->ssl);
-	bool early = SSL_get_early_data_status(c->ssl) == SSL_EARLY_DATA_ACCEPTED;
+	const struct hs_info *hs = &c->tls.hs;
+	bool resumed = SSL_session_reused(c->tls.ssl);
+	bool early = SSL_get_early_data_status(c->tls.ssl) == SSL_EARLY_DATA_ACCEPTED;
 
 	const unsigned char *alpn = NULL;
 	unsigned int alpn_len = 0;
 
 	/* What `ktlsctl conns` shows once the SSL object is gone. */
-	c->resumed = resumed;
-	c->tls_version = SSL_get_version(c->ssl);
-	c->tls_cipher = SSL_get_cipher_name(c->ssl);
+	c->tls.resumed = resumed;
+	c->tls.version = SSL_get_version(c->tls.ssl);
+	c->tls.cipher = SSL_get_cipher_name(c->tls.ssl);
 	{
-		int nid = SSL_get_negotiated_group(c->ssl);
-		const char *g = nid ? SSL_group_to_name(c->ssl, nid) : NULL;
+		int nid = SSL_get_negotiated_group(c->tls.ssl);
+		const char *g = nid ? SSL_group_to_name(c->tls.ssl, nid) : NULL;
 
-		snprintf(c->tls_group, sizeof(c->tls_group), "%s", g ? g : "");
+		snprintf(c->tls.group, sizeof(c->tls.group), "%s", g ? g : "");
 	}
 	if (hs->client)
 		handshake_note_peer(c);
-	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
-	if (alpn && alpn_len < sizeof(c->alpn)) {
-		memcpy(c->alpn, alpn, alpn_len);
-		c->alpn[alpn_len] = '\0';
+	SSL_get0_alpn_selected(c->tls.ssl, &alpn, &alpn_len);
+	if (alpn && alpn_len < sizeof(c->tls.alpn)) {
+		memcpy(c->tls.alpn, alpn, alpn_len);
+		c->tls.alpn[alpn_len] = '\0';
 	}
 	lstats_inc(ls, hs->worker, resumed ? LSTAT_HS_RESUMED : LSTAT_HS_FULL);
 	if (!resumed && hs->miss != RESUME_MISS_NONE)
@@ -132,7 +132,7 @@ static void handshake_account(struct conn *c)
 		lstats_inc(ls, hs->worker, LSTAT_EARLY_ACCEPTED);
 	else if (hs->early_offered && !hs->early_replayed)
 		lstats_inc(ls, hs->worker, LSTAT_EARLY_REJECTED);
-	handshake_log_done(c, resumed, early ? c->early_bytes : 0);
+	handshake_log_done(c, resumed, early ? c->relay.early_bytes : 0);
 }
 
 /* What reading 0-RTT data came to. */
@@ -144,12 +144,12 @@ enum early_read {
 };
 
 /*
- * Reads 0-RTT data into c->early for as long as OpenSSL has some; it waits there until the
+ * Reads 0-RTT data into c->relay.early for as long as OpenSSL has some; it waits there until the
  * handshake completes (or, with early_data_forward, goes at once).
  */
 static enum early_read handshake_read_early(struct conn *c)
 {
-	if (buf_alloc(&c->early, c->lcfg->max_early_data) < 0) {
+	if (buf_alloc(&c->relay.early, c->lcfg->max_early_data) < 0) {
 		conn_log(c, LOG_LVL_ERR, "out of memory for early data");
 		return EARLY_REFUSED;
 	}
@@ -157,14 +157,15 @@ static enum early_read handshake_read_early(struct conn *c)
 		size_t n = 0;
 		int r;
 
-		if (!buf_room(&c->early)) {
+		if (!buf_room(&c->relay.early)) {
 			conn_log(c, LOG_LVL_INFO, "early data exceeds max_early_data");
 			return EARLY_REFUSED;
 		}
-		r = SSL_read_early_data(c->ssl, buf_wptr(&c->early), buf_room(&c->early), &n);
+		r = SSL_read_early_data(c->tls.ssl, buf_wptr(&c->relay.early),
+					buf_room(&c->relay.early), &n);
 		if (r == SSL_READ_EARLY_DATA_SUCCESS) {
-			c->early.tail += (uint32_t)n;
-			c->early_bytes += (uint32_t)n;
+			c->relay.early.tail += (uint32_t)n;
+			c->relay.early_bytes += (uint32_t)n;
 			c->bytes_in += n;
 			stats_add(c->w, STAT_BYTES_FROM_CLIENTS, n);
 			if (c->lcfg->early_data_forward)
@@ -172,9 +173,9 @@ static enum early_read handshake_read_early(struct conn *c)
 			continue;
 		}
 		if (r == SSL_READ_EARLY_DATA_FINISH) {
-			c->hs.early_reading = false;
-			if (!buf_len(&c->early))
-				buf_free(&c->early);
+			c->tls.hs.early_reading = false;
+			if (!buf_len(&c->relay.early))
+				buf_free(&c->relay.early);
 			return EARLY_FINISHED;
 		}
 		return EARLY_IO;
@@ -193,10 +194,10 @@ static bool handshake_final_flight(const struct conn *c)
 	/* A client cannot tell from its state which server record is the last before the
 	 * server's application data (TLS 1.3 servers may send data right after their
 	 * Finished): once the ServerHello is on its way, it takes records one at a time. */
-	if (c->hs.client)
-		return SSL_get_state(c->ssl) != TLS_ST_BEFORE &&
-		       SSL_get_state(c->ssl) != TLS_ST_CW_CLNT_HELLO;
-	switch (SSL_get_state(c->ssl)) {
+	if (c->tls.hs.client)
+		return SSL_get_state(c->tls.ssl) != TLS_ST_BEFORE &&
+		       SSL_get_state(c->tls.ssl) != TLS_ST_CW_CLNT_HELLO;
+	switch (SSL_get_state(c->tls.ssl)) {
 	case TLS_ST_SW_SRVR_DONE: /* TLS 1.2 full: ClientKeyExchange, CCS, Finished to come */
 	case TLS_ST_SR_KEY_EXCH:
 	case TLS_ST_SR_CHANGE:
@@ -217,9 +218,9 @@ static enum lstat_id handshake_failure_reason(const struct conn *c)
 	unsigned long e = ERR_peek_last_error();
 	int reason = ERR_GET_REASON(e);
 
-	if (c->hs.sni_refused)
+	if (c->tls.hs.sni_refused)
 		return LSTAT_FAIL_SNI;
-	if (c->hs.client && c->hs.verify_result != X509_V_OK)
+	if (c->tls.hs.client && c->tls.hs.verify_result != X509_V_OK)
 		return LSTAT_FAIL_VERIFY;
 	if (!e || ERR_GET_LIB(e) != ERR_LIB_SSL)
 		return e ? LSTAT_FAIL_INTERNAL : LSTAT_FAIL_PROTOCOL;
@@ -250,7 +251,7 @@ static enum lstat_id handshake_failure_reason(const struct conn *c)
  * handshake_step() - run OpenSSL on whatever arrived.
  *
  * Return: HS_DONE once the handshake completed (its last flight may still sit in
- * tls_io.out), HS_WANT_IO to wait for the ring, HS_EARLY_DATA when 0-RTT data in c->early
+ * tls_io.out), HS_WANT_IO to wait for the ring, HS_EARLY_DATA when 0-RTT data in c->relay.early
  * is to be forwarded now (then call again), HS_FAILED with the reason logged and any
  * alert queued in tls_io.out.
  */
@@ -260,10 +261,10 @@ enum hs_result handshake_step(struct conn *c)
 	uint64_t wr_before;
 	int ret = 0, err;
 
-	if (c->hs.early_reading) {
+	if (c->tls.hs.early_reading) {
 		early = handshake_read_early(c);
 		if (early == EARLY_REFUSED) {
-			c->hs_fail = LSTAT_FAIL_PROTOCOL;
+			c->tls.fail = LSTAT_FAIL_PROTOCOL;
 			return HS_FAILED;
 		}
 		if (early == EARLY_FORWARD)
@@ -271,24 +272,24 @@ enum hs_result handshake_step(struct conn *c)
 	}
 	if (early == EARLY_FINISHED) {
 		/* Only the step that completes the handshake may follow: see bio.c. */
-		wr_before = c->tio.wr.records;
-		ret = SSL_do_handshake(c->ssl);
+		wr_before = c->tls.io.wr.records;
+		ret = SSL_do_handshake(c->tls.ssl);
 		if (ret == 1) {
-			bio_mark_app_keys(&c->tio, SSL_version(c->ssl), SSL_is_server(c->ssl),
-					  wr_before);
+			bio_mark_app_keys(&c->tls.io, SSL_version(c->tls.ssl),
+					  SSL_is_server(c->tls.ssl), wr_before);
 			handshake_account(c);
 			return HS_DONE;
 		}
 	}
-	err = SSL_get_error(c->ssl, ret);
+	err = SSL_get_error(c->tls.ssl, ret);
 	switch (err) {
 	case SSL_ERROR_WANT_READ:
 		if (handshake_final_flight(c))
 			c->flags |= CONN_F_RECV_EXACT;
-		if (c->tio.in_eof) {
+		if (c->tls.io.in_eof) {
 			conn_log(c, LOG_LVL_INFO, "handshake failed: %s closed the connection",
-				 c->hs.client ? "server" : "client");
-			c->hs_fail = LSTAT_FAIL_CLOSED;
+				 c->tls.hs.client ? "server" : "client");
+			c->tls.fail = LSTAT_FAIL_CLOSED;
 			ERR_clear_error();
 			return HS_FAILED;
 		}
@@ -298,17 +299,17 @@ enum hs_result handshake_step(struct conn *c)
 	case SSL_ERROR_ZERO_RETURN:
 	case SSL_ERROR_SYSCALL:
 		conn_log(c, LOG_LVL_INFO, "handshake failed: %s closed the connection",
-			 c->hs.client ? "server" : "client");
-		c->hs_fail = LSTAT_FAIL_CLOSED;
+			 c->tls.hs.client ? "server" : "client");
+		c->tls.fail = LSTAT_FAIL_CLOSED;
 		ERR_clear_error();
 		return HS_FAILED;
 	default: {
 		char errs[512];
 		char peer[64];
 
-		if (c->hs.client)
+		if (c->tls.hs.client)
 			handshake_note_peer(c);
-		c->hs_fail = handshake_failure_reason(c);
+		c->tls.fail = handshake_failure_reason(c);
 		log_ssl_errors(errs, sizeof(errs));
 		conn_log(c, LOG_LVL_INFO, "handshake failed from %s: %s",
 			 conn_peer_str(c, peer, sizeof(peer)), errs);

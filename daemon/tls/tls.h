@@ -115,7 +115,7 @@ bool ktls_kernel_supports(int version, const struct ktls_cipher *ci);
 enum hs_result { HS_WANT_IO, HS_DONE, HS_FAILED, HS_EARLY_DATA };
 
 int handshake_begin(struct conn *c);
-/* On HS_FAILED, c->hs_fail says why. */
+/* On HS_FAILED, c->tls.fail says why. */
 enum hs_result handshake_step(struct conn *c);
 
 #endif
