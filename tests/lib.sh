@@ -449,6 +449,7 @@ write_config() {
 		[alpn]="h2,http/1.1" [proxy_protocol]=false [handshake_timeout]="$(scaled_int 5)"
 		[idle_timeout]="$(scaled_int 30)" [connect_timeout]="$(scaled_int 3)" [buffer_size]=65536 [extra]=""
 		[ktls]="" [session_cache_size]="" [early_data]="" [max_early_data]="" [early_data_forward]=""
+		[client_hello_timeout]=""
 	)
 	for kv in "$@"; do
 		k=${kv%%=*}
@@ -481,7 +482,7 @@ write_config() {
 		printf '    profiles = [ %s ];\n' "$(_qlist "${c[profiles$s]:-${c[profiles]}}")"
 		val=${c[alpn$s]:-${c[alpn]}}
 		[[ $val == none ]] || printf '    alpn = [ %s ];\n' "$(_qlist "$val")"
-		for key in sni_strict proxy_protocol handshake_timeout idle_timeout connect_timeout buffer_size ktls \
+		for key in sni_strict proxy_protocol client_hello_timeout handshake_timeout idle_timeout connect_timeout buffer_size ktls \
 			early_data max_early_data early_data_forward; do
 			val=${c[$key$s]:-${c[$key]}}
 			[[ -n $val ]] && printf '    %s = %s;\n' "$key" "$val"

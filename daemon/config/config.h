@@ -22,6 +22,7 @@
  * config_listener.c) apply them, and the reference documents them from there.
  */
 #define CFG_DEF_HANDSHAKE_TIMEOUT_MS  10000u
+#define CFG_DEF_CLIENT_HELLO_TIMEOUT_MS 5000u
 #define CFG_DEF_IDLE_TIMEOUT_MS	      300000u
 #define CFG_DEF_CONNECT_TIMEOUT_MS    5000u
 #define CFG_DEF_SHUTDOWN_TIMEOUT_MS   30000u
@@ -120,6 +121,7 @@ struct cfg_listener {
 	bool early_data;	 /* accept TLS 1.3 0-RTT data */
 	bool early_data_forward; /* send it to the backend before the handshake completes */
 	uint32_t max_early_data; /* bytes per connection */
+	uint32_t client_hello_timeout_ms; /* from accept to the whole ClientHello */
 	uint32_t handshake_timeout_ms;
 	uint32_t idle_timeout_ms;
 	uint32_t connect_timeout_ms;

@@ -170,8 +170,16 @@ static const struct cfg_key listener_keys[] = {
 		   "completes, and the PROXY v2 header carries TLV type `0xE0` with value `0x01` "
 		   "to say the stream begins with (replayable) early data. Needs `proxy_protocol "
 		   "= true`."),
+	KEY("client_hello_timeout", SECONDS, L(client_hello_timeout_ms),
+	    .dflt = CFG_DEF_CLIENT_HELLO_TIMEOUT_MS,
+	    .doc = "Time from accept until the client's whole ClientHello is in: a client that "
+		   "sends nothing, or part of a hello, is cut after this rather than after "
+		   "`handshake_timeout`. Counted in `handshake_failed_timeout` and, apart, in "
+		   "`handshake_timeouts_client_hello`. A value above `handshake_timeout` has no "
+		   "effect."),
 	KEY("handshake_timeout", SECONDS, L(handshake_timeout_ms),
-	    .dflt = CFG_DEF_HANDSHAKE_TIMEOUT_MS, .doc = "Time for the TLS handshake."),
+	    .dflt = CFG_DEF_HANDSHAKE_TIMEOUT_MS,
+	    .doc = "Time for the whole TLS handshake, from accept."),
 	KEY("idle_timeout", SECONDS, L(idle_timeout_ms), .dflt = CFG_DEF_IDLE_TIMEOUT_MS,
 	    .doc = "Time a connection may stay idle."),
 	KEY("connect_timeout", SECONDS, L(connect_timeout_ms), .dflt = CFG_DEF_CONNECT_TIMEOUT_MS,

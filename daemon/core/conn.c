@@ -98,6 +98,11 @@ struct conn *conn_new(struct worker *w, int cfd, size_t listener, const struct c
 		c->ktls.sd[1].pipe[1] = -1;
 	c->started_ms = w->now_ms;
 	c->deadline_ms = w->now_ms + c->lcfg->handshake_timeout_ms;
+	/* Until the whole ClientHello is in, the shorter client_hello_timeout applies. */
+	if (c->lcfg->client_hello_timeout_ms < c->lcfg->handshake_timeout_ms) {
+		c->deadline_ms = w->now_ms + c->lcfg->client_hello_timeout_ms;
+		c->flags |= CONN_F_HELLO_DEADLINE;
+	}
 
 	c->next = w->conns;
 	if (w->conns)
@@ -257,7 +262,8 @@ static const char *conn_timeout_reason(const struct conn *c)
 {
 	switch (c->state) {
 	case CONN_HANDSHAKE:
-		return "handshake timeout";
+		return c->flags & CONN_F_HELLO_DEADLINE ? "ClientHello timeout"
+							: "handshake timeout";
 	case CONN_CONNECTING:
 		return "backend connect timeout";
 	case CONN_FLUSHING:
@@ -290,8 +296,12 @@ void conn_sweep(struct worker *w)
 			continue;
 		conn_log(c, c->state == CONN_CONNECTING ? LOG_LVL_WARN : LOG_LVL_INFO, "%s", why);
 		c->flags |= CONN_F_TIMED_OUT;
-		if (c->state == CONN_HANDSHAKE && !drain_over)
+		if (c->state == CONN_HANDSHAKE && !drain_over) {
 			conn_count_hs_failure(c, LSTAT_FAIL_TIMEOUT);
+			if (c->flags & CONN_F_HELLO_DEADLINE)
+				lstats_inc(c->snap->lstats[c->listener], w->idx,
+					   LSTAT_TIMEOUT_HELLO);
+		}
 		/* Past the handshake the client is owed a close_notify. */
 		if (c->state == CONN_RELAY || c->state == CONN_CONNECTING)
 			c->ops->shutdown(c, why);

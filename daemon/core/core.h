@@ -78,6 +78,7 @@ struct hs_info {
 	bool early_replayed; /* refused: this ticket already carried 0-RTT data */
 	bool early_reading;  /* still reading 0-RTT data (SSL_read_early_data) */
 	bool sni_refused;    /* sni_strict refused the ClientHello's name (tlsprof.c) */
+	bool hello_seen;     /* the whole ClientHello arrived (its callback ran) */
 	int forced_profile; /* handoff: the profile the application asked for; -1: the listener's */
 	uint8_t alpn_wire[129]; /* handoff: the application's ALPN list (wire format) */
 	uint8_t alpn_wire_len;
@@ -392,6 +393,7 @@ enum conn_state {
 #define CONN_F_REPLIED	      (1u << 11) /* handoff: the application has its reply */
 #define CONN_F_TICKET_WAIT    (1u << 12) /* client TLS 1.3: reading the server's tickets */
 #define CONN_F_TIMED_OUT      (1u << 13) /* ended by a deadline (conn_sweep), drain's included */
+#define CONN_F_HELLO_DEADLINE (1u << 14) /* the deadline is client_hello_timeout's */
 
 /* One direction of a kernel-TLS connection: bytes wait in a pipe between two splices. */
 struct splice_dir {

@@ -151,8 +151,10 @@ void handoff_adopt(struct worker *w, struct handoff_job *job)
 	}
 	memcpy(c->tls.hs.alpn_wire, job->alpn_wire, job->alpn_wire_len);
 	c->tls.hs.alpn_wire_len = job->alpn_wire_len;
-	if (job->timeout_ms)
-		c->deadline_ms = w->now_ms + job->timeout_ms;
+	/* The application's timeout (or the handshake's) applies, not client_hello_timeout. */
+	c->flags &= ~CONN_F_HELLO_DEADLINE;
+	c->deadline_ms =
+		w->now_ms + (job->timeout_ms ? job->timeout_ms : c->lcfg->handshake_timeout_ms);
 	free(job);
 	if (handshake_begin(c) < 0) {
 		conn_close(c, "out of memory");

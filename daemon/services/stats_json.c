@@ -24,6 +24,7 @@ static const struct {
 	{ LSTAT_HS_FULL, "handshakes", "full" },
 	{ LSTAT_HS_RESUMED, "handshakes", "resumed" },
 	{ LSTAT_FAIL_TIMEOUT, "handshake_failures", "timeout" },
+	{ LSTAT_TIMEOUT_HELLO, "handshake_timeouts", "client_hello" },
 	{ LSTAT_FAIL_CLOSED, "handshake_failures", "closed" },
 	{ LSTAT_FAIL_ALERT, "handshake_failures", "alert" },
 	{ LSTAT_FAIL_NO_SHARED, "handshake_failures", "no_shared_cipher" },

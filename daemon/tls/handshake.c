@@ -274,6 +274,11 @@ enum hs_result handshake_step(struct conn *c)
 		/* Only the step that completes the handshake may follow: see bio.c. */
 		wr_before = c->tls.io.wr.records;
 		ret = SSL_do_handshake(c->tls.ssl);
+		if ((c->flags & CONN_F_HELLO_DEADLINE) && c->tls.hs.hello_seen) {
+			/* The ClientHello is in: the whole handshake's deadline takes over. */
+			c->flags &= ~CONN_F_HELLO_DEADLINE;
+			c->deadline_ms = c->started_ms + c->lcfg->handshake_timeout_ms;
+		}
 		if (ret == 1) {
 			bio_mark_app_keys(&c->tls.io, SSL_version(c->tls.ssl),
 					  SSL_is_server(c->tls.ssl), wr_before);

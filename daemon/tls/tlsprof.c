@@ -109,6 +109,7 @@ static int tlsprof_client_hello_cb(SSL *ssl, int *alert, void *arg)
 	ssize_t found = -1;
 
 	(void)arg;
+	hs->hello_seen = true;
 	/* A session is on offer (TLS 1.2 session IDs show up in the cache's get callback). */
 	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_psk, &ext, &ext_len) ||
 	    (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_session_ticket, &ext, &ext_len) && ext_len))

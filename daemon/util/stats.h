@@ -66,7 +66,10 @@
 	  "0-RTT data refused (off, not resumed, limits); the client resends it")                  \
 	X(LSTAT_EARLY_REPLAYED, "early_data_replayed",                                             \
 	  "0-RTT data refused because its ticket had already carried some")                        \
-	X(LSTAT_FAIL_TIMEOUT, "handshake_failed_timeout", "handshakes past handshake_timeout")     \
+	X(LSTAT_FAIL_TIMEOUT, "handshake_failed_timeout",                                          \
+	  "handshakes past handshake_timeout or client_hello_timeout")                             \
+	X(LSTAT_TIMEOUT_HELLO, "handshake_timeouts_client_hello",                                  \
+	  "of handshake_failed_timeout: no whole ClientHello within client_hello_timeout")         \
 	X(LSTAT_FAIL_CLOSED, "handshake_failed_closed",                                            \
 	  "handshakes the client closed or reset before finishing")                                \
 	X(LSTAT_FAIL_ALERT, "handshake_failed_alert",                                              \

@@ -160,6 +160,7 @@ static void test_defaults(void)
 		      !strcmp(l->backend.str, "127.0.0.1:8080"),
 	      "TCP backend");
 	check(l->handshake_timeout_ms == CFG_DEF_HANDSHAKE_TIMEOUT_MS &&
+		      l->client_hello_timeout_ms == CFG_DEF_CLIENT_HELLO_TIMEOUT_MS &&
 		      l->idle_timeout_ms == CFG_DEF_IDLE_TIMEOUT_MS &&
 		      l->connect_timeout_ms == CFG_DEF_CONNECT_TIMEOUT_MS,
 	      "default timeouts");
