@@ -11,12 +11,13 @@
 #     with no error for the client, counted as resume_miss_unknown_key.
 # The current key is found by looking at the key name of a freshly issued ticket
 # (no log format involved); if a rotation races a step, that step is retried.
-# ticket_rotation is 3 s * TIMEOUT_SCALE.
+# ticket_rotation is 6 s * TIMEOUT_SCALE: long enough for the steps between two rotations
+# (several s_client runs and a stats read) on a loaded machine under ASan.
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 need_cmd openssl
 
-R=$(scaled_int 3)
+R=$(scaled_int 6)
 start_backend http
 write_config "$T/k.conf" backend="$BACKEND_ADDR" ticket_rotation="$R" ticket_keys_kept=1
 start_ktlsd "$T/k.conf"
@@ -36,8 +37,8 @@ _key_is_not() {
 }
 # wait_rotation OLD: until new tickets are issued under another key than OLD; CUR is it
 wait_rotation() {
-	wait_until 12 _key_is_not "$1" ||
-		fail "the ticket key did not change within $(scaled 12) s with ticket_rotation = $R (still $1)"
+	wait_until 20 _key_is_not "$1" ||
+		fail "the ticket key did not change within $(scaled 20) s with ticket_rotation = $R (still $1)"
 }
 
 # offer NAME SESS ARGS: like resume_expect, but only sets SESS_STATE
