@@ -107,7 +107,8 @@ static int config_set_ticket_key_files(struct cfg_ctx *ctx, const config_setting
 
 static const struct cfg_key cert_keys[] = {
 	KEY("cert", PATH, .off = offsetof(struct cfg_cert, cert_file), .required = true,
-	    .doc = "PEM certificate chain, leaf first."),
+	    .doc = "PEM certificate chain: the leaf first, then its intermediates. It is sent as "
+		   "it is; ktlsd completes no chain from other certificates."),
 	KEY("key", PATH, .off = offsetof(struct cfg_cert, key_file), .required = true,
 	    .doc = "PEM private key for that certificate."),
 };

@@ -83,17 +83,27 @@ static bool tlsprof_parse_sni(const unsigned char *p, size_t len, char *out, siz
 	return strlen(out) == name_len;
 }
 
-static int tlsprof_apply(SSL *ssl, const struct tls_profile *prof)
+/*
+ * Moves @ssl, made from profile @from's SSL_CTX, to profile @to's (SNI chose @to).
+ * SSL_set_SSL_CTX() moves the certificates only; each protocol setting in which the two
+ * profiles differ follows by hand. Parsing cipher lists is most of the cost of a switch,
+ * so settings that are the same (the usual case: profiles that differ in certificates
+ * only) are left alone.
+ */
+static int tlsprof_apply(SSL *ssl, const struct cfg_profile *from, const struct tls_profile *to)
 {
-	const struct cfg_profile *p = prof->cfg;
+	const struct cfg_profile *p = to->cfg;
 
-	if (SSL_set_SSL_CTX(ssl, prof->ctx) != prof->ctx)
+	if (SSL_set_SSL_CTX(ssl, to->ctx) != to->ctx)
 		return -1;
-	/* SSL_set_SSL_CTX moves certificates only; the protocol settings follow by hand. */
-	if (!SSL_set_min_proto_version(ssl, p->min_version) ||
-	    !SSL_set_max_proto_version(ssl, p->max_version) ||
-	    !SSL_set_cipher_list(ssl, p->ciphers) || !SSL_set_ciphersuites(ssl, p->ciphersuites) ||
-	    !SSL_set1_groups_list(ssl, p->groups) ||
+	if ((from->min_version != p->min_version &&
+	     !SSL_set_min_proto_version(ssl, p->min_version)) ||
+	    (from->max_version != p->max_version &&
+	     !SSL_set_max_proto_version(ssl, p->max_version)) ||
+	    (strcmp(from->ciphers, p->ciphers) != 0 && !SSL_set_cipher_list(ssl, p->ciphers)) ||
+	    (strcmp(from->ciphersuites, p->ciphersuites) != 0 &&
+	     !SSL_set_ciphersuites(ssl, p->ciphersuites)) ||
+	    (strcmp(from->groups, p->groups) != 0 && !SSL_set1_groups_list(ssl, p->groups)) ||
 	    !SSL_set_num_tickets(ssl, tlsprof_num_tickets(p)))
 		return -1;
 	SSL_clear_options(ssl, TLSPROF_SESSION_OPTS);
@@ -135,7 +145,8 @@ static int tlsprof_client_hello_cb(SSL *ssl, int *alert, void *arg)
 	else if (found < 0)
 		found = (ssize_t)hs->lcfg->profiles[0];
 	if ((size_t)found != hs->profile) {
-		if (tlsprof_apply(ssl, &hs->snap->profiles[found]) < 0) {
+		if (tlsprof_apply(ssl, hs->snap->profiles[hs->profile].cfg,
+				  &hs->snap->profiles[found]) < 0) {
 			*alert = SSL_AD_INTERNAL_ERROR;
 			return SSL_CLIENT_HELLO_ERROR;
 		}
@@ -222,7 +233,11 @@ static SSL_CTX *tlsprof_ctx_new(const struct ktlsd_cfg *cfg, const struct cfg_pr
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 					 SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/* Records leave through our own buffers: partial writes keep the relay streaming. */
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* NO_AUTO_CHAIN: the chain is what the certificate file holds, sent as it is; OpenSSL
+	 * would otherwise try to build one from the certificate store in every handshake
+	 * whose file has the leaf alone. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				      SSL_MODE_NO_AUTO_CHAIN);
 	/* OpenSSL sends two TLS 1.3 tickets by default; each costs about 60 us of CPU. */
 	SSL_CTX_set_num_tickets(ctx, tlsprof_num_tickets(p));
 	SSL_CTX_set_options(ctx, tlsprof_session_opts(p));

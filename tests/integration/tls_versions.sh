@@ -4,7 +4,8 @@
 # tls_versions.sh - TLS 1.2 and TLS 1.3 are each negotiated (openssl s_client
 # -tls1_2 / -tls1_3, gnutls-cli with a version-restricted priority), data flows
 # through ktlsd in both, and a listener whose profile has min_version = "1.3"
-# refuses a TLS 1.2-only client while still serving TLS 1.3.
+# refuses a TLS 1.2-only client while still serving TLS 1.3; on that listener, SNI that
+# picks a profile with min_version = "1.2" serves TLS 1.2 (the settings follow SNI).
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 need_cmd openssl gnutls-cli
@@ -63,5 +64,12 @@ assert_not_contains "$T/g12r.out" "Hello from the backend" "min_version 1.3 with
 
 probe_ok "$P" "$T/13ok.out" "min_version 1.3 with a TLS 1.3 client" -tls1_3
 assert_eq TLSv1.3 "$(sclient_proto "$T/13ok.out")" "min_version 1.3: TLS 1.3 client"
+
+# The same listener, SNI other.test: the "other" profile (min_version 1.2) serves the TLS
+# 1.2 client. The connection began with the 1.3-only default profile's settings; those in
+# which the profile SNI picked differs follow it.
+probe_ok "$P" "$T/other12.out" "SNI other.test (min_version 1.2) with a TLS 1.2 client" \
+	-tls1_2 -servername other.test
+assert_eq TLSv1.2 "$(sclient_proto "$T/other12.out")" "SNI other.test: TLS 1.2 client"
 assert_ktlsd_alive
 note "ok"
