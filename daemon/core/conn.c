@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -16,7 +17,9 @@
 
 #include "core.h"
 
-#define CONN_SLAB_MIN 64
+#define CONN_SLAB_MIN	      64
+#define CONN_SPARE_RECORDS    64   /* records conn_trim() keeps beyond the live ones */
+#define CONN_TRIM_INTERVAL_MS 1000 /* conn_trim() at most this often */
 
 static atomic_uint_fast64_t conn_ids;
 
@@ -30,7 +33,7 @@ static int conn_slab_grow(struct worker *w)
 {
 	uint32_t n = w->n_slots ? w->n_slots * 2 : CONN_SLAB_MIN;
 	struct conn **slots;
-	uint32_t *free_slots;
+	uint32_t *free_slots, *gens;
 
 	if (n > (1u << 31))
 		return -ENOSPC;
@@ -38,6 +41,10 @@ static int conn_slab_grow(struct worker *w)
 	if (!slots)
 		return -ENOMEM;
 	w->slots = slots;
+	gens = realloc(w->slot_gens, n * sizeof(*gens));
+	if (!gens)
+		return -ENOMEM;
+	w->slot_gens = gens;
 	free_slots = realloc(w->free_slots, n * sizeof(*free_slots));
 	if (!free_slots)
 		return -ENOMEM;
@@ -45,6 +52,7 @@ static int conn_slab_grow(struct worker *w)
 	/* Hand out low slots first: push the new ones in reverse. */
 	for (uint32_t i = n; i > w->n_slots; i--) {
 		slots[i - 1] = NULL;
+		gens[i - 1] = 0;
 		free_slots[w->n_free++] = i - 1;
 	}
 	w->n_slots = n;
@@ -69,13 +77,14 @@ struct conn *conn_new(struct worker *w, int cfd, size_t listener, const struct c
 	slot = w->free_slots[w->n_free - 1];
 	c = w->slots[slot];
 	if (!c) {
-		c = calloc(1, sizeof(*c));
+		c = malloc(sizeof(*c));
 		if (!c)
 			return NULL;
 		w->slots[slot] = c;
+		w->n_records++;
 	}
 	w->n_free--;
-	gen = c->gen + 1;
+	gen = w->slot_gens[slot] + 1;
 	memset(c, 0, sizeof(*c));
 	c->gen = gen & 0xffffff;
 	c->slot = slot;
@@ -87,10 +96,7 @@ struct conn *conn_new(struct worker *w, int cfd, size_t listener, const struct c
 	c->listener = listener;
 	c->snap = snapshot_get(w->snap);
 	c->lcfg = &c->snap->cfg->listeners[listener];
-	c->tls.hs.conn_id = c->id;
-	c->tls.hs.forced_profile = -1;
 	c->app.fd = -1;
-	c->tls.hs.worker = w->idx;
 	c->state = CONN_HANDSHAKE;
 	c->gauge = GAUGE_NONE;
 	conn_set_gauge(c, GAUGE_HANDSHAKE);
@@ -108,7 +114,8 @@ struct conn *conn_new(struct worker *w, int cfd, size_t listener, const struct c
 	if (w->conns)
 		w->conns->prev = c;
 	w->conns = c;
-	w->n_conns++;
+	if (++w->n_conns > w->conns_peak)
+		w->conns_peak = w->n_conns;
 	return c;
 }
 
@@ -141,11 +148,6 @@ static void conn_free(struct conn *c)
 		close(c->cfd);
 	if (c->bfd >= 0)
 		close(c->bfd);
-	buf_free(&c->tls.io.in);
-	buf_free(&c->tls.io.out);
-	buf_free(&c->relay.to_back);
-	buf_free(&c->relay.to_cli);
-	buf_free(&c->relay.early);
 	snapshot_put(c->snap);
 
 	if (c->prev)
@@ -156,12 +158,12 @@ static void conn_free(struct conn *c)
 		c->next->prev = c->prev;
 	w->n_conns--;
 
-	/* Keep the allocation for the slot's next occupant; only the generation survives,
-	 * and w stays NULL until then (conn_gone()). */
-	uint32_t gen = c->gen, slot = c->slot;
+	/* Keep the record for the slot's next occupant (or conn_trim()); the generation
+	 * survives beside the slot, and w stays NULL until then (conn_gone()). */
+	uint32_t slot = c->slot;
 
+	w->slot_gens[slot] = c->gen;
 	memset(c, 0, sizeof(*c));
-	c->gen = gen;
 	c->slot = slot;
 	c->cfd = c->bfd = -1;
 	w->free_slots[w->n_free++] = slot;
@@ -198,7 +200,7 @@ void conn_close(struct conn *c, const char *reason)
 		return;
 	c->state = CONN_CLOSING;
 	c->close_reason = reason;
-	for (unsigned op = OP_CRECV; op < OP__COUNT; op++) {
+	for (unsigned op = OP_CPOLL; op < OP__COUNT; op++) {
 		struct io_uring_sqe *sqe;
 
 		if (!conn_op_pending(c, op))
@@ -308,6 +310,36 @@ void conn_sweep(struct worker *w)
 		else
 			conn_close(c, why);
 	}
+}
+
+/**
+ * conn_trim() - after a burst of connections has closed, give its memory back: spare
+ * connection records beyond a small reserve are freed (the longest unused first; the
+ * slots and their generations stay), and glibc hands free heap pages back to the kernel
+ * (malloc_trim(), every arena). From the worker's tick, after conn_sweep(): at most once
+ * a second, and only once the live connections fell to half their peak since the last
+ * trim, so a steady load never pays for it.
+ */
+void conn_trim(struct worker *w)
+{
+	uint32_t keep = w->n_conns + CONN_SPARE_RECORDS;
+
+	if (w->now_ms - w->last_trim_ms < CONN_TRIM_INTERVAL_MS ||
+	    w->conns_peak < CONN_SPARE_RECORDS || w->n_conns > w->conns_peak / 2)
+		return;
+	/* The bottom of the free stack holds the slots freed longest ago. */
+	for (uint32_t i = 0; i < w->n_free && w->n_records > keep; i++) {
+		uint32_t slot = w->free_slots[i];
+
+		if (w->slots[slot]) {
+			free(w->slots[slot]);
+			w->slots[slot] = NULL;
+			w->n_records--;
+		}
+	}
+	malloc_trim(0);
+	w->conns_peak = w->n_conns;
+	w->last_trim_ms = w->now_ms;
 }
 
 /** conn_peer_str() - "address:port" of the client, for messages. */

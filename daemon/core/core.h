@@ -146,6 +146,7 @@ struct tls_io {
 enum op {
 	OP_NONE = 0, /* completions to ignore (cancels) */
 	OP_ACCEPT,
+	OP_CPOLL, /* client: waiting for its first bytes, before anything is allocated */
 	OP_CRECV,
 	OP_CSEND,
 	OP_CONNECT,
@@ -271,6 +272,8 @@ struct worker_req {
 
 enum { WREQ_POSTED = 0, WREQ_DONE, WREQ_ABANDONED };
 
+#define WORKER_SPARE_PIPES 64 /* empty splice pipes a worker keeps for reuse */
+
 struct worker {
 	unsigned idx;
 	pthread_t thread;
@@ -294,13 +297,25 @@ struct worker {
 	pthread_mutex_t inbox_lock;	  /* guards inbox: jobs from other threads (worker_post) */
 	struct worker_job *inbox;
 
-	/* Connection slab: slots are reused; a generation tells stale completions apart. */
+	/*
+	 * Connection slab: slots are reused; a generation tells stale completions apart. A
+	 * free slot keeps its record for the next occupant until conn_trim() gives spare
+	 * records back; the generation lives beside the slot, so it survives that.
+	 */
 	struct conn **slots;
+	uint32_t *slot_gens;
 	uint32_t n_slots;
 	uint32_t *free_slots;
 	uint32_t n_free;
+	uint32_t n_records; /* allocated records, live or spare */
 	struct conn *conns; /* list of live connections, for the timeout sweep */
 	uint32_t n_conns;
+	uint32_t conns_peak; /* most live connections since the last trim */
+	uint64_t last_trim_ms;
+	/* Empty pipes a closed kTLS connection left for the next one (data/splice.c). */
+	int spare_pipes[WORKER_SPARE_PIPES][2];
+	uint32_t spare_pipe_cap[WORKER_SPARE_PIPES];
+	unsigned n_spare_pipes;
 
 	uint64_t now_ms; /* CLOCK_MONOTONIC, refreshed once per batch of completions */
 	uint64_t drain_deadline_ms;
@@ -455,9 +470,10 @@ struct conn {
 	const char *close_reason;
 
 	struct conn_tls {
-		SSL *ssl;	   /* NULL once the connection moved to kernel TLS */
-		struct tls_io io;  /* ciphertext from / to the client */
-		struct hs_info hs; /* what the handshake learnt and decided */
+		SSL *ssl;	  /* NULL once the connection moved to kernel TLS */
+		struct tls_io io; /* ciphertext from / to the client */
+		struct hs_info
+			*hs;	   /* what the handshake learns and decides; NULL until it begins */
 		uint64_t start_ns; /* CLOCK_MONOTONIC at the first ClientHello byte; 0 before */
 		enum lstat_id
 			fail; /* why the handshake failed (LSTAT_FAIL_*), set with HS_FAILED */
@@ -523,6 +539,8 @@ void conn_flush_close(struct conn *c, const char *reason);
 void conn_op_done(struct conn *c, enum op op);
 bool conn_op_pending(const struct conn *c, enum op op);
 void conn_sweep(struct worker *w);
+/* After a burst: gives spare connection records and free heap memory back (worker tick). */
+void conn_trim(struct worker *w);
 /* Moves the connection to another "connections_active" gauge (GAUGE_NONE: none). */
 void conn_set_gauge(struct conn *c, enum path_gauge g);
 /* Counts a failed handshake under @reason (a LSTAT_FAIL_* counter) and in the totals. */

@@ -270,6 +270,7 @@ static void worker_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe)
 		if (worker_hooks->on_tick)
 			worker_hooks->on_tick();
 		conn_sweep(w);
+		conn_trim(w);
 		for (size_t i = 0; i < w->n_slots_used; i++)
 			worker_arm_accept(w, i);
 		worker_arm_timer(w);
@@ -428,6 +429,11 @@ void worker_join(struct worker *w)
 	for (uint32_t i = 0; i < w->n_slots; i++)
 		free(w->slots[i]);
 	free(w->slots);
+	free(w->slot_gens);
+	for (unsigned i = 0; i < w->n_spare_pipes; i++) {
+		close(w->spare_pipes[i][0]);
+		close(w->spare_pipes[i][1]);
+	}
 	free(w->free_slots);
 	pending = atomic_exchange(&w->next_snap, NULL);
 	snapshot_put(pending);

@@ -77,7 +77,7 @@ static void worker_fill_info(const struct worker *w, const struct conn *c, struc
 	ci->worker = w->idx;
 	snprintf(ci->listener, sizeof(ci->listener), "%s", c->lcfg->name);
 	conn_peer_str(c, ci->peer, sizeof(ci->peer));
-	snprintf(ci->sni, sizeof(ci->sni), "%s", c->tls.hs.sni);
+	snprintf(ci->sni, sizeof(ci->sni), "%s", c->tls.hs ? c->tls.hs->sni : "");
 	snprintf(ci->alpn, sizeof(ci->alpn), "%s", c->tls.alpn);
 	ci->version = c->tls.version;
 	ci->cipher = c->tls.cipher;

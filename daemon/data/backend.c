@@ -62,7 +62,7 @@ static int backend_put_proxy_header(struct conn *c)
 		.dst = (const struct sockaddr *)&dst,
 		.alpn = (const char *)alpn,
 		.alpn_len = alpn_len,
-		.sni = c->tls.hs.sni,
+		.sni = c->tls.hs->sni,
 		.version = SSL_get_version(c->tls.ssl),
 		.cipher = SSL_get_cipher_name(c->tls.ssl),
 		.early_data = (c->flags & CONN_F_EARLY_BACKEND) != 0,

@@ -58,6 +58,8 @@ void backend_on_connect(struct conn *c, int res);
 /* ---- relay.c: moving data once the handshake is done ---- */
 
 /* Runs the record layer and arms every operation the connection needs next. */
+void relay_start_server(struct conn *c);
+void relay_on_client_poll(struct conn *c, int res);
 void relay_start_client(struct conn *c);
 void relay_pump(struct conn *c);
 /* relay_io.c: arming the userspace path's receives and sends. */

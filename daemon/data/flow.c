@@ -18,6 +18,9 @@
 static void flow_on_cqe(struct conn *c, enum op op, int res)
 {
 	switch (op) {
+	case OP_CPOLL:
+		relay_on_client_poll(c, res);
+		break;
 	case OP_CRECV:
 		relay_on_client_recv(c, res);
 		break;
@@ -39,12 +42,17 @@ static void flow_on_cqe(struct conn *c, enum op op, int res)
 	}
 }
 
-/* From conn_free(): OpenSSL's state, the secrets, the pipes. */
+/* From conn_free(): OpenSSL's state, the secrets, the buffers, the pipes. */
 static void flow_release(struct conn *c)
 {
 	SSL_free(c->tls.ssl);
 	c->tls.ssl = NULL;
-	OPENSSL_cleanse(c->tls.hs.secret, sizeof(c->tls.hs.secret));
+	handshake_release(c);
+	buf_free(&c->tls.io.in);
+	buf_free(&c->tls.io.out);
+	buf_free(&c->relay.to_back);
+	buf_free(&c->relay.to_cli);
+	buf_free(&c->relay.early);
 	splice_fini(c);
 }
 
@@ -61,9 +69,5 @@ const struct conn_ops flow_conn_ops = {
  */
 void flow_on_accept(struct conn *c)
 {
-	if (handshake_begin(c) < 0) {
-		conn_close(c, "out of memory");
-		return;
-	}
-	relay_pump(c);
+	relay_start_server(c);
 }

@@ -43,14 +43,14 @@ void handover_begin(struct conn *c)
 	conn_set_gauge(c, GAUGE_USERSPACE);
 	c->flags &= ~CONN_F_RECV_EXACT;
 	/* Nothing will need the TLS 1.3 secrets any more. */
-	OPENSSL_cleanse(c->tls.hs.secret, sizeof(c->tls.hs.secret));
+	OPENSSL_cleanse(c->tls.hs->secret, sizeof(c->tls.hs->secret));
 }
 
 /** handover_abandon() - stay on userspace records after all (handoff with pipelined data). */
 void handover_abandon(struct conn *c)
 {
 	c->flags &= ~(CONN_F_HANDOVER | CONN_F_RECV_EXACT);
-	OPENSSL_cleanse(c->tls.hs.secret, sizeof(c->tls.hs.secret));
+	OPENSSL_cleanse(c->tls.hs->secret, sizeof(c->tls.hs->secret));
 	stats_inc(c->w, STAT_PATH_USERSPACE);
 	conn_set_gauge(c, GAUGE_USERSPACE);
 }
@@ -60,7 +60,7 @@ static bool handover_tickets_pending(const struct conn *c)
 {
 	int queued = 0;
 
-	if (!c->tls.hs.tickets)
+	if (!c->tls.hs->tickets)
 		return true;
 	if (ioctl(c->cfd, FIONREAD, &queued) < 0)
 		return false;
@@ -71,7 +71,7 @@ static bool handover_tickets_pending(const struct conn *c)
 static enum handover_result handover_stay_userspace(struct conn *c, enum stat_id why)
 {
 	c->flags &= ~(CONN_F_HANDOVER | CONN_F_RECV_EXACT);
-	OPENSSL_cleanse(c->tls.hs.secret, sizeof(c->tls.hs.secret));
+	OPENSSL_cleanse(c->tls.hs->secret, sizeof(c->tls.hs->secret));
 	if (why != STAT__COUNT)
 		stats_inc(c->w, why);
 	stats_inc(c->w, STAT_PATH_USERSPACE);
@@ -88,7 +88,7 @@ static enum handover_result handover_install(struct conn *c)
 	/* The pipes first: without them the connection can still stay in userspace. */
 	ret = splice_init(c);
 	if (ret == 0)
-		ret = ktls_export(c->tls.ssl, &c->tls.hs, bio_seq(&c->tls.io, KTLS_TX),
+		ret = ktls_export(c->tls.ssl, c->tls.hs, bio_seq(&c->tls.io, KTLS_TX),
 				  bio_seq(&c->tls.io, KTLS_RX), &k);
 	if (ret == 0)
 		ret = ktls_install(c->cfd, &k, &installed);

@@ -17,6 +17,7 @@
  * shutdown(SHUT_WR) toward the client. The connection ends when both directions have.
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -183,6 +184,8 @@ void relay_pump(struct conn *c)
 		relay_arm_client(c);
 		return;
 	case CONN_HANDSHAKE:
+		if (!c->tls.ssl)
+			return; /* still waiting for the first bytes (OP_CPOLL) */
 		relay_arm_client(c);
 		if ((c->flags & CONN_F_BACKEND_UP) && buf_len(&c->relay.to_back) &&
 		    !conn_op_pending(c, OP_BSEND))
@@ -335,6 +338,50 @@ static bool relay_handshake(struct conn *c)
 	}
 }
 
+/**
+ * relay_start_server() - a client a listener accepted: until its first bytes arrive it
+ * holds nothing but its connection record. A poll waits for them; the handshake record,
+ * the SSL and the buffers come with them (relay_on_client_poll()).
+ */
+void relay_start_server(struct conn *c)
+{
+	struct io_uring_sqe *sqe = worker_get_sqe(c->w);
+
+	if (!sqe) {
+		conn_close(c, "submission queue unavailable");
+		return;
+	}
+	io_uring_prep_poll_add(sqe, c->cfd, POLLIN | POLLRDHUP);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_CPOLL, c->gen, c->slot));
+	c->inflight |= 1u << OP_CPOLL;
+}
+
+/**
+ * relay_on_client_poll() - the client's first bytes (or its EOF, or an error) are there:
+ * the handshake begins, and what arrived is read at once, with no second trip through
+ * the ring.
+ */
+void relay_on_client_poll(struct conn *c, int res)
+{
+	ssize_t n;
+
+	if (res < 0) {
+		conn_log(c, LOG_LVL_DEBUG, "client poll: %s", strerror(-res));
+		conn_close(c, "client error");
+		return;
+	}
+	if (handshake_begin(c) < 0) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	n = recv(c->cfd, buf_wptr(&c->tls.io.in), buf_room(&c->tls.io.in), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		relay_pump(c); /* nothing after all: the ring receives */
+		return;
+	}
+	relay_on_client_recv(c, n < 0 ? -errno : (int)n);
+}
+
 /** relay_start_client() - a client-role connection speaks first: its ClientHello. */
 void relay_start_client(struct conn *c)
 {
@@ -358,7 +405,7 @@ void relay_on_client_recv(struct conn *c, int res)
 			c->tls.fail = LSTAT_FAIL_CLOSED;
 			conn_count_hs_failure(c, LSTAT_FAIL_CLOSED);
 		}
-		conn_close(c, c->tls.hs.client ? "server reset" : "client reset");
+		conn_close(c, c->tls.hs->client ? "server reset" : "client reset");
 		return;
 	}
 	if (res == 0) {

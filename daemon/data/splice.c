@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -62,42 +63,80 @@ static int splice_dst(const struct conn *c, int d)
 	return d == DIR_C2B ? c->bfd : c->cfd;
 }
 
+/*
+ * One direction's pipe: an empty one the worker kept from a closed connection, else a new
+ * one. A pipe holds 64 KiB by default; a larger buffer_size means fewer splices.
+ */
+static int splice_pipe_get(struct conn *c, struct splice_dir *sd)
+{
+	uint32_t want = c->lcfg->buffer_size > 65536 ? c->lcfg->buffer_size : 65536;
+	struct worker *w = c->w;
+	int sz;
+
+	sd->cap = 0;
+	if (w->n_spare_pipes) {
+		unsigned i = --w->n_spare_pipes;
+
+		sd->pipe[0] = w->spare_pipes[i][0];
+		sd->pipe[1] = w->spare_pipes[i][1];
+		sd->cap = w->spare_pipe_cap[i];
+		stats_inc(w, STAT_PIPES_REUSED);
+		if (sd->cap == want)
+			return 0;
+	} else if (pipe2(sd->pipe, O_CLOEXEC) < 0) {
+		sd->pipe[0] = sd->pipe[1] = -1;
+		return -errno;
+	}
+	if (want != 65536 || sd->cap)
+		fcntl(sd->pipe[1], F_SETPIPE_SZ, (int)want);
+	sz = fcntl(sd->pipe[1], F_GETPIPE_SZ);
+	sd->cap = sz > 0 ? (uint32_t)sz : 65536u;
+	return 0;
+}
+
+/* Keeps an empty pipe for the worker's next kTLS connection; closes anything else. */
+static void splice_pipe_put(struct conn *c, struct splice_dir *sd)
+{
+	struct worker *w = c->w;
+	int queued = -1;
+
+	if (sd->pipe[0] >= 0 && sd->pipe[1] >= 0 && w && w->n_spare_pipes < WORKER_SPARE_PIPES &&
+	    ioctl(sd->pipe[0], FIONREAD, &queued) == 0 && queued == 0) {
+		w->spare_pipes[w->n_spare_pipes][0] = sd->pipe[0];
+		w->spare_pipes[w->n_spare_pipes][1] = sd->pipe[1];
+		w->spare_pipe_cap[w->n_spare_pipes++] = sd->cap;
+	} else {
+		if (sd->pipe[0] >= 0)
+			close(sd->pipe[0]);
+		if (sd->pipe[1] >= 0)
+			close(sd->pipe[1]);
+	}
+	sd->pipe[0] = sd->pipe[1] = -1;
+}
+
 /**
- * splice_init() - create the two pipes of a connection that moved to kernel TLS.
+ * splice_init() - the two pipes of a connection that moved to kernel TLS.
  * Return: 0 or -errno (logged).
  */
 int splice_init(struct conn *c)
 {
 	for (int d = 0; d < 2; d++) {
-		struct splice_dir *sd = &c->ktls.sd[d];
+		int err = splice_pipe_get(c, &c->ktls.sd[d]);
 
-		if (pipe2(sd->pipe, O_CLOEXEC) < 0) {
-			int err = -errno;
-
-			sd->pipe[0] = sd->pipe[1] = -1;
-			conn_log(c, LOG_LVL_WARN, "pipe2: %s", strerror(errno));
+		if (err < 0) {
+			conn_log(c, LOG_LVL_WARN, "pipe2: %s", strerror(-err));
 			splice_fini(c);
 			return err;
 		}
-		/* A pipe holds 64 KiB by default; larger buffers mean fewer splices. */
-		if (c->lcfg->buffer_size > 65536)
-			fcntl(sd->pipe[1], F_SETPIPE_SZ, (int)c->lcfg->buffer_size);
-		int sz = fcntl(sd->pipe[1], F_GETPIPE_SZ);
-
-		sd->cap = sz > 0 ? (uint32_t)sz : 65536u;
 	}
 	return 0;
 }
 
-/** splice_fini() - close the pipes (any that are open). */
+/** splice_fini() - let go of the pipes: empty ones stay with the worker for reuse. */
 void splice_fini(struct conn *c)
 {
 	for (int d = 0; d < 2; d++)
-		for (int i = 0; i < 2; i++)
-			if (c->ktls.sd[d].pipe[i] >= 0) {
-				close(c->ktls.sd[d].pipe[i]);
-				c->ktls.sd[d].pipe[i] = -1;
-			}
+		splice_pipe_put(c, &c->ktls.sd[d]);
 }
 
 static struct io_uring_sqe *splice_sqe(struct conn *c, enum op op)
@@ -250,6 +289,10 @@ static void splice_read_control(struct conn *c)
 		return;
 	case TLS_CT_APPDATA:
 		/* Data read this way passes through userspace; it goes on to the backend. */
+		if (buf_alloc(&c->relay.to_back, c->lcfg->buffer_size) < 0) {
+			conn_close(c, "out of memory for a record read by recvmsg");
+			return;
+		}
 		if ((size_t)n > buf_room(&c->relay.to_back)) {
 			conn_close(c, "no room for a record read by recvmsg");
 			return;
@@ -313,6 +356,9 @@ void splice_pump(struct conn *c)
 		io_uring_sqe_set_data64(sqe, ud_pack(OP_BSEND, c->gen, c->slot));
 		c->inflight |= 1u << OP_BSEND;
 	}
+	/* A kTLS connection keeps no userspace buffer while idle: it comes back if needed. */
+	if (!buf_len(&c->relay.to_back) && !conn_op_pending(c, OP_BSEND))
+		buf_free(&c->relay.to_back);
 	if (c->state != CONN_RELAY)
 		return;
 	for (int d = 0; d < 2; d++) {

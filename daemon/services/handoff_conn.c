@@ -88,13 +88,13 @@ static void handoff_fill(struct conn *c, struct ktlsd_handoff_reply *r)
 	snprintf(r->group, sizeof(r->group), "%s", c->tls.group);
 	snprintf(r->cipher, sizeof(r->cipher), "%s", c->tls.cipher ? c->tls.cipher : "");
 	snprintf(r->alpn, sizeof(r->alpn), "%s", c->tls.alpn);
-	snprintf(r->sni, sizeof(r->sni), "%s", c->tls.hs.sni);
+	snprintf(r->sni, sizeof(r->sni), "%s", c->tls.hs->sni);
 	if (c->tls.resumed)
 		r->flags |= KTLSD_HANDOFF_R_RESUMED;
-	if (c->tls.hs.client) {
-		r->verify_result = (int32_t)c->tls.hs.verify_result;
-		snprintf(r->peer_subject, sizeof(r->peer_subject), "%s", c->tls.hs.peer_subject);
-		if (c->tls.version && c->tls.hs.verify_result == X509_V_OK)
+	if (c->tls.hs->client) {
+		r->verify_result = (int32_t)c->tls.hs->verify_result;
+		snprintf(r->peer_subject, sizeof(r->peer_subject), "%s", c->tls.hs->peer_subject);
+		if (c->tls.version && c->tls.hs->verify_result == X509_V_OK)
 			r->flags |= KTLSD_HANDOFF_R_VERIFIED;
 	}
 	if (c->tls.start_ns)
@@ -141,16 +141,21 @@ void handoff_adopt(struct worker *w, struct handoff_job *job)
 	c->app.fd = job->app_fd;
 	c->app.id = job->id;
 	c->app.flags = job->flags;
-	if (job->op == KTLSD_HANDOFF_CLIENT) {
-		c->tls.hs.client = true;
-		c->tls.hs.verify_optional = job->flags & KTLSD_HANDOFF_F_VERIFY_OPTIONAL;
-		snprintf(c->tls.hs.sni, sizeof(c->tls.hs.sni), "%s", job->host);
-		client_cache_key(&c->tls.hs, job->host, job->port, job->alpn);
-	} else {
-		c->tls.hs.forced_profile = job->profile;
+	if (handshake_prepare(c) < 0) {
+		free(job);
+		conn_close(c, "out of memory");
+		return;
 	}
-	memcpy(c->tls.hs.alpn_wire, job->alpn_wire, job->alpn_wire_len);
-	c->tls.hs.alpn_wire_len = job->alpn_wire_len;
+	if (job->op == KTLSD_HANDOFF_CLIENT) {
+		c->tls.hs->client = true;
+		c->tls.hs->verify_optional = job->flags & KTLSD_HANDOFF_F_VERIFY_OPTIONAL;
+		snprintf(c->tls.hs->sni, sizeof(c->tls.hs->sni), "%s", job->host);
+		client_cache_key(c->tls.hs, job->host, job->port, job->alpn);
+	} else {
+		c->tls.hs->forced_profile = job->profile;
+	}
+	memcpy(c->tls.hs->alpn_wire, job->alpn_wire, job->alpn_wire_len);
+	c->tls.hs->alpn_wire_len = job->alpn_wire_len;
 	/* The application's timeout (or the handshake's) applies, not client_hello_timeout. */
 	c->flags &= ~CONN_F_HELLO_DEADLINE;
 	c->deadline_ms =
@@ -167,7 +172,7 @@ void handoff_adopt(struct worker *w, struct handoff_job *job)
 		io_uring_sqe_set_data64(sqe, ud_pack(OP_APP_HUP, c->gen, c->slot));
 		c->inflight |= 1u << OP_APP_HUP;
 	}
-	if (c->tls.hs.client)
+	if (c->tls.hs->client)
 		relay_start_client(c);
 	else
 		relay_pump(c);
@@ -229,7 +234,7 @@ static bool handoff_on_handshake(struct conn *c)
 	if (!(c->flags & CONN_F_HANDOVER))
 		return handoff_start_relay(c);
 	/* relay_pump() drives the switch; handoff_return_ktls() ends it. */
-	if (c->tls.hs.client && SSL_version(c->tls.ssl) == TLS1_3_VERSION &&
+	if (c->tls.hs->client && SSL_version(c->tls.ssl) == TLS1_3_VERSION &&
 	    c->snap->cfg->client_ticket_wait_ms)
 		c->flags |= CONN_F_TICKET_WAIT;
 	c->state = CONN_RELAY;
@@ -284,7 +289,7 @@ static void handoff_conn_free(struct conn *c)
 			r.status = KTLSD_HANDOFF_E_INTERNAL;
 		if (c->tls.fail == LSTAT_FAIL_VERIFY)
 			snprintf(r.message, sizeof(r.message), "certificate verify failed: %s",
-				 X509_verify_cert_error_string(c->tls.hs.verify_result));
+				 X509_verify_cert_error_string(c->tls.hs->verify_result));
 		else
 			snprintf(r.message, sizeof(r.message), "%s%s%s", why,
 				 c->tls.fail ? ": " : "",

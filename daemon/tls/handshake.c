@@ -18,6 +18,34 @@
 #define HS_MIN_BUF (16384u + 2048u + 5u + 1024u)
 
 /**
+ * handshake_prepare() - the connection's handshake record (struct hs_info), allocated on
+ * first use: a connection that has sent nothing yet holds none.
+ * Return: 0 or -ENOMEM.
+ */
+int handshake_prepare(struct conn *c)
+{
+	if (c->tls.hs)
+		return 0;
+	c->tls.hs = calloc(1, sizeof(*c->tls.hs));
+	if (!c->tls.hs)
+		return -ENOMEM;
+	c->tls.hs->conn_id = c->id;
+	c->tls.hs->worker = c->w->idx;
+	c->tls.hs->forced_profile = -1;
+	return 0;
+}
+
+/** handshake_release() - wipe the secrets and free the handshake record. */
+void handshake_release(struct conn *c)
+{
+	if (!c->tls.hs)
+		return;
+	OPENSSL_cleanse(c->tls.hs->secret, sizeof(c->tls.hs->secret));
+	free(c->tls.hs);
+	c->tls.hs = NULL;
+}
+
+/**
  * handshake_begin() - create the connection's SSL and its ciphertext buffers.
  * Return: 0 or -ENOMEM (logged).
  */
@@ -26,12 +54,13 @@ int handshake_begin(struct conn *c)
 	uint32_t size = c->lcfg->buffer_size > HS_MIN_BUF ? c->lcfg->buffer_size : HS_MIN_BUF;
 	BIO *bio;
 
-	if (buf_alloc(&c->tls.io.in, size) < 0 || buf_alloc(&c->tls.io.out, size) < 0) {
+	if (handshake_prepare(c) < 0 || buf_alloc(&c->tls.io.in, size) < 0 ||
+	    buf_alloc(&c->tls.io.out, size) < 0) {
 		conn_log(c, LOG_LVL_ERR, "out of memory for buffers");
 		return -ENOMEM;
 	}
-	c->tls.ssl = c->tls.hs.client ? client_new_ssl(c->snap, &c->tls.hs)
-				      : tlsprof_new_ssl(c->snap, c->lcfg, &c->tls.hs);
+	c->tls.ssl = c->tls.hs->client ? client_new_ssl(c->snap, c->tls.hs)
+				       : tlsprof_new_ssl(c->snap, c->lcfg, c->tls.hs);
 	if (!c->tls.ssl)
 		return -ENOMEM;
 	bio = bio_new_tls_io(&c->tls.io);
@@ -54,20 +83,20 @@ static void handshake_log_done(const struct conn *c, bool resumed, uint32_t earl
 	SSL_get0_alpn_selected(c->tls.ssl, &alpn, &alpn_len);
 	if (early)
 		snprintf(early_str, sizeof(early_str), ", early data %u bytes", early);
-	if (c->tls.hs.client) {
+	if (c->tls.hs->client) {
 		conn_log(c, LOG_LVL_DEBUG,
 			 "client handshake done on worker %u: %s %s to \"%s\", alpn \"%.*s\"%s, "
 			 "verify %ld",
 			 c->w->idx, SSL_get_version(c->tls.ssl), SSL_get_cipher_name(c->tls.ssl),
-			 c->tls.hs.sni, (int)alpn_len, alpn ? (const char *)alpn : "",
-			 resumed ? ", resumed" : "", c->tls.hs.verify_result);
+			 c->tls.hs->sni, (int)alpn_len, alpn ? (const char *)alpn : "",
+			 resumed ? ", resumed" : "", c->tls.hs->verify_result);
 		return;
 	}
 	conn_log(
 		c, LOG_LVL_DEBUG,
 		"handshake done on worker %u: %s %s, profile \"%s\", sni \"%s\", alpn \"%.*s\"%s%s",
 		c->w->idx, SSL_get_version(c->tls.ssl), SSL_get_cipher_name(c->tls.ssl),
-		c->snap->profiles[c->tls.hs.profile].cfg->name, c->tls.hs.sni, (int)alpn_len,
+		c->snap->profiles[c->tls.hs->profile].cfg->name, c->tls.hs->sni, (int)alpn_len,
 		alpn ? (const char *)alpn : "", resumed ? ", resumed" : "", early_str);
 }
 
@@ -78,13 +107,13 @@ static void handshake_note_peer(struct conn *c)
 	BIO *mem;
 	int n = 0;
 
-	c->tls.hs.verify_result = SSL_get_verify_result(c->tls.ssl);
-	c->tls.hs.peer_subject[0] = '\0';
+	c->tls.hs->verify_result = SSL_get_verify_result(c->tls.ssl);
+	c->tls.hs->peer_subject[0] = '\0';
 	if (!peer || !(mem = BIO_new(BIO_s_mem())))
 		return;
 	if (X509_NAME_print_ex(mem, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253) >= 0)
-		n = BIO_read(mem, c->tls.hs.peer_subject, sizeof(c->tls.hs.peer_subject) - 1);
-	c->tls.hs.peer_subject[n > 0 ? n : 0] = '\0';
+		n = BIO_read(mem, c->tls.hs->peer_subject, sizeof(c->tls.hs->peer_subject) - 1);
+	c->tls.hs->peer_subject[n > 0 ? n : 0] = '\0';
 	BIO_free(mem);
 }
 
@@ -98,7 +127,7 @@ static void handshake_account(struct conn *c)
 		[RESUME_MISS_EXPIRED] = LSTAT_MISS_EXPIRED,
 	};
 	struct listener_stats *ls = c->snap->lstats[c->listener];
-	const struct hs_info *hs = &c->tls.hs;
+	const struct hs_info *hs = c->tls.hs;
 	bool resumed = SSL_session_reused(c->tls.ssl);
 	bool early = SSL_get_early_data_status(c->tls.ssl) == SSL_EARLY_DATA_ACCEPTED;
 
@@ -173,7 +202,7 @@ static enum early_read handshake_read_early(struct conn *c)
 			continue;
 		}
 		if (r == SSL_READ_EARLY_DATA_FINISH) {
-			c->tls.hs.early_reading = false;
+			c->tls.hs->early_reading = false;
 			if (!buf_len(&c->relay.early))
 				buf_free(&c->relay.early);
 			return EARLY_FINISHED;
@@ -194,7 +223,7 @@ static bool handshake_final_flight(const struct conn *c)
 	/* A client cannot tell from its state which server record is the last before the
 	 * server's application data (TLS 1.3 servers may send data right after their
 	 * Finished): once the ServerHello is on its way, it takes records one at a time. */
-	if (c->tls.hs.client)
+	if (c->tls.hs->client)
 		return SSL_get_state(c->tls.ssl) != TLS_ST_BEFORE &&
 		       SSL_get_state(c->tls.ssl) != TLS_ST_CW_CLNT_HELLO;
 	switch (SSL_get_state(c->tls.ssl)) {
@@ -218,9 +247,9 @@ static enum lstat_id handshake_failure_reason(const struct conn *c)
 	unsigned long e = ERR_peek_last_error();
 	int reason = ERR_GET_REASON(e);
 
-	if (c->tls.hs.sni_refused)
+	if (c->tls.hs->sni_refused)
 		return LSTAT_FAIL_SNI;
-	if (c->tls.hs.client && c->tls.hs.verify_result != X509_V_OK)
+	if (c->tls.hs->client && c->tls.hs->verify_result != X509_V_OK)
 		return LSTAT_FAIL_VERIFY;
 	if (!e || ERR_GET_LIB(e) != ERR_LIB_SSL)
 		return e ? LSTAT_FAIL_INTERNAL : LSTAT_FAIL_PROTOCOL;
@@ -261,7 +290,7 @@ enum hs_result handshake_step(struct conn *c)
 	uint64_t wr_before;
 	int ret = 0, err;
 
-	if (c->tls.hs.early_reading) {
+	if (c->tls.hs->early_reading) {
 		early = handshake_read_early(c);
 		if (early == EARLY_REFUSED) {
 			c->tls.fail = LSTAT_FAIL_PROTOCOL;
@@ -274,7 +303,7 @@ enum hs_result handshake_step(struct conn *c)
 		/* Only the step that completes the handshake may follow: see bio.c. */
 		wr_before = c->tls.io.wr.records;
 		ret = SSL_do_handshake(c->tls.ssl);
-		if ((c->flags & CONN_F_HELLO_DEADLINE) && c->tls.hs.hello_seen) {
+		if ((c->flags & CONN_F_HELLO_DEADLINE) && c->tls.hs->hello_seen) {
 			/* The ClientHello is in: the whole handshake's deadline takes over. */
 			c->flags &= ~CONN_F_HELLO_DEADLINE;
 			c->deadline_ms = c->started_ms + c->lcfg->handshake_timeout_ms;
@@ -293,7 +322,7 @@ enum hs_result handshake_step(struct conn *c)
 			c->flags |= CONN_F_RECV_EXACT;
 		if (c->tls.io.in_eof) {
 			conn_log(c, LOG_LVL_INFO, "handshake failed: %s closed the connection",
-				 c->tls.hs.client ? "server" : "client");
+				 c->tls.hs->client ? "server" : "client");
 			c->tls.fail = LSTAT_FAIL_CLOSED;
 			ERR_clear_error();
 			return HS_FAILED;
@@ -304,7 +333,7 @@ enum hs_result handshake_step(struct conn *c)
 	case SSL_ERROR_ZERO_RETURN:
 	case SSL_ERROR_SYSCALL:
 		conn_log(c, LOG_LVL_INFO, "handshake failed: %s closed the connection",
-			 c->tls.hs.client ? "server" : "client");
+			 c->tls.hs->client ? "server" : "client");
 		c->tls.fail = LSTAT_FAIL_CLOSED;
 		ERR_clear_error();
 		return HS_FAILED;
@@ -312,7 +341,7 @@ enum hs_result handshake_step(struct conn *c)
 		char errs[512];
 		char peer[64];
 
-		if (c->tls.hs.client)
+		if (c->tls.hs->client)
 			handshake_note_peer(c);
 		c->tls.fail = handshake_failure_reason(c);
 		log_ssl_errors(errs, sizeof(errs));

@@ -114,6 +114,8 @@ bool ktls_kernel_supports(int version, const struct ktls_cipher *ci);
 
 enum hs_result { HS_WANT_IO, HS_DONE, HS_FAILED, HS_EARLY_DATA };
 
+int handshake_prepare(struct conn *c);
+void handshake_release(struct conn *c);
 int handshake_begin(struct conn *c);
 /* On HS_FAILED, c->tls.fail says why. */
 enum hs_result handshake_step(struct conn *c);

@@ -34,6 +34,8 @@
 	X(STAT_RECORD_LIMIT_CLOSES, "record_limit_closes",                                         \
 	  "kTLS connections closed before the AEAD record limit of their key")                     \
 	X(STAT_KTLS_RX_ERRORS, "ktls_rx_errors", "kTLS receive errors (bad records)")              \
+	X(STAT_PIPES_REUSED, "pipes_reused",                                                       \
+	  "splice pipes a kTLS connection took from its worker's spare ones, not pipe2()")         \
 	X(STAT_BACKEND_FAILURES, "backend_connect_failures", "backend connects that failed")       \
 	X(STAT_BYTES_FROM_CLIENTS, "bytes_from_clients",                                           \
 	  "plaintext bytes relayed from clients to backends")                                      \

@@ -9,7 +9,9 @@
 # AES-128-GCM sw/sw.  Afterwards: tls_stat TlsTxSw/TlsRxSw +100, TlsDecryptError
 # +0, every kTLS socket closed again; connections_ktls 100, connections_userspace
 # 0, bytes_userspace 0, bytes_spliced == 2 x the payload bytes the clients report.
-# KTLS_CONCURRENCY_N overrides the 100.
+# ktlsd's RSS with all open is printed. Then 20 more connections: each takes both its
+# pipes from the ones the first 100 left (pipes_reused +40, no pipe2()), and they
+# work. KTLS_CONCURRENCY_N overrides the 100.
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 need_ktls
@@ -32,6 +34,7 @@ wait_until 120 _all_on_ktls || {
 	fail "ktls-diag never showed $N kTLS sockets on :$P (last count $(ktls_diag "$P" | grep -c ' ulp=tls '))"
 }
 is_running "$cpid" || fail "the clients ended before all $N connections were seen on kTLS"
+rss_open=$(awk '/^VmRSS/ { print $2 }' "/proc/$KTLSD_PID/status")
 ktls_diag_expect "$P" 1.3 aes-gcm-128 "$N"
 note "current kTLS sockets: TlsCurrTxSw +$(ktls_stat_delta TlsCurrTxSw) TlsCurrRxSw +$(ktls_stat_delta TlsCurrRxSw)"
 assert_eq "$N" "$(ktls_stat_delta TlsCurrTxSw)" "TlsCurrTxSw while all $N are open"
@@ -53,5 +56,19 @@ assert_eq 0 "$(kstat_delta bytes_userspace)" "bytes_userspace delta"
 assert_eq $((2 * total)) "$(kstat_delta bytes_spliced)" "bytes_spliced delta (2 x $total payload bytes)"
 assert_eq 0 "$(kstat ktls_rx_errors)" "ktls_rx_errors"
 note "$N connections on kTLS at once: $(kstats_line connections_ktls bytes_spliced bytes_userspace)"
+rss_closed=$(awk '/^VmRSS/ { print $2 }' "/proc/$KTLSD_PID/status")
+note "ktlsd RSS with $N kTLS connections open: $rss_open KiB; all closed: $rss_closed KiB"
+
+# ---- the pipes come back: 20 more connections take them from the workers' spares
+ktlsd_stats_snapshot
+to 120 "$PYTHON" "$TOOLS/tlsclients.py" --port "$P" --ca "$CA" -n 20 --max-size 4096 \
+	--timeout "$(scaled 60)" >"$T/again.out" 2>&1 || {
+	cat "$T/again.out"
+	fail "20 more clients"
+}
+assert_match "$T/again.out" "^clients: 20 ok, 0 failed," "20 more clients"
+ktlsd_stats_refresh
+assert_eq 20 "$(kstat_delta connections_ktls)" "connections_ktls delta, second round"
+assert_eq 40 "$(kstat_delta pipes_reused)" "pipes reused by 20 connections (2 each)"
 assert_ktlsd_alive
 note "ok"
