@@ -25,7 +25,7 @@ LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 # Goals that install their Debian packages themselves and then build in a second
 # make; any other goal needs the -dev packages already, and says so plainly.
-SELF_DEPS_GOALS := run check check-ktls check-fresh deps bench bench-ktls clean format tidy uninstall
+SELF_DEPS_GOALS := run check check-ktls check-fresh deps bench bench-ktls bench-scale bench-scale-ktls clean format tidy uninstall
 ifneq ($(filter-out $(SELF_DEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
 ifneq ($(shell pkg-config --exists $(PKGS) json-c openssl 2>/dev/null && echo ok),ok)
 $(error the build needs Debian packages that are missing here: run `scripts/deps.sh build` as root, or `make run` / `make check`, which install them first)
@@ -57,7 +57,7 @@ CTL_CFLAGS  := $(shell pkg-config --cflags $(CTL_PKGS) 2>/dev/null)
 CTL_LDLIBS  := $(shell pkg-config --libs $(CTL_PKGS) 2>/dev/null)
 
 PHONY_GOALS := all check check-ktls check-fresh vm-selftest run install uninstall clean deps format tidy \
-	       bench bench-ktls bench-handoff fuzz tidy-files docs
+	       bench bench-ktls bench-handoff bench-scale bench-scale-ktls fuzz tidy-files docs
 .PHONY: $(PHONY_GOALS)
 all: $(BUILD)/ktlsd $(UNIT_BINS) $(TOOL_BINS) $(HELPER_BINS) $(CONFDOC) $(BUILD)/ktlsctl \
      $(LIBKTLS_SO) $(BUILD)/lib/libktls.a $(BUILD)/lib/ktls.pc $(BUILD)/examples/ktls-echo-server \
@@ -142,6 +142,21 @@ bench:
 # Handoff overhead: a handshake through ktlsd's handoff socket vs in the application.
 bench-handoff: all
 	BUILD=$(BUILD) bench/handoff.sh
+
+# Memory and handshake latency with many connections held (idle and established), ktlsd
+# beside nginx (stream) and HAProxy: bench/scale.py. SCALE_N: the connection counts.
+SCALE_N ?= 10000,50000,100000
+bench-scale:
+	@scripts/deps.sh bench
+	@$(SUBMAKE) all
+	BUILD=$(BUILD) python3 bench/scale.py -n $(SCALE_N)
+
+# The same for ktlsd alone inside the test VM, where connections move to kernel TLS.
+bench-scale-ktls:
+	@scripts/deps.sh bench
+	@$(SUBMAKE) all
+	kmod-helpers/ktls-vm.sh -t 1200 -e BUILD=$(abspath $(BUILD)) -- \
+		python3 $(CURDIR)/bench/scale.py -n $(or $(SCALE_KTLS_N),2000) -o ktlsd
 
 # The kernel-TLS data path's counters, in the test VM.
 bench-ktls:
