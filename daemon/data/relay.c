@@ -167,6 +167,18 @@ void relay_shutdown(struct conn *c, const char *reason)
 	conn_flush_close(c, reason);
 }
 
+/*
+ * OpenSSL keeps a read and a write record buffer (about 17 KiB each) for the life of the
+ * connection; a userspace-path connection with nothing in flight through OpenSSL gives them
+ * back (they return at its next record). SSL_free_buffers() refuses while they hold data.
+ */
+static void relay_release_idle(struct conn *c)
+{
+	if (c->tls.ssl && !buf_len(&c->tls.io.in) && !buf_len(&c->tls.io.out) &&
+	    !SSL_pending(c->tls.ssl))
+		SSL_free_buffers(c->tls.ssl);
+}
+
 /**
  * relay_pump() - run the record layer and arm whatever the connection needs next.
  * May close (and free) the connection: the caller must not touch @c afterwards.
@@ -240,8 +252,10 @@ void relay_pump(struct conn *c)
 		}
 	}
 	relay_arm_client(c);
-	if (c->state == CONN_RELAY)
+	if (c->state == CONN_RELAY) {
 		relay_arm_backend(c);
+		relay_release_idle(c);
+	}
 }
 
 /*
