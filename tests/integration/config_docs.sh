@@ -17,6 +17,7 @@ cat "$T/check.out"
 assert_rc 0 "$rc" "README.md and man/ktlsd.conf.5 match the schema (else: make docs)" "$T/check.out"
 
 # Each setting name the schema documents appears as a row in both documents.
+# shellcheck disable=SC2016 # the backquotes are Markdown, not shell
 "$confdoc" markdown | sed -n 's/^| `\([a-z0-9_]*\)` |.*/\1/p' | sort -u >"$T/names"
 n=$(wc -l <"$T/names")
 [ "$n" -ge 50 ] || fail "only $n settings in the schema's reference"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2119 # helpers take optional arguments
 # SPDX-License-Identifier: MIT
 # hello_deadline.sh - client_hello_timeout, seen from outside:
 #  1. 200 clients that send part of a ClientHello and 20 that send nothing are all cut
