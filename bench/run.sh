@@ -17,8 +17,9 @@ usage() {
 usage: BUILD=build bench/run.sh [options]
   -r N        repetitions of every measurement; the best run counts (default 3)
   -t SECS     length of one handshake run, per server and case (default 5)
-  -s SUBSET   all | handshake | resume | bulk, or a comma-separated list of the last three
-              (default all = handshake,resume,bulk)
+  -s SUBSET   all | handshake | resume | bulk | kernel, or a comma-separated list
+              (default all = handshake,resume,bulk,kernel); kernel: syscalls, ring or
+              event-loop waits and context switches per full TLS 1.3 handshake
   -o LIST     servers, comma-separated, in the order run within a repetition
               (default ktlsd,nginx,haproxy,nginx-stream; missing ones are skipped)
   -b BYTES    bytes relayed in the bulk run (default 1073741824 = 1 GiB)
@@ -54,16 +55,17 @@ shift $((OPTIND - 1))
 for v in REPS HS_TIME BULK_BYTES BASE_PORT; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: -${v}: not a positive integer: ${!v}" >&2; exit 2; }
 done
-DO_HS=0 DO_RES=0 DO_BULK=0
+DO_HS=0 DO_RES=0 DO_BULK=0 DO_KERN=0
 IFS=, read -r -a parts <<<"$SUBSET"
 ((${#parts[@]})) || parts=(bad)
 for part in "${parts[@]}"; do
 	case $part in
-	all) DO_HS=1 DO_RES=1 DO_BULK=1 ;;
+	all) DO_HS=1 DO_RES=1 DO_BULK=1 DO_KERN=1 ;;
 	handshake | hs) DO_HS=1 ;;
 	resume | resumed) DO_RES=1 ;;
 	bulk) DO_BULK=1 ;;
-	*) echo "bench: -s must be all, handshake, resume, bulk or a comma-separated list" >&2; exit 2 ;;
+	kernel) DO_KERN=1 ;;
+	*) echo "bench: -s must be all, handshake, resume, bulk, kernel or a comma-separated list" >&2; exit 2 ;;
 	esac
 done
 
@@ -353,6 +355,54 @@ tree_cpu() { # PID -> "USER_TICKS SYS_TICKS" of the process and all its descenda
 		      print u, s }'
 }
 
+tree_pids() { # PID -> the process and all its descendants, one per line
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
+		{ pid = $1; l = $0; sub(/^.*\) /, "", l); split(l, f, " "); pp[pid] = f[2] }
+		END { for (p in pp) { q = p; n = 0
+			while (q != root && q > 1 && n++ < 64) q = pp[q]
+			if (q == root) print p } }'
+}
+
+ctx_switches() { # PID -> voluntary + involuntary context switches of every thread of the tree
+	local p
+	for p in $(tree_pids "$1"); do cat "/proc/$p/task/"*/status 2>/dev/null; done |
+		awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { print s + 0 }'
+}
+
+# kern_run SERVER: full TLS 1.3 handshakes (s_time, 3 s) twice: once plain, for the context
+# switches of the server's threads (from /proc), once under `strace -c -f` on the whole
+# tree, for its system calls, among them its ring or event-loop waits (io_uring_enter,
+# epoll_wait / epoll_pwait), each ÷ the handshakes of that run. strace slows the server;
+# the counts per handshake do not depend on that.
+kern_run() {
+	local s=$1 out=$TMP/kern-$1 c0 c1 n1 n2 spid args=() p
+	c0=$(ctx_switches "${PID[$s]}")
+	openssl s_time -connect "127.0.0.1:${HS_PORT[$s]}" -new -time 3 -tls1_3 >"$out.1" 2>&1 </dev/null || true
+	sleep 0.3
+	c1=$(ctx_switches "${PID[$s]}")
+	n1=$(sed -n 's/^\([0-9][0-9]*\) connections in [0-9.]* real seconds.*/\1/p' "$out.1" | tail -1)
+	for p in $(tree_pids "${PID[$s]}"); do args+=(-p "$p"); done
+	strace -f -c -qq -o "$out.strace" "${args[@]}" 2>/dev/null &
+	spid=$!
+	sleep 1
+	openssl s_time -connect "127.0.0.1:${HS_PORT[$s]}" -new -time 3 -tls1_3 >"$out.2" 2>&1 </dev/null || true
+	sleep 0.3
+	kill -INT "$spid" 2>/dev/null || true
+	wait "$spid" 2>/dev/null || true
+	n2=$(sed -n 's/^\([0-9][0-9]*\) connections in [0-9.]* real seconds.*/\1/p' "$out.2" | tail -1)
+	if [[ -z $n1 || $n1 -eq 0 || -z $n2 || $n2 -eq 0 || ! -s $out.strace ]]; then
+		log "${LABEL[$s]} kernel: no count (s_time: ${n1:-?}, ${n2:-?} handshakes; strace: $(head -c 200 "$out.strace" 2>/dev/null))"
+		return
+	fi
+	# strace -c: % time, seconds, usecs/call, calls, [errors,] syscall
+	KERN[$s]=$(awk -v n="$n2" -v n1="$n1" -v cs=$((c1 - c0)) '
+		$NF == "total" { t = $4 }
+		$NF == "io_uring_enter" || $NF ~ /^epoll_(p)?wait$/ { w += $4 }
+		END { printf "%.1f %.1f %.1f", t / n, w / n, cs / n1 }' "$out.strace")
+	log "$(printf '%-13s kernel: %s' "${LABEL[$s]}" "$(echo "${KERN[$s]}" | awk '{ printf "%s syscalls, %s ring/event waits, %s context switches per handshake", $1, $2, $3 }')")"
+}
+declare -A KERN=()
+
 RESULTS=$TMP/results # lines: TEST SERVER REP UNITS USER_TICKS SYS_TICKS SECS [OFFERED RESUMED
 #                       NO_TICKET FAILED CIPHER] (the last five for the resumption runs)
 : >"$RESULTS"
@@ -449,6 +499,13 @@ for ((rep = 1; rep <= REPS; rep++)); do
 		for s in "${order[@]}"; do bulk_run "$s" "$rep"; done
 	fi
 done
+if ((DO_KERN)); then
+	if command -v strace >/dev/null; then
+		for s in "${SERVERS[@]}"; do kern_run "$s"; done
+	else
+		NOTES+=("kernel: strace is not installed (scripts/deps.sh bench); no syscall counts")
+	fi
+fi
 T_END=$(date +%s)
 
 # ---------------------------------------------------------------- report
@@ -563,6 +620,20 @@ if ((DO_RES)); then
 		fi
 	fi
 fi
+if ((DO_KERN)) && ((${#KERN[@]})); then
+	echo
+	echo "Per full TLS 1.3 handshake (\`openssl s_time -new\`, 3 s): the server's system calls and,"
+	echo "among them, its ring or event-loop waits (io_uring_enter; epoll_wait), counted by"
+	echo "\`strace -c -f\` over its whole tree; its threads' context switches, from /proc in a run"
+	echo "without strace. The proxies' figures include their backend connection."
+	echo
+	echo "| server | syscalls/handshake | ring or event waits/handshake | context switches/handshake |"
+	echo "|---|---:|---:|---:|"
+	for s in "${SHOWN[@]}"; do
+		[[ -n ${KERN[$s]:-} ]] || continue
+		echo "${KERN[$s]}" | awk -v l="${LABEL[$s]}${BULK_NOTE[$s]:-}" '{ printf "| %s | %s | %s | %s |\n", l, $1, $2, $3 }'
+	done
+fi
 echo
 echo "Command: \`$CMDLINE\` ($((T_END - T_START)) s of measuring). $machine; $versions."
 ((DO_HS + DO_BULK)) && echo "nginx (file) serves the bulk file itself; nginx stream, HAProxy and ktlsd relay a plain-TCP"
@@ -571,9 +642,10 @@ echo "Command: \`$CMDLINE\` ($((T_END - T_START)) s of measuring). $machine; $ve
 ((DO_RES)) && echo "Resumption: nginx with \`ssl_session_cache shared:SSL:10m; ssl_session_tickets on;\`, HAProxy"
 ((DO_RES)) && echo "with its default cache and tickets, ktlsd with its defaults; nginx (file) opens no backend"
 ((DO_RES)) && echo "connection, the proxies open one per handshake."
-echo
-echo "All runs (µs per handshake; s/GB): "
+((DO_HS + DO_RES + DO_BULK)) && echo
+((DO_HS + DO_RES + DO_BULK)) && echo "All runs (µs per handshake; s/GB): "
 for s in "${SHOWN[@]}"; do
+	((DO_HS + DO_RES + DO_BULK)) || break
 	line=""
 	for t in hs1_3 hs1_2 bulk "${RES_CASES[@]}"; do
 		if [[ -n ${B[$t $s]} ]]; then

@@ -16,6 +16,7 @@
 #           are checked), and the kTLS VM (qemu, busybox-static, cpio, kmod, and
 #           xz/zstd to unpack the kernel for its faster boot)
 #   bench   check + the reference terminators of `make bench` (nginx stream, HAProxy)
+#           and strace (its syscall counts)
 #   dev     clang-format, clang-tidy, cppcheck, shellcheck (make format / tidy / lint)
 #   ci      check + debootstrap and git (.ci/run's fresh-root job)
 #   all     every group
@@ -36,7 +37,7 @@ CHECK_PKGS=(
 	coreutils nginx clang libclang-rt-14-dev libnss-myhostname groff-base
 	qemu-system-x86 busybox-static cpio kmod xz-utils zstd
 )
-BENCH_PKGS=(nginx libnginx-mod-stream haproxy)
+BENCH_PKGS=(nginx libnginx-mod-stream haproxy strace)
 DEV_PKGS=(clang-format clang-tidy cppcheck shellcheck)
 CI_PKGS=(debootstrap git)
 
