@@ -156,7 +156,7 @@ bench-scale-ktls:
 	@scripts/deps.sh bench
 	@$(SUBMAKE) all
 	kmod-helpers/ktls-vm.sh -t 1200 -e BUILD=$(abspath $(BUILD)) -- \
-		python3 $(CURDIR)/bench/scale.py -n $(or $(SCALE_KTLS_N),2000) -o ktlsd
+		python3 $(CURDIR)/bench/scale.py -n $(or $(SCALE_KTLS_N),2000) -o ktlsd $(SCALE_KTLS_ARGS)
 
 # The kernel-TLS data path's counters, in the test VM.
 bench-ktls:

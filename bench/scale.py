@@ -150,7 +150,9 @@ def handshake_probe(port, ctx, count=50):
 def hold(port, n, ctx, established):
     conns = []
     for i in range(n):
-        s = socket.create_connection(("127.0.0.1", port), timeout=60)
+        # One source address has some 28 000 ephemeral ports: spread over 127.0.0.0/8.
+        s = socket.create_connection(("127.0.0.1", port), timeout=60,
+                                     source_address=(f"127.0.{i // 20000}.{2 + i % 250}", 0))
         if established:
             s = ctx.wrap_socket(s, server_hostname="bench.ktlsd.invalid")
         conns.append(s)
@@ -189,8 +191,15 @@ def run_one(name, n, phase, tmp, port, sink, files, ctx):
         for c in conns:
             c.close()
         del conns
-        time.sleep(4)
-        r2 = rss_kib(children(proc.pid))
+        # At least 6 s, then until the server's RSS has stopped falling (a slow machine
+        # takes a while to close them all), at most 40 s.
+        t0, r2 = time.monotonic(), rss_kib(children(proc.pid))
+        while time.monotonic() - t0 < 40:
+            time.sleep(2)
+            r = rss_kib(children(proc.pid))
+            if r >= r2 and time.monotonic() - t0 >= 6:
+                break
+            r2 = min(r, r2)
         return (f"{name:13} {phase:11} {n:7d}  {(r1 - r0) * 1024 / n:9.0f} B  "
                 f"{(k1 - k0) / n:9.0f} B  {p50 * 1000:7.2f} ms  {p99 * 1000:7.2f} ms  "
                 f"{r0 / 1024:7.1f} MB -> {r1 / 1024:7.1f} MB -> {r2 / 1024:7.1f} MB")
@@ -208,6 +217,7 @@ def main():
     ap.add_argument("-n", default="10000,50000,100000", help="connection counts")
     ap.add_argument("-o", default="ktlsd,nginx-stream,haproxy", help="servers")
     ap.add_argument("-p", type=int, default=18480, help="first loopback port (uses 2)")
+    ap.add_argument("--phases", default="idle,established", help="idle, established or both")
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:  # with CAP_SYS_RESOURCE (root in the VM) the hard limit may go up to nr_open
@@ -250,7 +260,7 @@ def main():
           f"{'hs p50':>10}  {'hs p99':>10}  RSS before -> held -> closed")
     try:
         for n in (int(x) for x in args.n.split(",")):
-            for phase in ("idle", "established"):
+            for phase in args.phases.split(","):
                 # The server holds one descriptor per client (two when established: the
                 # backend's); this process holds one per connection too.
                 need = n * (2 if phase == "established" else 1) + 256

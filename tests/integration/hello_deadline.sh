@@ -7,8 +7,11 @@
 #     handshakes (curl) on the same listener all complete;
 #  2. clients whose ClientHello is whole but who never finish get handshake_timeout (3 s),
 #     not client_hello_timeout;
-#  3. both are counted: handshake_failed_timeout, and handshake_timeouts_client_hello for
-#     the first kind only; the log names the ClientHello timeout.
+#  3. clients that connect and close without a byte are counted as handshake_failed_closed
+#     (no SSL object is made for them), not as timeouts;
+#  4. both kinds of timeout are counted: handshake_failed_timeout, and
+#     handshake_timeouts_client_hello for the first kind only; the log names the
+#     ClientHello timeout.
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 need_cmd curl
@@ -63,7 +66,17 @@ to 60 "$PYTHON" "$TOOLS/stall_hello.py" 127.0.0.1 "$LISTEN2_PORT" 5 hello 20 >"$
 assert_match "$T/hello.out" "^closed 5 of 5$" "stalled handshakes all cut"
 in_range "$T/hello.out" 2.9 "$(scaled 7)" "5 whole ClientHellos, never finished"
 
-# ---- 3. counters and log
+# ---- 3. clients that connect and close without a byte (health checks, scanners)
+"$PYTHON" - "$LISTEN2_PORT" <<'PYEOF' || fail "connect-and-close clients"
+import socket, sys
+for _ in range(10):
+    socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()
+PYEOF
+wait_log "$KTLSD_LOG" "client closed before sending anything" 10 ||
+	fail "no 'client closed before sending anything' log line"
+
+# ---- 4. counters and log
+sleep 1
 ktlsd_stats_refresh
 assert_eq 220 "$(listener_stat main handshake_failed_timeout)" "main: handshake_failed_timeout"
 assert_eq 220 "$(listener_stat main handshake_timeouts_client_hello)" \
@@ -71,6 +84,8 @@ assert_eq 220 "$(listener_stat main handshake_timeouts_client_hello)" \
 assert_eq 5 "$(listener_stat second handshake_failed_timeout)" "second: handshake_failed_timeout"
 assert_eq 0 "$(listener_stat second handshake_timeouts_client_hello)" \
 	"second: handshake_timeouts_client_hello"
+assert_eq 10 "$(listener_stat second handshake_failed_closed)" \
+	"second: connect-and-close clients counted as closed"
 assert_eq 50 "$(listener_stat main handshakes_full)" "main: handshakes completed"
 wait_log "$KTLSD_LOG" "ClientHello timeout" 5 || fail "no 'ClientHello timeout' log line"
 assert_ktlsd_alive
