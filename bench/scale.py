@@ -71,13 +71,13 @@ def kernel_bytes():
 
 def children(pid):
     """pid and its descendants (nginx's master and worker)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
+    out, pending = [], [pid]
+    while pending:
+        p = pending.pop()
         out.append(p)
         try:
             with open(f"/proc/{p}/task/{p}/children") as f:
-                todo += [int(x) for x in f.read().split()]
+                pending += [int(x) for x in f.read().split()]
         except OSError:
             pass
     return out

@@ -184,40 +184,31 @@ static const struct cfg_doc_writer man_writer = { man_heading, man_para, man_tab
 /* The documented type of @key into @buf. Return: false if a custom row does not say. */
 static bool cfg_doc_type(const struct cfg_key *key, char *buf, size_t len)
 {
+	/* The types whose name says it all. */
+	static const char *const plain[] = {
+		[CFG_SECONDS] = "seconds",
+		[CFG_BOOL] = "boolean",
+		[CFG_STRING] = "string",
+		[CFG_PATH] = "path",
+	};
 	size_t used = 0;
 
-	if (key->type_doc) {
+	if (key->type_doc)
 		snprintf(buf, len, "%s", key->type_doc);
-		return true;
-	}
-	switch (key->type) {
-	case CFG_INT:
+	else if (key->type == CFG_INT)
 		snprintf(buf, len, "integer %lld..%lld", key->min, key->max);
-		return true;
-	case CFG_ENUM:
+	else if (key->type == CFG_ENUM)
 		for (size_t i = 0; key->names[i] && used < len; i++)
 			used += (size_t)snprintf(buf + used, len - used, "%s`\"%s\"`",
 						 !i		     ? ""
 						 : key->names[i + 1] ? ", "
 								     : " or ",
 						 key->names[i]);
-		return true;
-	case CFG_SECONDS:
-		snprintf(buf, len, "seconds");
-		return true;
-	case CFG_BOOL:
-		snprintf(buf, len, "boolean");
-		return true;
-	case CFG_STRING:
-		snprintf(buf, len, "string");
-		return true;
-	case CFG_PATH:
-		snprintf(buf, len, "path");
-		return true;
-	case CFG_CUSTOM:
-		break;
-	}
-	return false;
+	else if (key->type != CFG_CUSTOM && plain[key->type])
+		snprintf(buf, len, "%s", plain[key->type]);
+	else
+		return false; /* a custom row must say */
+	return true;
 }
 
 /* The documented default of @key into @buf. Return: false if a custom row does not say. */

@@ -239,8 +239,7 @@ int config_set_profiles(struct cfg_ctx *ctx, const config_setting_t *s, const st
 			void *obj)
 {
 	struct ktlsd_cfg *cfg = obj;
-	int ret = config_parse_list(ctx, s, key, sizeof(*cfg->profiles), (void **)&cfg->profiles,
-				    &cfg->n_profiles, config_parse_profile);
 
-	return ret;
+	return config_parse_list(ctx, s, key, sizeof(*cfg->profiles), (void **)&cfg->profiles,
+				 &cfg->n_profiles, config_parse_profile);
 }

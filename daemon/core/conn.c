@@ -290,12 +290,19 @@ void conn_sweep(struct worker *w)
 			continue;
 		const char *why;
 
-		if (drain_over)
+		if (drain_over) {
 			why = "shutdown timeout";
-		else if (w->now_ms >= c->deadline_ms)
+		} else if (w->now_ms >= c->deadline_ms) {
 			why = conn_timeout_reason(c);
-		else
+		} else {
+			/* A relaying connection's deadline is its last activity + idle_timeout. */
+			if (c->state == CONN_RELAY && c->ops->idle && !(c->flags & CONN_F_IDLE) &&
+			    w->now_ms + c->lcfg->idle_timeout_ms >= c->deadline_ms + CONN_IDLE_MS) {
+				c->flags |= CONN_F_IDLE;
+				c->ops->idle(c);
+			}
 			continue;
+		}
 		conn_log(c, c->state == CONN_CONNECTING ? LOG_LVL_WARN : LOG_LVL_INFO, "%s", why);
 		c->flags |= CONN_F_TIMED_OUT;
 		if (c->state == CONN_HANDSHAKE && !drain_over) {

@@ -187,6 +187,9 @@ struct conn_ops {
 	void (*shutdown)(struct conn *c, const char *reason);
 	/* Frees what the paths hold (SSL, pipes, the application's socket); no I/O. */
 	void (*release)(struct conn *c);
+	/* Optional: nothing moved for CONN_IDLE_MS; give back what returns on use (no I/O,
+	 * never closes). Called once per quiet spell, from the deadline sweep. */
+	void (*idle)(struct conn *c);
 };
 
 /*
@@ -409,6 +412,8 @@ enum conn_state {
 #define CONN_F_TICKET_WAIT    (1u << 12) /* client TLS 1.3: reading the server's tickets */
 #define CONN_F_TIMED_OUT      (1u << 13) /* ended by a deadline (conn_sweep), drain's included */
 #define CONN_F_HELLO_DEADLINE (1u << 14) /* the deadline is client_hello_timeout's */
+#define CONN_F_IDLE	      (1u << 15) /* ops->idle ran; cleared by the next activity */
+#define CONN_IDLE_MS	      250u	 /* quiet this long (a tick): ops->idle */
 
 /* One direction of a kernel-TLS connection: bytes wait in a pipe between two splices. */
 struct splice_dir {

@@ -62,6 +62,7 @@ void relay_start_server(struct conn *c);
 void relay_on_client_poll(struct conn *c, int res);
 void relay_start_client(struct conn *c);
 void relay_pump(struct conn *c);
+void relay_idle(struct conn *c);
 /* relay_io.c: arming the userspace path's receives and sends. */
 struct io_uring_sqe *relay_arm(struct conn *c, enum op op, int fd, struct buf *b, bool recv,
 			       uint32_t len);

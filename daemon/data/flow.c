@@ -61,6 +61,7 @@ const struct conn_ops flow_conn_ops = {
 	.pump = relay_pump,
 	.shutdown = relay_shutdown,
 	.release = flow_release,
+	.idle = relay_idle,
 };
 
 /**

@@ -167,12 +167,13 @@ void relay_shutdown(struct conn *c, const char *reason)
 	conn_flush_close(c, reason);
 }
 
-/*
- * OpenSSL keeps a read and a write record buffer (about 17 KiB each) for the life of the
- * connection; a userspace-path connection with nothing in flight through OpenSSL gives them
- * back (they return at its next record). SSL_free_buffers() refuses while they hold data.
+/**
+ * relay_idle() - a quiet connection (conn_ops.idle). OpenSSL keeps a read and a write
+ * record buffer (about 17 KiB each) for the life of a userspace-path connection; a quiet
+ * one gives them back (they return with its next record). SSL_free_buffers() refuses while
+ * they hold data.
  */
-static void relay_release_idle(struct conn *c)
+void relay_idle(struct conn *c)
 {
 	if (c->tls.ssl && !buf_len(&c->tls.io.in) && !buf_len(&c->tls.io.out) &&
 	    !SSL_pending(c->tls.ssl))
@@ -185,6 +186,7 @@ static void relay_release_idle(struct conn *c)
  */
 void relay_pump(struct conn *c)
 {
+	c->flags &= ~CONN_F_IDLE; /* something moved */
 	switch (c->state) {
 	case CONN_CLOSING:
 		return;
@@ -252,10 +254,8 @@ void relay_pump(struct conn *c)
 		}
 	}
 	relay_arm_client(c);
-	if (c->state == CONN_RELAY) {
+	if (c->state == CONN_RELAY)
 		relay_arm_backend(c);
-		relay_release_idle(c);
-	}
 }
 
 /*

@@ -73,7 +73,6 @@ static int splice_pipe_get(struct conn *c, struct splice_dir *sd)
 	struct worker *w = c->w;
 	int sz;
 
-	sd->cap = 0;
 	if (w->n_spare_pipes) {
 		unsigned i = --w->n_spare_pipes;
 
@@ -81,16 +80,17 @@ static int splice_pipe_get(struct conn *c, struct splice_dir *sd)
 		sd->pipe[1] = w->spare_pipes[i][1];
 		sd->cap = w->spare_pipe_cap[i];
 		stats_inc(w, STAT_PIPES_REUSED);
-		if (sd->cap == want)
-			return 0;
 	} else if (pipe2(sd->pipe, O_CLOEXEC) < 0) {
 		sd->pipe[0] = sd->pipe[1] = -1;
 		return -errno;
+	} else {
+		sd->cap = 65536; /* a new pipe's size */
 	}
-	if (want != 65536 || sd->cap)
+	if (sd->cap != want) {
 		fcntl(sd->pipe[1], F_SETPIPE_SZ, (int)want);
-	sz = fcntl(sd->pipe[1], F_GETPIPE_SZ);
-	sd->cap = sz > 0 ? (uint32_t)sz : 65536u;
+		sz = fcntl(sd->pipe[1], F_GETPIPE_SZ);
+		sd->cap = sz > 0 ? (uint32_t)sz : 65536u;
+	}
 	return 0;
 }
 

@@ -56,6 +56,7 @@ static const struct conn_ops handoff_conn_ops = {
 	.pump = relay_pump,
 	.shutdown = relay_shutdown,
 	.release = handoff_conn_release,
+	.idle = relay_idle,
 };
 
 static void handoff_job_run(struct worker *w, struct worker_job *wj)
