@@ -385,15 +385,16 @@ void relay_on_client_poll(struct conn *c, int res)
 		return;
 	}
 	/* Gone without a byte (health checks, scanners): no SSL is made just to see that. */
-	if ((res & (POLLHUP | POLLRDHUP | POLLERR)) &&
-	    (n = recv(c->cfd, &(char){ 0 }, 1, MSG_PEEK | MSG_DONTWAIT)) <= 0 &&
-	    !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) {
-		conn_log(c, LOG_LVL_DEBUG, "client %s before sending anything",
-			 n == 0 ? "closed" : "reset");
-		c->tls.fail = LSTAT_FAIL_CLOSED;
-		conn_count_hs_failure(c, LSTAT_FAIL_CLOSED);
-		conn_close(c, n == 0 ? "client closed" : "client reset");
-		return;
+	if (res & (POLLHUP | POLLRDHUP | POLLERR)) {
+		n = recv(c->cfd, &(char){ 0 }, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+			conn_log(c, LOG_LVL_DEBUG, "client %s before sending anything",
+				 n == 0 ? "closed" : "reset");
+			c->tls.fail = LSTAT_FAIL_CLOSED;
+			conn_count_hs_failure(c, LSTAT_FAIL_CLOSED);
+			conn_close(c, n == 0 ? "client closed" : "client reset");
+			return;
+		}
 	}
 	if (handshake_begin(c) < 0) {
 		conn_close(c, "out of memory");
