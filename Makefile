@@ -7,6 +7,9 @@ SYSCONFDIR ?= /etc
 MANDIR    ?= $(PREFIX)/share/man
 DESTDIR   ?=
 BUILD     ?= build
+# One spelling per build directory: the dependency files (-MMD) name their objects by
+# this path, so `BUILD=build` and `BUILD=$PWD/build` must not differ.
+override BUILD := $(abspath $(BUILD))
 LIBDIR    ?= $(PREFIX)/lib
 INCDIR    ?= $(PREFIX)/include
 LIBKTLS_SO = $(BUILD)/lib/libktls.so.1

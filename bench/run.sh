@@ -19,7 +19,8 @@ usage: BUILD=build bench/run.sh [options]
   -t SECS     length of one handshake run, per server and case (default 5)
   -s SUBSET   all | handshake | resume | bulk | kernel, or a comma-separated list
               (default all = handshake,resume,bulk,kernel); kernel: syscalls, ring or
-              event-loop waits and context switches per full TLS 1.3 handshake
+              event-loop waits, context switches and userspace instructions
+              (callgrind) per full TLS 1.3 handshake
   -o LIST     servers, comma-separated, in the order run within a repetition
               (default ktlsd,nginx,haproxy,nginx-stream; missing ones are skipped)
   -b BYTES    bytes relayed in the bulk run (default 1073741824 = 1 GiB)
@@ -403,6 +404,50 @@ kern_run() {
 }
 declare -A KERN=()
 
+# instr_run SERVER: the server's userspace instructions per full TLS 1.3 handshake, which
+# unlike CPU time do not swing with the machine's load. The server is stopped and started
+# again under callgrind (same command, same ports; the last thing done with it), warmed up
+# with s_time for 2 s; then its counters are zeroed, s_time runs 3 s, and callgrind dumps:
+# the sum over the server's processes and threads ÷ the handshakes of that run.
+instr_run() {
+	local s=$1 n i sum
+	local vg=(valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$TMP/cg-$s.%p")
+	INSTR_RAN[$s]=1
+	kill "${PID[$s]}" 2>/dev/null || true
+	wait "${PID[$s]}" 2>/dev/null || true
+	case $s in
+	ktlsd) start ktlsd "$TMP/ktlsd-cg.log" "${vg[@]}" "$KTLSD" -f -c "$TMP/ktlsd.conf" ;;
+	nginx) start nginx "$TMP/nginx-http-cg.out" "${vg[@]}" nginx -e "$TMP/nginx-http.log" -p "$TMP" -c "$TMP/nginx-http.conf" ;;
+	nginx-stream) start nginx-stream "$TMP/nginx-stream-cg.out" "${vg[@]}" nginx -e "$TMP/nginx-stream.log" -p "$TMP" -c "$TMP/nginx-stream.conf" ;;
+	haproxy) start haproxy "$TMP/haproxy-cg.log" "${vg[@]}" haproxy -db -f "$TMP/haproxy.cfg" ;;
+	esac
+	for i in $(seq 600); do
+		port_open "${HS_PORT[$s]}" && break
+		kill -0 "${PID[$s]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	if ! port_open "${HS_PORT[$s]}"; then
+		log "${LABEL[$s]} instructions: did not start under callgrind"
+		return
+	fi
+	openssl s_time -connect "127.0.0.1:${HS_PORT[$s]}" -new -time 2 -tls1_3 >/dev/null 2>&1 </dev/null || true
+	callgrind_control -z >/dev/null 2>&1 || true
+	openssl s_time -connect "127.0.0.1:${HS_PORT[$s]}" -new -time 3 -tls1_3 >"$TMP/cg-$s.s_time" 2>&1 </dev/null || true
+	sleep 0.3
+	callgrind_control -d >/dev/null 2>&1 || true
+	n=$(sed -n 's/^\([0-9][0-9]*\) connections in [0-9.]* real seconds.*/\1/p' "$TMP/cg-$s.s_time" | tail -1)
+	sum=$(cat "$TMP/cg-$s".*.[0-9]* 2>/dev/null | awk '/^summary:/ { t += $2 } END { print t + 0 }')
+	kill "${PID[$s]}" 2>/dev/null || true
+	wait "${PID[$s]}" 2>/dev/null || true
+	if [[ -z $n || $n -eq 0 || $sum -eq 0 ]]; then
+		log "${LABEL[$s]} instructions: no count (s_time: ${n:-?} handshakes)"
+		return
+	fi
+	INSTR[$s]=$(awk -v t="$sum" -v n="$n" 'BEGIN { printf "%.2f M", t / n / 1e6 }')
+	log "$(printf '%-13s %s userspace instructions per handshake (callgrind, %s handshakes)' "${LABEL[$s]}" "${INSTR[$s]}" "$n")"
+}
+declare -A INSTR=() INSTR_RAN=()
+
 RESULTS=$TMP/results # lines: TEST SERVER REP UNITS USER_TICKS SYS_TICKS SECS [OFFERED RESUMED
 #                       NO_TICKET FAILED CIPHER] (the last five for the resumption runs)
 : >"$RESULTS"
@@ -505,11 +550,17 @@ if ((DO_KERN)); then
 	else
 		NOTES+=("kernel: strace is not installed (scripts/deps.sh bench); no syscall counts")
 	fi
+	if command -v valgrind >/dev/null && command -v callgrind_control >/dev/null; then
+		for s in "${SERVERS[@]}"; do instr_run "$s"; done
+	else
+		NOTES+=("kernel: valgrind is not installed (scripts/deps.sh bench); no instruction counts")
+	fi
 fi
 T_END=$(date +%s)
 
 # ---------------------------------------------------------------- report
 for s in "${SERVERS[@]}"; do
+	[[ -n ${INSTR_RAN[$s]:-} ]] && continue # instr_run stopped it, on purpose
 	if ! kill -0 "${PID[$s]}" 2>/dev/null; then
 		NOTES+=("${LABEL[$s]} exited during the run (log: $(tail -1 "$TMP/$s"*.log 2>/dev/null || true))")
 	fi
@@ -625,13 +676,16 @@ if ((DO_KERN)) && ((${#KERN[@]})); then
 	echo "Per full TLS 1.3 handshake (\`openssl s_time -new\`, 3 s): the server's system calls and,"
 	echo "among them, its ring or event-loop waits (io_uring_enter; epoll_wait), counted by"
 	echo "\`strace -c -f\` over its whole tree; its threads' context switches, from /proc in a run"
-	echo "without strace. The proxies' figures include their backend connection."
+	echo "without strace; its userspace instructions, counted by callgrind (valgrind) with the"
+	echo "server restarted under it, over all its processes and threads. The proxies' figures"
+	echo "include their backend connection."
 	echo
-	echo "| server | syscalls/handshake | ring or event waits/handshake | context switches/handshake |"
-	echo "|---|---:|---:|---:|"
+	echo "| server | syscalls/handshake | ring or event waits/handshake | context switches/handshake | userspace instructions/handshake |"
+	echo "|---|---:|---:|---:|---:|"
 	for s in "${SHOWN[@]}"; do
 		[[ -n ${KERN[$s]:-} ]] || continue
-		echo "${KERN[$s]}" | awk -v l="${LABEL[$s]}${BULK_NOTE[$s]:-}" '{ printf "| %s | %s | %s | %s |\n", l, $1, $2, $3 }'
+		echo "${KERN[$s]}" | awk -v l="${LABEL[$s]}${BULK_NOTE[$s]:-}" -v i="${INSTR[$s]:-–}" \
+			'{ printf "| %s | %s | %s | %s | %s |\n", l, $1, $2, $3, i }'
 	done
 fi
 echo

@@ -15,8 +15,8 @@
 #           nothing resolves on a root without /etc/hosts), groff (the man pages
 #           are checked), and the kTLS VM (qemu, busybox-static, cpio, kmod, and
 #           xz/zstd to unpack the kernel for its faster boot)
-#   bench   check + the reference terminators of `make bench` (nginx stream, HAProxy)
-#           and strace (its syscall counts)
+#   bench   check + the reference terminators of `make bench` (nginx stream, HAProxy),
+#           strace (its syscall counts) and valgrind (its instruction counts)
 #   dev     clang-format, clang-tidy, cppcheck, shellcheck (make format / tidy / lint)
 #   ci      check + debootstrap and git (.ci/run's fresh-root job)
 #   all     every group
@@ -37,7 +37,7 @@ CHECK_PKGS=(
 	coreutils nginx clang libclang-rt-14-dev libnss-myhostname groff-base
 	qemu-system-x86 busybox-static cpio kmod xz-utils zstd
 )
-BENCH_PKGS=(nginx libnginx-mod-stream haproxy strace)
+BENCH_PKGS=(nginx libnginx-mod-stream haproxy strace valgrind)
 DEV_PKGS=(clang-format clang-tidy cppcheck shellcheck)
 CI_PKGS=(debootstrap git)
 

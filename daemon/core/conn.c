@@ -189,28 +189,33 @@ void conn_op_done(struct conn *c, enum op op)
 }
 
 /**
+ * conn_cancel_op() - ask the ring to cancel operation @op of @c, if it is in flight. It
+ * completes with -ECANCELED, or normally if it was already done; the cancel's own
+ * completion is ignored. Without room in the submission queue nothing is asked.
+ */
+void conn_cancel_op(struct conn *c, enum op op)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!conn_op_pending(c, op) || !(sqe = worker_get_sqe(c->w)))
+		return;
+	io_uring_prep_cancel64(sqe, ud_pack(op, c->gen, c->slot), 0);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
+}
+
+/**
  * conn_close() - end a connection: cancel its operations, close and free it once they
  * are back. Safe to call more than once; the first reason is kept.
  */
 void conn_close(struct conn *c, const char *reason)
 {
-	struct worker *w = c->w;
-
 	if (c->state == CONN_CLOSING)
 		return;
 	c->state = CONN_CLOSING;
 	c->close_reason = reason;
-	for (unsigned op = OP_CPOLL; op < OP__COUNT; op++) {
-		struct io_uring_sqe *sqe;
-
-		if (!conn_op_pending(c, op))
-			continue;
-		sqe = worker_get_sqe(w);
-		if (!sqe)
-			continue; /* the operation still completes on its own: fds get shut below */
-		io_uring_prep_cancel64(sqe, ud_pack(op, c->gen, c->slot), 0);
-		io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
-	}
+	/* Without room for a cancel, an operation still completes: the fds get shut below. */
+	for (unsigned op = OP_CPOLL; op < OP__COUNT; op++)
+		conn_cancel_op(c, op);
 	/* Wakes anything the cancel could not reach (an operation already running). */
 	if (c->inflight) {
 		/* A handed-off socket is the application's too: never shut it down. */

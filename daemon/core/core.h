@@ -146,12 +146,13 @@ struct tls_io {
 enum op {
 	OP_NONE = 0, /* completions to ignore (cancels) */
 	OP_ACCEPT,
-	OP_CPOLL, /* client: waiting for its first bytes, before anything is allocated */
+	OP_CPOLL, /* client: waiting for bytes with no buffer (first bytes, or parked) */
 	OP_CRECV,
 	OP_CSEND,
 	OP_CONNECT,
 	OP_BRECV,
 	OP_BSEND,
+	OP_BPOLL, /* backend: a parked connection waits for data without a buffer (relay_park.c) */
 	OP_TIMER,
 	OP_NOTIFY,
 	/* kernel-TLS relay (splice.c), per direction: poll+splice in, splice out, wait out */
@@ -187,8 +188,9 @@ struct conn_ops {
 	void (*shutdown)(struct conn *c, const char *reason);
 	/* Frees what the paths hold (SSL, pipes, the application's socket); no I/O. */
 	void (*release)(struct conn *c);
-	/* Optional: nothing moved for CONN_IDLE_MS; give back what returns on use (no I/O,
-	 * never closes). Called once per quiet spell, from the deadline sweep. */
+	/* Optional: nothing moved for CONN_IDLE_MS; give back what returns on use (it may
+	 * queue ring operations, never closes). Called once per quiet spell, from the
+	 * deadline sweep. */
 	void (*idle)(struct conn *c);
 };
 
@@ -413,6 +415,7 @@ enum conn_state {
 #define CONN_F_TIMED_OUT      (1u << 13) /* ended by a deadline (conn_sweep), drain's included */
 #define CONN_F_HELLO_DEADLINE (1u << 14) /* the deadline is client_hello_timeout's */
 #define CONN_F_IDLE	      (1u << 15) /* ops->idle ran; cleared by the next activity */
+#define CONN_F_PARKING	      (1u << 16) /* its receives are being cancelled (relay_park.c) */
 #define CONN_IDLE_MS	      250u	 /* quiet this long (a tick): ops->idle */
 
 /* One direction of a kernel-TLS connection: bytes wait in a pipe between two splices. */
@@ -543,6 +546,7 @@ static inline bool conn_gone(const struct conn *c)
 void conn_flush_close(struct conn *c, const char *reason);
 void conn_op_done(struct conn *c, enum op op);
 bool conn_op_pending(const struct conn *c, enum op op);
+void conn_cancel_op(struct conn *c, enum op op);
 void conn_sweep(struct worker *w);
 /* After a burst: gives spare connection records and free heap memory back (worker tick). */
 void conn_trim(struct worker *w);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * data.h - the data layer: what a connection does once accepted, moving bytes between
- * the client and its backend (flow.c, relay.c, relay_io.c, handover.c, splice.c,
- * backend.c, proxy_v2.c). Grouped by file.
+ * the client and its backend (flow.c, relay.c, relay_io.c, relay_park.c, handover.c,
+ * splice.c, backend.c, proxy_v2.c). Grouped by file.
  */
 #ifndef KTLSD_DATA_H
 #define KTLSD_DATA_H
@@ -62,7 +62,12 @@ void relay_start_server(struct conn *c);
 void relay_on_client_poll(struct conn *c, int res);
 void relay_start_client(struct conn *c);
 void relay_pump(struct conn *c);
+/* relay_park.c: a quiet connection gives its buffers back until data comes. */
 void relay_idle(struct conn *c);
+void relay_park(struct conn *c);
+bool relay_unpark(struct conn *c);
+void relay_arm_poll(struct conn *c, enum op op, int fd);
+void relay_on_park_poll(struct conn *c, int res);
 /* relay_io.c: arming the userspace path's receives and sends. */
 struct io_uring_sqe *relay_arm(struct conn *c, enum op op, int fd, struct buf *b, bool recv,
 			       uint32_t len);

@@ -36,6 +36,9 @@ static void flow_on_cqe(struct conn *c, enum op op, int res)
 	case OP_BSEND:
 		relay_on_backend_send(c, res);
 		break;
+	case OP_BPOLL:
+		relay_on_park_poll(c, res);
+		break;
 	default:
 		splice_on_cqe(c, op, res);
 		break;

@@ -10,7 +10,8 @@
  * relay_pump() is the one place that decides what happens next: it runs the record layer
  * over whatever arrived, then arms each operation that has work and is not in flight. A
  * full buffer simply leaves its producer unarmed, which is the backpressure. Every
- * completion handler updates one buffer and calls relay_pump().
+ * completion handler updates one buffer and calls relay_pump(). A connection quiet for a
+ * tick frees all four and waits with polls until data comes (relay_park.c).
  *
  * Half-close: the client's close_notify (or FIN) becomes a shutdown(SHUT_WR) toward the
  * backend once its data is delivered; the backend's FIN becomes close_notify and a
@@ -138,7 +139,9 @@ static void relay_arm_backend(struct conn *c)
 {
 	if (!(c->flags & CONN_F_BACKEND_EOF) && !conn_op_pending(c, OP_BRECV)) {
 		buf_compact(&c->relay.to_cli);
-		if (buf_room(&c->relay.to_cli))
+		if (!c->relay.to_cli.data)
+			relay_arm_poll(c, OP_BPOLL, c->bfd); /* parked (relay_park.c) */
+		else if (buf_room(&c->relay.to_cli))
 			relay_arm(c, OP_BRECV, c->bfd, &c->relay.to_cli, true, 0);
 	}
 	if (c->state == CONN_RELAY && buf_len(&c->relay.to_back) && !conn_op_pending(c, OP_BSEND))
@@ -159,6 +162,8 @@ void relay_shutdown(struct conn *c, const char *reason)
 		conn_close(c, reason);
 		return;
 	}
+	if (!c->tls.io.out.data && !relay_unpark(c))
+		return; /* parked, and out of memory */
 	if (!(c->flags & CONN_F_NOTIFY_QUEUED)) {
 		SSL_shutdown(c->tls.ssl);
 		ERR_clear_error();
@@ -168,25 +173,12 @@ void relay_shutdown(struct conn *c, const char *reason)
 }
 
 /**
- * relay_idle() - a quiet connection (conn_ops.idle). OpenSSL keeps a read and a write
- * record buffer (about 17 KiB each) for the life of a userspace-path connection; a quiet
- * one gives them back (they return with its next record). SSL_free_buffers() refuses while
- * they hold data.
- */
-void relay_idle(struct conn *c)
-{
-	if (c->tls.ssl && !buf_len(&c->tls.io.in) && !buf_len(&c->tls.io.out) &&
-	    !SSL_pending(c->tls.ssl))
-		SSL_free_buffers(c->tls.ssl);
-}
-
-/**
  * relay_pump() - run the record layer and arm whatever the connection needs next.
  * May close (and free) the connection: the caller must not touch @c afterwards.
  */
 void relay_pump(struct conn *c)
 {
-	c->flags &= ~CONN_F_IDLE; /* something moved */
+	c->flags &= ~(CONN_F_IDLE | CONN_F_PARKING); /* something moved */
 	switch (c->state) {
 	case CONN_CLOSING:
 		return;
@@ -354,20 +346,20 @@ static bool relay_handshake(struct conn *c)
 
 /**
  * relay_start_server() - a client a listener accepted: until its first bytes arrive it
- * holds nothing but its connection record. A poll waits for them; the handshake record,
- * the SSL and the buffers come with them (relay_on_client_poll()).
+ * holds nothing but its connection record. A poll waits for them unless they are there
+ * already; the handshake record, the SSL and the buffers come with them
+ * (relay_on_client_poll()).
  */
 void relay_start_server(struct conn *c)
 {
-	struct io_uring_sqe *sqe = worker_get_sqe(c->w);
+	ssize_t n = recv(c->cfd, &(char){ 0 }, 1, MSG_PEEK | MSG_DONTWAIT);
 
-	if (!sqe) {
-		conn_close(c, "submission queue unavailable");
-		return;
-	}
-	io_uring_prep_poll_add(sqe, c->cfd, POLLIN | POLLRDHUP);
-	io_uring_sqe_set_data64(sqe, ud_pack(OP_CPOLL, c->gen, c->slot));
-	c->inflight |= 1u << OP_CPOLL;
+	/* The ClientHello often follows the client's last handshake ACK at once, and is in
+	 * by now: then the handshake starts without a trip through the ring for a poll. */
+	if (n > 0)
+		relay_on_client_poll(c, POLLIN);
+	else
+		relay_arm_poll(c, OP_CPOLL, c->cfd);
 }
 
 /**
@@ -379,6 +371,10 @@ void relay_on_client_poll(struct conn *c, int res)
 {
 	ssize_t n;
 
+	if (c->tls.ssl) {
+		relay_on_park_poll(c, res); /* a parked connection's client has data */
+		return;
+	}
 	if (res < 0) {
 		conn_log(c, LOG_LVL_DEBUG, "client poll: %s", strerror(-res));
 		conn_close(c, "client error");
@@ -425,6 +421,10 @@ void relay_on_client_recv(struct conn *c, int res)
 		relay_pump(c);
 		return;
 	}
+	if (res == -ECANCELED && c->state == CONN_RELAY) {
+		relay_park(c); /* relay_idle() cancelled it */
+		return;
+	}
 	if (res < 0) {
 		conn_log(c, LOG_LVL_DEBUG, "client recv: %s", strerror(-res));
 		if (c->state == CONN_HANDSHAKE) {
@@ -468,6 +468,10 @@ void relay_on_client_send(struct conn *c, int res)
 /** relay_on_backend_recv() - @res bytes (0 for EOF, -errno) arrived in to_cli. */
 void relay_on_backend_recv(struct conn *c, int res)
 {
+	if (res == -ECANCELED && c->state == CONN_RELAY) {
+		relay_park(c); /* relay_idle() cancelled it */
+		return;
+	}
 	if (res < 0) {
 		conn_log(c, LOG_LVL_INFO, "backend %s: recv: %s", c->lcfg->backend.str,
 			 strerror(-res));

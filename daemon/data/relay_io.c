@@ -69,6 +69,10 @@ void relay_arm_client_recv(struct conn *c)
 	if ((c->flags & (CONN_F_CLIENT_EOF | CONN_F_CLIENT_TCP_EOF)) ||
 	    conn_op_pending(c, OP_CRECV) || c->state == CONN_FLUSHING)
 		return;
+	if (!io->in.data) {
+		relay_arm_poll(c, OP_CPOLL, c->cfd); /* parked (relay_park.c) */
+		return;
+	}
 	buf_compact(&io->in);
 	if (c->flags & CONN_F_RECV_EXACT) {
 		len = bio_in_missing(io);
@@ -86,13 +90,29 @@ void relay_arm_client_recv(struct conn *c)
 	relay_arm(c, OP_CRECV, c->cfd, &io->in, true, len);
 }
 
-/** relay_arm_client_send() - send what waits in tio.out, unless a send is in flight. */
+/**
+ * relay_arm_client_send() - send what waits in tio.out, unless a send is in flight.
+ *
+ * A handshake flight (or the ticket that follows it) is a few KiB into a socket buffer
+ * that is empty at that point of the connection: one send() right away usually takes it
+ * whole, which spares the ring a completion to wake up for. Whatever it does not take
+ * (or an error, reported by the ring's own send) goes through the ring as usual.
+ */
 void relay_arm_client_send(struct conn *c)
 {
 	struct tls_io *io = &c->tls.io;
+	ssize_t n;
 
-	if (c->state != CONN_CLOSING && buf_len(&io->out) && !conn_op_pending(c, OP_CSEND)) {
-		relay_arm(c, OP_CSEND, c->cfd, &io->out, false, 0);
-		io->out_busy = true;
+	if (c->state == CONN_CLOSING || !buf_len(&io->out) || conn_op_pending(c, OP_CSEND))
+		return;
+	if (c->state == CONN_HANDSHAKE || c->state == CONN_CONNECTING) {
+		n = send(c->cfd, buf_rptr(&io->out), buf_len(&io->out),
+			 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0)
+			buf_consume(&io->out, (uint32_t)n);
+		if (!buf_len(&io->out))
+			return;
 	}
+	relay_arm(c, OP_CSEND, c->cfd, &io->out, false, 0);
+	io->out_busy = true;
 }

@@ -45,13 +45,19 @@ void handshake_release(struct conn *c)
 	c->tls.hs = NULL;
 }
 
+/** handshake_io_size() - the size of a connection's ciphertext buffers: a whole record fits. */
+uint32_t handshake_io_size(const struct cfg_listener *l)
+{
+	return l->buffer_size > HS_MIN_BUF ? l->buffer_size : HS_MIN_BUF;
+}
+
 /**
  * handshake_begin() - create the connection's SSL and its ciphertext buffers.
  * Return: 0 or -ENOMEM (logged).
  */
 int handshake_begin(struct conn *c)
 {
-	uint32_t size = c->lcfg->buffer_size > HS_MIN_BUF ? c->lcfg->buffer_size : HS_MIN_BUF;
+	uint32_t size = handshake_io_size(c->lcfg);
 	BIO *bio;
 
 	if (handshake_prepare(c) < 0 || buf_alloc(&c->tls.io.in, size) < 0 ||

@@ -116,6 +116,7 @@ enum hs_result { HS_WANT_IO, HS_DONE, HS_FAILED, HS_EARLY_DATA };
 
 int handshake_prepare(struct conn *c);
 void handshake_release(struct conn *c);
+uint32_t handshake_io_size(const struct cfg_listener *l);
 int handshake_begin(struct conn *c);
 /* On HS_FAILED, c->tls.fail says why. */
 enum hs_result handshake_step(struct conn *c);

@@ -36,6 +36,8 @@
 	X(STAT_KTLS_RX_ERRORS, "ktls_rx_errors", "kTLS receive errors (bad records)")              \
 	X(STAT_PIPES_REUSED, "pipes_reused",                                                       \
 	  "splice pipes a kTLS connection took from its worker's spare ones, not pipe2()")         \
+	X(STAT_RELAY_PARKED, "relay_parked",                                                       \
+	  "times a quiet userspace-path connection gave its buffers back until data came")         \
 	X(STAT_BACKEND_FAILURES, "backend_connect_failures", "backend connects that failed")       \
 	X(STAT_BYTES_FROM_CLIENTS, "bytes_from_clients",                                           \
 	  "plaintext bytes relayed from clients to backends")                                      \
