@@ -34,7 +34,7 @@ BUILD_PKGS=(
 RUN_PKGS=(openssl python3 iproute2 curl ca-certificates)
 CHECK_PKGS=(
 	gnutls-bin socat python3-cryptography python3-prometheus-client procps psmisc
-	coreutils nginx clang libclang-rt-14-dev libnss-myhostname groff-base
+	coreutils nginx redis-server clang libclang-rt-14-dev libnss-myhostname groff-base
 	qemu-system-x86 busybox-static cpio kmod xz-utils zstd
 )
 BENCH_PKGS=(nginx libnginx-mod-stream haproxy strace valgrind)
