@@ -61,7 +61,8 @@ static struct json_object *cmd_status(struct ktlsd *k, const struct snapshot *s)
 	json_object_object_add(o, "config", json_object_new_string(k->config_path));
 	json_object_object_add(o, "generation", json_object_new_uint64(s->generation));
 	json_object_object_add(o, "draining", json_object_new_boolean(draining));
-	json_object_object_add(o, "listeners", json_object_new_uint64(s->cfg->n_listeners));
+	json_object_object_add(o, "listeners",
+			       json_object_new_uint64(config_n_tcp_listeners(s->cfg)));
 	json_object_object_add(o, "connections", json_object_new_uint64(conns));
 	json_object_object_add(kt, "available", json_object_new_boolean(ktls_kernel_usable()));
 	json_object_object_add(kt, "kernel", json_object_new_string(p->kernel));
@@ -208,7 +209,9 @@ static struct json_object *cmd_listeners_list(struct ktlsd *k, const struct snap
 		json_object_object_add(lo, "connections", json_object_new_uint64(conns));
 		json_object_object_add(lo, "accepting", json_object_new_boolean(accepting));
 		json_object_object_add(lo, "origin",
-				       json_object_new_string(l->runtime ? "runtime" : "config"));
+				       json_object_new_string(l->handoff   ? "handoff"
+							      : l->runtime ? "runtime"
+									   : "config"));
 		json_object_array_add(arr, lo);
 	}
 	free(ci);
@@ -268,7 +271,8 @@ struct json_object *control_run(struct ktlsd *k, const struct ctl_request *req,
 {
 	struct snapshot *s = ktlsd_snapshot(k);
 	struct json_object *o = NULL;
-	char msg[1024] = "", name[128];
+	struct listener_added added;
+	char msg[1024] = "";
 	int ret;
 
 	switch (req->cmd) {
@@ -317,14 +321,14 @@ struct json_object *control_run(struct ktlsd *k, const struct ctl_request *req,
 		o = cmd_listeners_list(k, s, err);
 		break;
 	case CTL_LISTENERS_ADD:
-		ret = ktlsd_listener_add(k, arg_str(req->args, "config"), name, sizeof(name), msg,
-					 sizeof(msg));
+		ret = ktlsd_listener_add(k, arg_str(req->args, "config"), &added, msg, sizeof(msg));
 		if (ret < 0) {
 			cmd_change_failed(err, ret, msg);
 			break;
 		}
 		o = json_object_new_object();
-		json_object_object_add(o, "added", json_object_new_string(name));
+		json_object_object_add(o, "added", json_object_new_string(added.name));
+		json_object_object_add(o, "listen", json_object_new_string(added.listen));
 		break;
 	case CTL_LISTENERS_REMOVE:
 		ret = ktlsd_listener_remove(k, arg_str(req->args, "name"), msg, sizeof(msg));

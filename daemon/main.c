@@ -155,8 +155,10 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 		if (ret < 0)
 			goto out_workers;
 	}
-	log_info("ktlsd %s ready: %zu listener(s), %u worker(s), OpenSSL %s", KTLSD_VERSION,
-		 k->snap->cfg->n_listeners, k->n_workers, OpenSSL_version(OPENSSL_VERSION_STRING));
+	log_info("ktlsd %s ready: %zu listener(s)%s, %u worker(s), OpenSSL %s", KTLSD_VERSION,
+		 config_n_tcp_listeners(k->snap->cfg),
+		 k->snap->cfg->handoff.socket ? " and the handoff socket" : "", k->n_workers,
+		 OpenSSL_version(OPENSSL_VERSION_STRING));
 
 	for (;;) {
 		const struct timespec tick = { .tv_sec = KTLSD_TICK_S };
@@ -190,6 +192,8 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 			}
 		} else if (sig == SIGTERM || sig == SIGINT) {
 			log_warn("second stop signal: exiting without waiting for connections");
+			control_unlink(k->control);
+			handoff_unlink(k->handoff);
 			exit(1);
 		} else if (sig == SIGUSR1 && stopping) {
 			pthread_join(joiner, NULL);
@@ -263,12 +267,18 @@ static int ktlsd_run(struct ktlsd *k, bool test_only)
 	if (test_only) {
 		struct snapshot *s = NULL;
 
+		/* One line of result: only warnings and errors beside it (no key rotations). */
+		if (!k->verbose)
+			log_set_level(cfg->log_level < LOG_LVL_WARN ? cfg->log_level
+								    : LOG_LVL_WARN);
+		ktlsd_log_config_warnings(cfg);
 		if (snapshot_create(cfg, 1, &s, err, sizeof(err)) < 0) {
 			log_err("%s", err);
 			goto out;
 		}
-		printf("%s: configuration OK (%zu profile(s), %zu listener(s))\n", k->config_path,
-		       s->cfg->n_profiles, s->cfg->n_listeners);
+		printf("%s: configuration OK (%zu profile(s), %zu listener(s)%s)\n", k->config_path,
+		       s->cfg->n_profiles, config_n_tcp_listeners(s->cfg),
+		       s->cfg->handoff.socket ? " and the handoff socket" : "");
 		snapshot_put(s);
 		ret = 0;
 		goto out;

@@ -25,6 +25,13 @@ static bool runtime_same_str(const char *a, const char *b)
 	return a == b || (a && b && strcmp(a, b) == 0);
 }
 
+/** ktlsd_log_config_warnings() - what the parser found legal but suspect, one line each. */
+void ktlsd_log_config_warnings(const struct ktlsd_cfg *cfg)
+{
+	for (size_t i = 0; i < cfg->n_warnings; i++)
+		log_warn("%s", cfg->warnings[i]);
+}
+
 /**
  * ktlsd_apply() - make @cfg the running configuration.
  * @k:   the daemon; k->lock held, or the workers not started yet
@@ -41,6 +48,7 @@ int ktlsd_apply(struct ktlsd *k, struct ktlsd_cfg *cfg, char *err, size_t errlen
 	struct snapshot *s = NULL;
 	int ret;
 
+	ktlsd_log_config_warnings(cfg);
 	if (cfg->workers != k->n_workers && k->snap) {
 		log_warn("workers = %u needs a restart; still running %u", cfg->workers,
 			 k->n_workers);
@@ -172,11 +180,12 @@ static int ktlsd_overlay_push(struct ktlsd *k, const char *text, const char *nam
 	return 0;
 }
 
-int ktlsd_listener_add(struct ktlsd *k, const char *text, char *name_out, size_t name_len,
-		       char *err, size_t errlen)
+int ktlsd_listener_add(struct ktlsd *k, const char *text, struct listener_added *out, char *err,
+		       size_t errlen)
 {
 	struct ktlsd_cfg *cfg = NULL;
 	struct cfg_overlay ov;
+	const struct cfg_listener *added = NULL;
 	const char **add = NULL;
 	const char *name;
 	int ret;
@@ -202,8 +211,13 @@ int ktlsd_listener_add(struct ktlsd *k, const char *text, char *name_out, size_t
 	ret = config_load_overlay(k->config_path, k->snap->cfg->text, &ov, &cfg, err, errlen);
 	if (ret < 0)
 		goto out;
-	name = cfg->listeners[cfg->n_listeners - 1].name;
-	snprintf(name_out, name_len, "%s", name);
+	/* The overlay's listener comes last, before the handoff socket's, appended after it. */
+	for (size_t i = 0; i < cfg->n_listeners; i++)
+		if (!cfg->listeners[i].handoff)
+			added = &cfg->listeners[i];
+	snprintf(out->name, sizeof(out->name), "%s", added->name);
+	snprintf(out->listen, sizeof(out->listen), "%s", added->listen_str);
+	name = added->name;
 	if (ktlsd_overlay_push(k, text, name) < 0) {
 		config_free(cfg);
 		snprintf(err, errlen, "out of memory");
@@ -216,8 +230,8 @@ int ktlsd_listener_add(struct ktlsd *k, const char *text, char *name_out, size_t
 		free(k->ov_add[k->n_ov_add]);
 		free(k->ov_add_names[k->n_ov_add]);
 	} else {
-		log_info("listener \"%s\" added through the control API; generation %llu", name_out,
-			 (unsigned long long)k->generation);
+		log_info("listener \"%s\" added through the control API; generation %llu",
+			 out->name, (unsigned long long)k->generation);
 	}
 out:
 	free(add);
@@ -239,16 +253,28 @@ int ktlsd_listener_remove(struct ktlsd *k, const char *name, char *err, size_t e
 	struct ktlsd_cfg *cfg = NULL;
 	struct cfg_overlay ov;
 	char *text = NULL, *tname = NULL;
-	bool found = false;
+	bool found = false, handoff = false;
 	ssize_t ri;
 	int ret;
 
 	pthread_mutex_lock(&k->lock);
-	for (size_t i = 0; i < k->snap->cfg->n_listeners; i++)
-		found |= !strcmp(k->snap->cfg->listeners[i].name, name);
-	if (!found) {
-		snprintf(err, errlen, "no listener \"%s\"", name);
-		ret = -ENOENT;
+	for (size_t i = 0; i < k->snap->cfg->n_listeners; i++) {
+		const struct cfg_listener *l = &k->snap->cfg->listeners[i];
+
+		if (strcmp(l->name, name))
+			continue;
+		found = true;
+		handoff = l->handoff;
+	}
+	if (!found || handoff) {
+		if (handoff)
+			snprintf(
+				err, errlen,
+				"listener \"%s\" is the handoff socket's: it goes with handoff_socket",
+				name);
+		else
+			snprintf(err, errlen, "no listener \"%s\"", name);
+		ret = found ? -EPERM : -ENOENT;
 		goto out;
 	}
 	/* A runtime listener leaves the overlay; a file listener is added to its removals. */
@@ -297,6 +323,7 @@ void ktlsd_drain(struct ktlsd *k)
 	if (!k->draining) {
 		log_info("draining (control API): no new connections, open ones run to their end");
 		k->draining = true;
+		handoff_quiesce(k->handoff);
 		for (unsigned i = 0; i < k->n_workers; i++) {
 			atomic_store(&k->workers[i].paused, true);
 			worker_notify(&k->workers[i]);

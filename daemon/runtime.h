@@ -36,14 +36,20 @@ struct ktlsd {
 };
 
 /* runtime.c. Each returns 0 or -errno with a message in @err; they take k->lock. */
+void ktlsd_log_config_warnings(const struct ktlsd_cfg *cfg);
 int ktlsd_apply(struct ktlsd *k, struct ktlsd_cfg *cfg, char *err, size_t errlen);
 void ktlsd_state_cleanup(struct ktlsd *k);
 int ktlsd_reload(struct ktlsd *k, char *err, size_t errlen);
-/* @name_out: the new listener's name (NUL-terminated, truncated to @name_len). -EEXIST: name
- * or address in use; -EBUSY: draining. */
-int ktlsd_listener_add(struct ktlsd *k, const char *text, char *name_out, size_t name_len,
-		       char *err, size_t errlen);
-/* -ENOENT: no such listener. */
+/* What ktlsd_listener_add() added (truncated to fit). */
+struct listener_added {
+	char name[128];
+	char listen[128];
+};
+
+/* -EEXIST: name or address in use; -EBUSY: draining. */
+int ktlsd_listener_add(struct ktlsd *k, const char *text, struct listener_added *out, char *err,
+		       size_t errlen);
+/* -ENOENT: no such listener; -EPERM: one of the handoff socket's. */
 int ktlsd_listener_remove(struct ktlsd *k, const char *name, char *err, size_t errlen);
 void ktlsd_drain(struct ktlsd *k);
 /* The current snapshot, with a reference for the caller (snapshot_put() it). */

@@ -10,6 +10,10 @@
  *
  * Prints one line per handshake result; exits after COUNT connections have ended.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* accept4(); builds alone: cc example.c $(pkg-config ...) */
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>

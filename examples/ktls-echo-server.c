@@ -10,6 +10,10 @@
  * closes. Prints one line per connection: how it came back from ktlsd. Serves COUNT
  * connections (default: forever), one at a time.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* accept4(); builds alone: cc example.c $(pkg-config ...) */
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>

@@ -298,9 +298,10 @@ const char *ktls_strstatus(int status)
 		[KTLSD_HANDOFF_E_PERMISSION] = "permission denied",
 		[KTLSD_HANDOFF_E_VERIFY] = "certificate verification failed",
 		[KTLSD_HANDOFF_E_UPSTREAM] = "upstream unknown or unreachable",
+		[KTLSD_HANDOFF_E_DRAINING] = "ktlsd is draining or stopping",
 	};
 
-	_Static_assert(sizeof(names) / sizeof(names[0]) == KTLSD_HANDOFF_E_UPSTREAM + 1,
+	_Static_assert(sizeof(names) / sizeof(names[0]) == KTLSD_HANDOFF_E_DRAINING + 1,
 		       "a name for every status");
 	if (status < 0 || (size_t)status >= sizeof(names) / sizeof(names[0]))
 		return "unknown status";

@@ -286,6 +286,7 @@ void config_free(struct ktlsd_cfg *cfg)
 
 	if (!cfg)
 		return;
+	config_free_strv(cfg->warnings, cfg->n_warnings);
 	for (i = 0; i < cfg->n_profiles; i++) {
 		struct cfg_profile *p = &cfg->profiles[i];
 

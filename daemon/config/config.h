@@ -21,33 +21,33 @@
  * Defaults and limits. Only the schema tables (config_root.c, config_profile.c,
  * config_listener.c) apply them, and the reference documents them from there.
  */
-#define CFG_DEF_HANDSHAKE_TIMEOUT_MS  10000u
+#define CFG_DEF_HANDSHAKE_TIMEOUT_MS	10000u
 #define CFG_DEF_CLIENT_HELLO_TIMEOUT_MS 5000u
-#define CFG_DEF_IDLE_TIMEOUT_MS	      300000u
-#define CFG_DEF_CONNECT_TIMEOUT_MS    5000u
-#define CFG_DEF_SHUTDOWN_TIMEOUT_MS   30000u
-#define CFG_DEF_BUFFER_SIZE	      65536u
-#define CFG_MIN_BUFFER_SIZE	      4096u
-#define CFG_MAX_BUFFER_SIZE	      (16u << 20)
-#define CFG_DEF_BACKLOG		      1024
-#define CFG_DEF_GROUPS		      "X25519:P-256"
-#define CFG_DEF_SESSION_CACHE_SIZE    20480u
-#define CFG_MAX_SESSION_CACHE_SIZE    (16u << 20)
-#define CFG_DEF_SESSION_LIFETIME_S    3600u
-#define CFG_MAX_SESSION_LIFETIME_S    604800u /* RFC 8446: tickets live at most 7 days */
-#define CFG_DEF_TLS13_TICKETS	      1u
-#define CFG_MAX_TLS13_TICKETS	      8u
-#define CFG_DEF_TICKET_ROTATION_S     3600u
-#define CFG_DEF_TICKET_KEYS_KEPT      2u
-#define CFG_MAX_TICKET_KEYS_KEPT      16u
-#define CFG_MAX_TICKET_KEY_FILES      (CFG_MAX_TICKET_KEYS_KEPT + 1u)
-#define CFG_DEF_MAX_EARLY_DATA	      16384u
-#define CFG_DEF_CLIENT_CACHE_SIZE     4096u
-#define CFG_DEF_CLIENT_TICKET_WAIT_MS 250u
-#define CFG_DEF_POOL_SIZE	      4u
-#define CFG_MAX_POOL_SIZE	      1024u
-#define CFG_DEF_POOL_MAX_IDLE_MS      60000u
-#define CFG_PROXY_HEADER_ROOM	      1024u /* PROXY_V2_MAX_LEN: early data must fit beside it */
+#define CFG_DEF_IDLE_TIMEOUT_MS		300000u
+#define CFG_DEF_CONNECT_TIMEOUT_MS	5000u
+#define CFG_DEF_SHUTDOWN_TIMEOUT_MS	30000u
+#define CFG_DEF_BUFFER_SIZE		65536u
+#define CFG_MIN_BUFFER_SIZE		4096u
+#define CFG_MAX_BUFFER_SIZE		(16u << 20)
+#define CFG_DEF_BACKLOG			1024
+#define CFG_DEF_GROUPS			"X25519:P-256"
+#define CFG_DEF_SESSION_CACHE_SIZE	20480u
+#define CFG_MAX_SESSION_CACHE_SIZE	(16u << 20)
+#define CFG_DEF_SESSION_LIFETIME_S	3600u
+#define CFG_MAX_SESSION_LIFETIME_S	604800u /* RFC 8446: tickets live at most 7 days */
+#define CFG_DEF_TLS13_TICKETS		1u
+#define CFG_MAX_TLS13_TICKETS		8u
+#define CFG_DEF_TICKET_ROTATION_S	3600u
+#define CFG_DEF_TICKET_KEYS_KEPT	2u
+#define CFG_MAX_TICKET_KEYS_KEPT	16u
+#define CFG_MAX_TICKET_KEY_FILES	(CFG_MAX_TICKET_KEYS_KEPT + 1u)
+#define CFG_DEF_MAX_EARLY_DATA		16384u
+#define CFG_DEF_CLIENT_CACHE_SIZE	4096u
+#define CFG_DEF_CLIENT_TICKET_WAIT_MS	250u
+#define CFG_DEF_POOL_SIZE		4u
+#define CFG_MAX_POOL_SIZE		1024u
+#define CFG_DEF_POOL_MAX_IDLE_MS	60000u
+#define CFG_PROXY_HEADER_ROOM		1024u /* PROXY_V2_MAX_LEN: early data must fit beside it */
 /* TLS 1.2: ECDHE with AEAD only. */
 #define CFG_DEF_CIPHERS                                                                            \
 	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                               \
@@ -178,6 +178,8 @@ struct ktlsd_cfg {
 	struct cfg_upstream *upstreams;
 	size_t n_upstreams;
 	char *metrics_listen; /* "127.0.0.1:9100": Prometheus text over HTTP; NULL: off */
+	char **warnings;      /* "file:line: ..." for the loader to log (legal but suspect) */
+	size_t n_warnings;
 	struct sockaddr_storage metrics_addr;
 	socklen_t metrics_addr_len;
 
@@ -243,5 +245,15 @@ int config_doc_write(FILE *f, enum config_doc_format fmt);
 
 /** config_log_level_name() - "error", "warn", "info", "debug". */
 const char *config_log_level_name(enum log_level lvl);
+
+/* Listeners that accept TCP connections: not the handoff socket's two (cfg_listener.handoff). */
+static inline size_t config_n_tcp_listeners(const struct ktlsd_cfg *cfg)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->n_listeners; i++)
+		n += !cfg->listeners[i].handoff;
+	return n;
+}
 
 #endif

@@ -109,6 +109,8 @@ config_err(struct cfg_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 void *config_field(void *obj, const struct cfg_key *key);
 int config_get_str(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
 		   const char **out);
+int __attribute__((format(printf, 3, 4)))
+config_warn(struct cfg_ctx *ctx, int line, const char *fmt, ...);
 int config_nomem(struct cfg_ctx *ctx);
 int config_parse_list(struct cfg_ctx *ctx, const config_setting_t *s, const struct cfg_key *key,
 		      size_t size, void **arr, size_t *n,

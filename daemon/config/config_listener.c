@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -223,6 +224,34 @@ void config_listener_defaults(struct cfg_listener *l)
 	config_defaults(&config_listener_table, l);
 }
 
+/* A server name in two of a listener's profiles: the first profile answers it, the second
+ * never does. Legal (nginx says the same of two server blocks), so a warning, not an error. */
+static int config_warn_shared_names(struct cfg_ctx *ctx, const struct cfg_listener *l)
+{
+	const struct cfg_profile *pr = ctx->cfg->profiles;
+	int ret = 0;
+
+	for (size_t a = 0; a < l->n_profiles; a++) {
+		const struct cfg_profile *pa = &pr[l->profiles[a]];
+
+		for (size_t b = a + 1; b < l->n_profiles; b++) {
+			const struct cfg_profile *pb = &pr[l->profiles[b]];
+
+			for (size_t i = 0; i < pa->n_server_names && !ret; i++)
+				for (size_t j = 0; j < pb->n_server_names && !ret; j++)
+					if (!strcasecmp(pa->server_names[i], pb->server_names[j]))
+						ret = config_warn(
+							ctx, l->line,
+							"listener \"%s\": server name \"%s\" "
+							"is in profiles \"%s\" and \"%s\"; "
+							"\"%s\" answers it",
+							l->name, pa->server_names[i], pa->name,
+							pb->name, pa->name);
+		}
+	}
+	return ret;
+}
+
 int config_parse_listener(struct cfg_ctx *ctx, const config_setting_t *g, size_t i)
 {
 	struct cfg_listener *l = &ctx->cfg->listeners[i];
@@ -241,6 +270,9 @@ int config_parse_listener(struct cfg_ctx *ctx, const config_setting_t *g, size_t
 	if (!l->name && config_dup(ctx, &l->name, l->listen_str))
 		return -ENOMEM;
 	ret = config_check_early_data(ctx, g, l);
+	if (ret)
+		return ret;
+	ret = config_warn_shared_names(ctx, l);
 	if (ret)
 		return ret;
 	for (j = 0; j < i; j++) {

@@ -52,6 +52,32 @@ config_err(struct cfg_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/**
+ * config_warn() - keep a "file:line: message" warning in the configuration
+ * (ktlsd_cfg.warnings); the caller of config_load() logs them. Return: 0 or -ENOMEM.
+ */
+int __attribute__((format(printf, 3, 4)))
+config_warn(struct cfg_ctx *ctx, int line, const char *fmt, ...)
+{
+	struct ktlsd_cfg *cfg = ctx->cfg;
+	char msg[512], **w;
+	va_list ap;
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "%s:%d: ", ctx->name, line);
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	w = realloc(cfg->warnings, (cfg->n_warnings + 1) * sizeof(*w));
+	if (!w)
+		return config_nomem(ctx);
+	cfg->warnings = w;
+	if (!(w[cfg->n_warnings] = strdup(msg)))
+		return config_nomem(ctx);
+	cfg->n_warnings++;
+	return 0;
+}
+
 int config_nomem(struct cfg_ctx *ctx)
 {
 	config_err(ctx, NULL, "out of memory");

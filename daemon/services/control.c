@@ -373,6 +373,16 @@ fail:
 	return ret;
 }
 
+/**
+ * control_unlink() - remove the control socket's file, for an exit that has no time to
+ * stop the thread (a second stop signal): clients then see no stale socket.
+ */
+void control_unlink(const struct control *ctl)
+{
+	if (ctl)
+		unixsock_unlink(&ctl->api);
+}
+
 /** control_stop() - stop the thread, close every socket, remove the socket file. */
 void control_stop(struct control *ctl)
 {

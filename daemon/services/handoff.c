@@ -36,6 +36,7 @@ struct handoff {
 	struct unixsock us;
 	int stop[2];
 	int apps[HANDOFF_MAX_APPS]; /* connected applications, -1 free */
+	bool draining;		    /* handoff_quiesce() came: new requests are refused */
 	unsigned next_worker;
 	struct pool *pool; /* the warm connection pool (pool.c) */
 	struct pollfd *pfd;
@@ -197,6 +198,11 @@ static bool handoff_read_request(struct handoff *h, int app)
 		handoff_reply_now(app, req.id, KTLSD_HANDOFF_E_REQUEST, msg);
 		goto drop;
 	}
+	if (h->draining) {
+		handoff_reply_now(app, req.id, KTLSD_HANDOFF_E_DRAINING,
+				  "ktlsd is draining or stopping: no new handshakes");
+		goto drop;
+	}
 	if (req.op == KTLSD_HANDOFF_POOL) {
 		pool_request(h->pool, app, &req);
 		return true;
@@ -311,7 +317,11 @@ static void *handoff_main(void *arg)
 			char cmd = 'x';
 
 			if (read(h->stop[0], &cmd, 1) == 1 && cmd == 'q') {
-				pool_quiesce(h->pool); /* the daemon is stopping: let go of it */
+				/* Draining or stopping: let go of the pool, take no new work. */
+				if (!h->draining)
+					log_info("handoff: draining: new requests are refused");
+				h->draining = true;
+				pool_quiesce(h->pool);
 				continue;
 			}
 			break;
@@ -372,13 +382,21 @@ fail:
 }
 
 /**
- * handoff_quiesce() - ktlsd begins to stop: the pool closes its idle connections and
- * makes no more, so that the workers' drain does not wait for them.
+ * handoff_quiesce() - ktlsd drains or begins to stop: the pool closes its idle
+ * connections and makes no more, so that the workers' drain does not wait for them, and
+ * new requests get KTLSD_HANDOFF_E_DRAINING; handshakes under way finish.
  */
 void handoff_quiesce(struct handoff *h)
 {
 	if (h && write(h->stop[1], "q", 1) < 0)
 		log_warn("handoff: quiesce: %s", strerror(errno));
+}
+
+/** handoff_unlink() - remove the handoff socket's file (an exit with no time to stop). */
+void handoff_unlink(const struct handoff *h)
+{
+	if (h)
+		unixsock_unlink(&h->us);
 }
 
 /** handoff_stop() - stop the thread, close the socket and every application's connection. */

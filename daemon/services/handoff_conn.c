@@ -69,7 +69,7 @@ void handoff_post(struct worker *w, struct handoff_job *job)
 {
 	job->wj.run = handoff_job_run;
 	if (worker_post(w, &job->wj) < 0)
-		handoff_job_fail(job, KTLSD_HANDOFF_E_BUSY, "ktlsd is stopping");
+		handoff_job_fail(job, KTLSD_HANDOFF_E_DRAINING, "ktlsd is stopping");
 }
 
 /* Sends a reply, with @fd attached if >= 0. Return: 0 or -errno. */
@@ -123,9 +123,9 @@ void handoff_adopt(struct worker *w, struct handoff_job *job)
 	struct io_uring_sqe *sqe;
 	struct conn *c;
 
-	if (!cfg->handoff.socket || w->draining || atomic_load(&w->stop) ||
-	    atomic_load(&w->exited)) {
-		handoff_job_fail(job, KTLSD_HANDOFF_E_BUSY, "ktlsd is stopping or draining");
+	if (!cfg->handoff.socket || w->draining || atomic_load(&w->paused) ||
+	    atomic_load(&w->stop) || atomic_load(&w->exited)) {
+		handoff_job_fail(job, KTLSD_HANDOFF_E_DRAINING, "ktlsd is stopping or draining");
 		return;
 	}
 	c = conn_new(w, job->cfd,

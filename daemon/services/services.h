@@ -47,6 +47,7 @@ struct handoff_env {
 int handoff_start(const struct handoff_env *env, const struct ktlsd_cfg *cfg, struct handoff **out);
 void handoff_stop(struct handoff *h);
 void handoff_quiesce(struct handoff *h);
+void handoff_unlink(const struct handoff *h);
 void handoff_post(struct worker *w, struct handoff_job *job);
 void handoff_adopt(struct worker *w, struct handoff_job *job);
 /* Sends the job's error reply and closes its descriptors (jobs that never became conns). */
@@ -75,5 +76,6 @@ struct control_env {
 
 int control_start(const struct control_env *env, const struct ktlsd_cfg *cfg, struct control **out);
 void control_stop(struct control *ctl);
+void control_unlink(const struct control *ctl);
 
 #endif

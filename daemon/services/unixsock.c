@@ -120,15 +120,24 @@ fail:
 	return ret;
 }
 
-/** unixsock_close() - close it; remove the file if it is still the one made here. */
-void unixsock_close(struct unixsock *us)
+/**
+ * unixsock_unlink() - remove the socket's file if it is still the one made here (another
+ * ktlsd may have replaced it); the socket itself stays open.
+ */
+void unixsock_unlink(const struct unixsock *us)
 {
 	struct stat st;
 
-	if (us->fd >= 0)
-		close(us->fd);
 	if (us->path && lstat(us->path, &st) == 0 && st.st_dev == us->dev && st.st_ino == us->ino)
 		unlink(us->path);
+}
+
+/** unixsock_close() - close it; remove the file if it is still the one made here. */
+void unixsock_close(struct unixsock *us)
+{
+	if (us->fd >= 0)
+		close(us->fd);
+	unixsock_unlink(us);
 	free(us->path);
 	free(us->uids);
 	memset(us, 0, sizeof(*us));

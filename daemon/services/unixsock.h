@@ -23,6 +23,7 @@ struct unixsock {
 
 int unixsock_open(const struct cfg_access *a, int type, const char *what, struct unixsock *us);
 void unixsock_close(struct unixsock *us);
+void unixsock_unlink(const struct unixsock *us);
 bool unixsock_peer_allowed(const struct unixsock *us, int fd, uid_t *uid_out);
 
 #endif

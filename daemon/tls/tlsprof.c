@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/tls1.h>
 
 #include "tls.h"
@@ -177,6 +178,26 @@ static int tlsprof_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *o
 	return SSL_TLSEXT_ERR_OK;
 }
 
+/* An encrypted key fails to load instead of prompting on a terminal. */
+static int tlsprof_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+/* A PEM private key file; NULL (OpenSSL's error queue says why) if it does not load. */
+static EVP_PKEY *tlsprof_read_key(const char *path)
+{
+	BIO *b = BIO_new_file(path, "r");
+	EVP_PKEY *key = b ? PEM_read_bio_PrivateKey(b, NULL, tlsprof_no_passphrase, NULL) : NULL;
+
+	BIO_free(b);
+	return key;
+}
+
 static int tlsprof_load_certs(SSL_CTX *ctx, const struct cfg_profile *p, char *err, size_t errlen)
 {
 	int seen[4] = { 0 };
@@ -185,6 +206,7 @@ static int tlsprof_load_certs(SSL_CTX *ctx, const struct cfg_profile *p, char *e
 	for (size_t i = 0; i < p->n_certs; i++) {
 		const struct cfg_cert *cc = &p->certs[i];
 		char ssl_err[512];
+		EVP_PKEY *key;
 		X509 *x;
 		int type;
 
@@ -194,16 +216,24 @@ static int tlsprof_load_certs(SSL_CTX *ctx, const struct cfg_profile *p, char *e
 				 p->line, p->name, cc->cert_file, ssl_err);
 			return -EINVAL;
 		}
-		if (SSL_CTX_use_PrivateKey_file(ctx, cc->key_file, SSL_FILETYPE_PEM) != 1 ||
-		    SSL_CTX_check_private_key(ctx) != 1) {
-			log_ssl_errors(ssl_err, sizeof(ssl_err));
-			snprintf(err, errlen,
-				 ":%d: profile \"%s\": key %s does not load or match %s: %s",
-				 p->line, p->name, cc->key_file, cc->cert_file, ssl_err);
-			return -EINVAL;
-		}
+		/* The leaf just loaded: OpenSSL files a key by its own type, so a key of another
+		 * type than the certificate's must be caught here, not by check_private_key(). */
 		x = SSL_CTX_get0_certificate(ctx);
 		type = x ? EVP_PKEY_get_base_id(X509_get0_pubkey(x)) : 0;
+		key = tlsprof_read_key(cc->key_file);
+		if (!key || !x || X509_check_private_key(x, key) != 1 ||
+		    SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+			log_ssl_errors(ssl_err, sizeof(ssl_err));
+			snprintf(
+				err, errlen,
+				":%d: profile \"%s\": key %s (%s) does not load or match %s (%s): %s",
+				p->line, p->name, cc->key_file,
+				key ? OBJ_nid2sn(EVP_PKEY_get_base_id(key)) : "unreadable",
+				cc->cert_file, OBJ_nid2sn(type), ssl_err);
+			EVP_PKEY_free(key);
+			return -EINVAL;
+		}
+		EVP_PKEY_free(key);
 		for (size_t j = 0; j < n_seen; j++) {
 			if (seen[j] == type) {
 				/* OpenSSL keeps one certificate per key type; a second replaces. */

@@ -64,6 +64,7 @@ enum ktlsd_handoff_status {
 	KTLSD_HANDOFF_E_PERMISSION, /* the peer's uid is not allowed */
 	KTLSD_HANDOFF_E_VERIFY,	    /* CLIENT/POOL: the server's certificate did not verify */
 	KTLSD_HANDOFF_E_UPSTREAM,   /* POOL: unknown upstream, or it cannot be reached */
+	KTLSD_HANDOFF_E_DRAINING,   /* ktlsd is draining or stopping: no new handshakes */
 };
 
 /* Reply flags. */

@@ -63,7 +63,9 @@ struct ktls_result {
 };
 
 /* Connects to ktlsd's handoff socket (@path NULL: $KTLSD_HANDOFF_SOCKET, else
- * /run/ktlsd/handoff.sock). Returns the descriptor or -errno. */
+ * /run/ktlsd/handoff.sock). Returns the descriptor or -errno. A handle serves one run of
+ * ktlsd: after a restart its calls fail with -ECONNRESET or -EPIPE; close it and open a
+ * new one. */
 int ktls_open(const char *path);
 void ktls_close(int h);
 

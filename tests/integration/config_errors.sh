@@ -5,7 +5,9 @@
 # included): a good one exits 0; each broken one exits 1 and prints
 # "FILE:LINE: what is wrong" on stderr, LINE being where the mistake is:
 # unknown setting, bad listen address, missing certificate file, key that does
-# not match its certificate, unknown profile, bad TLS version, syntax error.
+# not match its certificate (or is of another key type), unknown profile, bad TLS
+# version, syntax error. A good file gets one line; a server name in two profiles of
+# a listener gets a warning that names the profile that answers it.
 # Relative certificate paths resolve against the config file's directory.
 # Starting (not -t) on a broken file fails the same way; --version prints the
 # Makefile's version.
@@ -34,6 +36,9 @@ check_t() {
 
 check_t "$T/good.conf"
 assert_rc 0 "$CHECK_RC" "ktlsd -t on a good config" "$T/good.conf.err"
+# One line of result, nothing else (log_level = "debug" in the file notwithstanding).
+assert_eq 1 "$(wc -l <"$T/good.conf.err")" "ktlsd -t prints one line"
+assert_match "$T/good.conf.err" "configuration OK \(2 profile\(s\), 1 listener\(s\)\)$" "ktlsd -t result line"
 note "good config: $(head -n1 "$T/good.conf.err")"
 
 # bad NAME SED-EXPR ANCHOR-REGEX WORD
@@ -78,6 +83,24 @@ assert_rc 1 "$CHECK_RC" "certificate/key mismatch: ktlsd -t exit status" "$T/mis
 assert_contains "$T/mismatch.conf.err" "$T/mismatch.conf:" "certificate/key mismatch: file name in the message"
 assert_contains "$T/mismatch.conf.err" "other.key" "certificate/key mismatch: the key file in the message"
 note "mismatch: $(head -n1 "$T/mismatch.conf.err" | sed "s|$T/||")"
+
+# An RSA certificate given an EC key: named as a mismatch of the two files and key types
+# (OpenSSL files a key under its own type, which once read as a second EC certificate).
+sed "s|$CERTS/rsa.key|$CERTS/ecdsa.key|" "$T/good.conf" >"$T/typemix.conf"
+check_t "$T/typemix.conf"
+assert_rc 1 "$CHECK_RC" "RSA certificate with an EC key: ktlsd -t exit status" "$T/typemix.conf.err"
+assert_contains "$T/typemix.conf.err" "key $CERTS/ecdsa.key (id-ecPublicKey) does not load or match $CERTS/rsa.crt (rsaEncryption)" \
+	"RSA certificate with an EC key: the message"
+note "type mismatch: $(head -n1 "$T/typemix.conf.err" | sed "s|$T/||")"
+
+# A server name in two profiles of one listener: legal, but -t says which one answers.
+sed 's/"other.test", /"other.test", "LocalHost", /' "$T/good.conf" >"$T/shared.conf"
+check_t "$T/shared.conf"
+assert_rc 0 "$CHECK_RC" "a server name in two profiles: ktlsd -t exit status" "$T/shared.conf.err"
+assert_contains "$T/shared.conf.err" "server name \"localhost\" is in profiles \"default\" and \"other\"; \"default\" answers it" \
+	"a server name in two profiles: the warning"
+assert_contains "$T/shared.conf.err" "$T/shared.conf:" "a server name in two profiles: file name"
+note "shared name: $(grep -m1 'server name' "$T/shared.conf.err" | sed "s|$T/||")"
 
 # A file that does not exist.
 check_t "$T/nope.conf"
