@@ -71,6 +71,38 @@ fail:
 	return err;
 }
 
+/*
+ * SO_REUSEPORT would let a second ktlsd (or any process of the same user) bind the same
+ * address and take half of its connections without a word. A socket bound without it
+ * finds out first: EADDRINUSE if anyone listens there. Skipped when one of our own slots
+ * has that address (a listener renamed by a reload).
+ * Return: 0 or -EADDRINUSE (with @err set).
+ */
+static int listener_check_free(const struct lslots *ls, const struct cfg_listener *l, char *err,
+			       size_t errlen)
+{
+	int fd, one = 1, ret = 0;
+
+	for (int j = 0; j < LISTENER_SLOTS; j++)
+		if (ls->slot[j].used && ls->slot[j].addr_len == l->addr_len &&
+		    !memcmp(&ls->slot[j].addr, &l->addr, l->addr_len))
+			return 0;
+	fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0; /* listener_open() reports it */
+	if (l->addr.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&l->addr, l->addr_len) < 0 && errno == EADDRINUSE) {
+		snprintf(err, errlen,
+			 "listener \"%s\" (%s): address in use by another process (another ktlsd?)",
+			 l->name, l->listen_str);
+		ret = -EADDRINUSE;
+	}
+	close(fd);
+	return ret;
+}
+
 /**
  * listeners_assign() - give each listener of @cfg a slot, opening sockets for new ones.
  * @ls:        the slots, as the running configuration uses them
@@ -118,6 +150,7 @@ int listeners_assign(struct lslots *ls, struct ktlsd_cfg *cfg, struct worker *wo
 				break;
 			}
 			fresh[s] = l;
+			ret = listener_check_free(ls, l, err, errlen);
 			for (unsigned w = 0; w < n_workers && !ret; w++) {
 				ret = listener_open(l, &fds[(size_t)s * n_workers + w]);
 				if (ret < 0)

@@ -138,8 +138,11 @@ enum handover_result handover_step(struct conn *c)
 	if (c->flags & (CONN_F_CLIENT_EOF | CONN_F_CLIENT_TCP_EOF))
 		return handover_stay_userspace(c, STAT__COUNT); /* the client is done sending */
 	if (buf_len(&io->out) || conn_op_pending(c, OP_CSEND)) {
+		/* Often sent at once (relay_arm_client_send()): then no completion comes for
+		 * it, and the switch goes on now. */
 		relay_arm_client_send(c);
-		return HANDOVER_WAIT;
+		if (buf_len(&io->out) || conn_op_pending(c, OP_CSEND))
+			return HANDOVER_WAIT;
 	}
 	if (conn_op_pending(c, OP_CRECV))
 		return HANDOVER_WAIT;

@@ -9,7 +9,9 @@
 #  3. `listeners remove handoff` is refused; `listeners remove alt` closes alt's port and
 #     nothing else (the file's listener and the handoff socket go on); a second remove of
 #     alt fails with "no listener";
-#  4. `drain`: a new handoff request gets status 12 (draining) with no descriptor, while
+#  4. a second ktlsd with the same listener address exits 1 and says the address is in use
+#     (SO_REUSEPORT would otherwise let it take half of the connections);
+#  5. `drain`: a new handoff request gets status 12 (draining) with no descriptor, while
 #     the handoff socket file stays; a second stop signal still removes both sockets.
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -62,7 +64,17 @@ assert_eq 1 "$(ctl --json status | jfield 'r["listeners"]')" "status: listeners 
 probe_ok "$LISTEN_PORT" "$T/main2.out" "the file's listener after the second remove" -servername localhost
 say "remove: handoff refused, alt closed, the second remove refused, main still serves"
 
-# ---- 4. drain, then two stop signals
+# ---- 4. a second ktlsd on the same address is refused (SO_REUSEPORT would split traffic)
+sed -e "s|$CTL|$T/ctl2.sock|" -e "s|$HSOCK|$T/handoff2.sock|" "$T/k.conf" >"$T/k2.conf"
+rc=0
+to 20 "$KTLSD" -f -c "$T/k2.conf" >"$T/second.log" 2>&1 || rc=$?
+assert_rc 1 "$rc" "a second ktlsd on the same address" "$T/second.log"
+assert_contains "$T/second.log" "(127.0.0.1:$LISTEN_PORT): address in use by another process" \
+	"a second ktlsd: the message"
+probe_ok "$LISTEN_PORT" "$T/main3.out" "the first ktlsd after the second was refused" -servername localhost
+say "a second ktlsd on 127.0.0.1:$LISTEN_PORT: refused ($(grep -o 'address in use.*' "$T/second.log"))"
+
+# ---- 5. drain, then two stop signals
 # An open connection keeps the first stop draining; the second stop ends it at once.
 held_start h1 sclient "$LISTEN_PORT" /dev/null
 wait_until 10 eval '[[ -n $(client_ports "$LISTEN_PORT") ]]' || fail "the held connection did not open"
