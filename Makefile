@@ -10,8 +10,13 @@ BUILD     ?= build
 # One spelling per build directory: the dependency files (-MMD) name their objects by
 # this path, so `BUILD=build` and `BUILD=$PWD/build` must not differ.
 override BUILD := $(abspath $(BUILD))
+# MULTIARCH=1: Debian's multiarch library directory (lib/x86_64-linux-gnu), as packages use.
+ifeq ($(MULTIARCH),1)
+LIBDIR    ?= $(PREFIX)/lib/$(shell $(CC) -print-multiarch)
+endif
 LIBDIR    ?= $(PREFIX)/lib
 INCDIR    ?= $(PREFIX)/include
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
 LIBKTLS_SO = $(BUILD)/lib/libktls.so.1
 
 CC        ?= gcc
@@ -19,7 +24,7 @@ CC        ?= gcc
 # main.c and runtime.c on top. Every folder is on the include path.
 DAEMON_DIRS := daemon $(patsubst %/,%,$(sort $(dir $(wildcard daemon/*/*.c daemon/*/*.h))))
 DAEMON_INC  := $(addprefix -I,$(DAEMON_DIRS))
-PKGS      := openssl liburing libconfig libnl-3.0 json-c
+PKGS      := openssl liburing libconfig libnl-3.0 json-c libsystemd
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
              -fno-strict-aliasing -D_GNU_SOURCE -DKTLSD_VERSION='"$(VERSION)"' \
@@ -64,7 +69,7 @@ PHONY_GOALS := all check check-ktls check-fresh vm-selftest run install uninstal
 .PHONY: $(PHONY_GOALS)
 all: $(BUILD)/ktlsd $(UNIT_BINS) $(TOOL_BINS) $(HELPER_BINS) $(CONFDOC) $(BUILD)/ktlsctl \
      $(LIBKTLS_SO) $(BUILD)/lib/libktls.a $(BUILD)/lib/ktls.pc $(BUILD)/examples/ktls-echo-server \
-     $(BUILD)/examples/ktls-echo-poll $(BUILD)/examples/ktls-client
+     $(BUILD)/examples/ktls-echo-poll $(BUILD)/examples/ktls-client $(BUILD)/ktlsd.service
 
 $(BUILD)/daemon/%.o: daemon/%.c
 	@mkdir -p $(@D)
@@ -179,7 +184,16 @@ $(LIBKTLS_SO): $(BUILD)/lib/ktls.pic.o
 	ln -sf libktls.so.1 $(BUILD)/lib/libktls.so
 $(BUILD)/lib/libktls.a: $(BUILD)/lib/ktls.o
 	rm -f $@ && ar rcs $@ $<
-$(BUILD)/lib/ktls.pc: lib/ktls.pc.in
+# Files that carry install paths are made again when the paths change (make install
+# PREFIX=/usr after a plain make, say): the stamp is rewritten only when they differ.
+INSTALL_PATHS := $(PREFIX) $(SBINDIR) $(SYSCONFDIR) $(LIBDIR) $(INCDIR) $(VERSION)
+$(BUILD)/install-paths: FORCE
+	@mkdir -p $(@D)
+	@echo '$(INSTALL_PATHS)' | cmp -s - $@ 2>/dev/null || echo '$(INSTALL_PATHS)' >$@
+.PHONY: FORCE
+FORCE:
+
+$(BUILD)/lib/ktls.pc: lib/ktls.pc.in $(BUILD)/install-paths
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' $< >$@
 # The examples link the static library: they run from the build tree without installing.
@@ -187,17 +201,27 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/lib/libktls.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/lib/libktls.a
 
-install: $(BUILD)/ktlsd $(BUILD)/ktlsctl $(LIBKTLS_SO) $(BUILD)/lib/libktls.a $(BUILD)/lib/ktls.pc
+# The systemd unit with this install's paths.
+$(BUILD)/ktlsd.service: etc/ktlsd.service.in $(BUILD)/install-paths
+	@mkdir -p $(@D)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< >$@
+
+install: $(BUILD)/ktlsd $(BUILD)/ktlsctl $(LIBKTLS_SO) $(BUILD)/lib/libktls.a $(BUILD)/lib/ktls.pc \
+	 $(BUILD)/ktlsd.service
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/ktlsd
 	install -m 0755 $(BUILD)/ktlsd $(DESTDIR)$(SBINDIR)/ktlsd
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(BUILD)/ktlsctl $(DESTDIR)$(BINDIR)/ktlsctl
 	install -m 0644 man/ktlsctl.1 $(DESTDIR)$(MANDIR)/man1/ktlsctl.1
 	install -m 0644 man/ktlsd.conf.5 $(DESTDIR)$(MANDIR)/man5/ktlsd.conf.5
+	install -m 0644 man/ktlsd.8 $(DESTDIR)$(MANDIR)/man8/ktlsd.8
 	install -m 0755 $(BUILD)/ktls-probe $(BUILD)/ktls-diag $(DESTDIR)$(SBINDIR)/
 	install -d $(DESTDIR)$(SYSCONFDIR)/modules-load.d
 	install -m 0644 kmod-helpers/ktls.conf $(DESTDIR)$(SYSCONFDIR)/modules-load.d/ktls.conf
 	install -m 0644 etc/ktlsd.conf $(DESTDIR)$(SYSCONFDIR)/ktlsd/ktlsd.conf.example
+	install -d $(DESTDIR)$(UNITDIR)
+	install -m 0644 $(BUILD)/ktlsd.service $(DESTDIR)$(UNITDIR)/ktlsd.service
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/ktlsd
 	install -m 0755 $(LIBKTLS_SO) $(DESTDIR)$(LIBDIR)/libktls.so.1
 	ln -sf libktls.so.1 $(DESTDIR)$(LIBDIR)/libktls.so
@@ -208,9 +232,9 @@ install: $(BUILD)/ktlsd $(BUILD)/ktlsctl $(LIBKTLS_SO) $(BUILD)/lib/libktls.a $(
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/ktlsd $(DESTDIR)$(SBINDIR)/ktls-probe $(DESTDIR)$(SBINDIR)/ktls-diag \
 		$(DESTDIR)$(BINDIR)/ktlsctl $(DESTDIR)$(MANDIR)/man1/ktlsctl.1 \
-		$(DESTDIR)$(MANDIR)/man5/ktlsd.conf.5 \
+		$(DESTDIR)$(MANDIR)/man5/ktlsd.conf.5 $(DESTDIR)$(MANDIR)/man8/ktlsd.8 \
 		$(DESTDIR)$(SYSCONFDIR)/ktlsd/ktlsd.conf.example \
-		$(DESTDIR)$(SYSCONFDIR)/modules-load.d/ktls.conf \
+		$(DESTDIR)$(SYSCONFDIR)/modules-load.d/ktls.conf $(DESTDIR)$(UNITDIR)/ktlsd.service \
 		$(DESTDIR)$(LIBDIR)/libktls.so.1 $(DESTDIR)$(LIBDIR)/libktls.so $(DESTDIR)$(LIBDIR)/libktls.a \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/ktls.pc $(DESTDIR)$(INCDIR)/ktlsd/ktls.h \
 		$(DESTDIR)$(INCDIR)/ktlsd/handoff.h

@@ -159,6 +159,8 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 		 config_n_tcp_listeners(k->snap->cfg),
 		 k->snap->cfg->handoff.socket ? " and the handoff socket" : "", k->n_workers,
 		 OpenSSL_version(OPENSSL_VERSION_STRING));
+	sdnotify("READY=1\nSTATUS=serving; configuration generation %llu",
+		 (unsigned long long)k->generation);
 
 	for (;;) {
 		const struct timespec tick = { .tv_sec = KTLSD_TICK_S };
@@ -181,6 +183,7 @@ static int ktlsd_serve(struct ktlsd *k, const sigset_t *sigs)
 				"stopping: no new connections, draining open ones for at most %u ms",
 				k->snap->cfg->shutdown_timeout_ms);
 			stopping = true;
+			sdnotify("STOPPING=1\nSTATUS=stopping: draining open connections");
 			pthread_mutex_lock(&k->lock);
 			k->stopping = true;
 			pthread_mutex_unlock(&k->lock);

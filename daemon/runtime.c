@@ -127,6 +127,8 @@ int ktlsd_reload(struct ktlsd *k, char *err, size_t errlen)
 
 	pthread_mutex_lock(&k->lock);
 	log_info("reloading %s", k->config_path);
+	sdnotify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s", sdnotify_monotonic_usec(),
+		 k->config_path);
 	ov = ktlsd_overlay(k, false);
 	ret = config_load_overlay(k->config_path, NULL, &ov, &cfg, err, errlen);
 	if (ret == 0) {
@@ -139,6 +141,9 @@ int ktlsd_reload(struct ktlsd *k, char *err, size_t errlen)
 	else
 		log_info("reloaded: configuration generation %llu",
 			 (unsigned long long)k->generation);
+	sdnotify("READY=1\nSTATUS=%s; configuration generation %llu",
+		 ret < 0 ? "reload failed, old configuration kept" : "serving",
+		 (unsigned long long)k->generation);
 	pthread_mutex_unlock(&k->lock);
 	return ret;
 }
@@ -322,6 +327,7 @@ void ktlsd_drain(struct ktlsd *k)
 	pthread_mutex_lock(&k->lock);
 	if (!k->draining) {
 		log_info("draining (control API): no new connections, open ones run to their end");
+		sdnotify("STATUS=draining (control API): no new connections");
 		k->draining = true;
 		handoff_quiesce(k->handoff);
 		for (unsigned i = 0; i < k->n_workers; i++) {

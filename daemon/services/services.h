@@ -78,4 +78,9 @@ int control_start(const struct control_env *env, const struct ktlsd_cfg *cfg, st
 void control_stop(struct control *ctl);
 void control_unlink(const struct control *ctl);
 
+/* ---- sdnotify.c: state changes for systemd (Type=notify) ---- */
+
+void sdnotify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+unsigned long long sdnotify_monotonic_usec(void);
+
 #endif
