@@ -256,13 +256,15 @@ static int ktlsd_run(struct ktlsd *k, bool test_only)
 	sigset_t sigs;
 	int ret = 1;
 
-	/* Before the TLS contexts: they only collect kTLS secrets if the kernel takes them. */
-	if (!test_only)
-		ktls_probe_kernel();
 	if (config_load(k->config_path, &cfg, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return 1;
 	}
+	if (!test_only)
+		log_set_target(cfg->log_target); /* -t answers on stderr */
+	/* Before the TLS contexts: they only collect kTLS secrets if the kernel takes them. */
+	if (!test_only)
+		ktls_probe_kernel();
 	if (ktlsd_init_global(cfg) < 0) {
 		config_free(cfg);
 		goto out;

@@ -159,6 +159,8 @@ struct ktlsd_cfg {
 	char *path;	  /* the file it was read from */
 	unsigned workers; /* 0 in the file means one per online CPU; resolved by the parser */
 	enum log_level log_level;
+	enum log_target log_target; /* read at start only */
+	bool access_log;	    /* an info line per connection at its end */
 	uint32_t shutdown_timeout_ms;
 	uint32_t session_cache_size; /* sessions in the shared server cache; 0: none */
 	struct cfg_profile *profiles;

@@ -24,6 +24,7 @@
 #include "config_int.h"
 
 static const char *const level_names[] = { "error", "warn", "info", "debug", NULL };
+static const char *const log_target_names[] = { "stderr", "syslog", NULL };
 
 /* ---- Unix sockets for local programs: control and handoff (struct cfg_access) ---- */
 
@@ -323,6 +324,13 @@ static const struct cfg_key root_keys[] = {
 	    .doc = "Worker threads. `0` means one per online CPU (capped at 256)."),
 	KEY("log_level", ENUM, R(log_level), .names = level_names, .dflt = LOG_LVL_INFO,
 	    .doc = "The least severe messages logged. `-v` forces `\"debug\"`."),
+	KEY("log_target", ENUM, R(log_target), .names = log_target_names, .dflt = LOG_TO_STDERR,
+	    .doc = "Where log lines go: `\"stderr\"` (the journal, under systemd), or "
+		   "`\"syslog\"` (facility daemon, with each line's priority). Read at start only."),
+	KEY("access_log", BOOL, R(access_log), .dflt = true,
+	    .doc = "One `info` line per connection at its end: peer, listener, SNI, ALPN, TLS "
+		   "version, cipher, resumed, path (`ktls`, `userspace`, `handshake`), duration, "
+		   "bytes each way and why it ended."),
 	KEY("shutdown_timeout", SECONDS, R(shutdown_timeout_ms),
 	    .dflt = CFG_DEF_SHUTDOWN_TIMEOUT_MS,
 	    .doc = "How long SIGTERM/SIGINT wait for open connections to finish."),

@@ -7,6 +7,7 @@
  * generation, so a late completion for an old occupant is recognised and dropped.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stdarg.h>
@@ -103,6 +104,9 @@ struct conn *conn_new(struct worker *w, int cfd, size_t listener, const struct c
 	c->ktls.sd[0].pipe[0] = c->ktls.sd[0].pipe[1] = c->ktls.sd[1].pipe[0] =
 		c->ktls.sd[1].pipe[1] = -1;
 	c->started_ms = w->now_ms;
+	/* The access line needs it at the end, when the peer may have gone (ENOTCONN). */
+	if (c->snap->cfg->access_log)
+		conn_peer_str(c, c->peer, sizeof(c->peer));
 	c->deadline_ms = w->now_ms + c->lcfg->handshake_timeout_ms;
 	/* Until the whole ClientHello is in, the shorter client_hello_timeout applies. */
 	if (c->lcfg->client_hello_timeout_ms < c->lcfg->handshake_timeout_ms) {
@@ -133,15 +137,33 @@ struct conn *conn_lookup(struct worker *w, uint64_t user_data)
 	return c;
 }
 
+/*
+ * The access line (access_log): one per connection, at its end, as key=value pairs.
+ * Values a client chose (the SNI) are cleaned by conn_sni_str(); "-" means none yet.
+ */
+static void conn_log_access(const struct conn *c)
+{
+	char peer[64], sni[256];
+
+	conn_log(c, LOG_LVL_INFO,
+		 "access peer=%s listener=%s sni=%s alpn=%s version=%s cipher=%s resumed=%s "
+		 "path=%s duration_ms=%llu bytes_in=%llu bytes_out=%llu end=\"%s\"",
+		 conn_peer_str(c, peer, sizeof(peer)), c->lcfg->name,
+		 conn_sni_str(c, sni, sizeof(sni)), c->tls.alpn[0] ? c->tls.alpn : "-",
+		 c->tls.version ? c->tls.version : "-", c->tls.cipher ? c->tls.cipher : "-",
+		 c->tls.resumed ? "yes" : "no",
+		 c->gauge >= 0 ? stats_gauge_name((enum path_gauge)c->gauge) : "-",
+		 (unsigned long long)(c->w->now_ms - c->started_ms),
+		 (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+		 c->close_reason ? c->close_reason : "closed");
+}
+
 static void conn_free(struct conn *c)
 {
 	struct worker *w = c->w;
 
-	if (log_enabled(LOG_LVL_DEBUG)) {
-		conn_log(c, LOG_LVL_DEBUG, "closed (%s) after %llu ms, %llu bytes in, %llu out",
-			 c->close_reason, (unsigned long long)(w->now_ms - c->started_ms),
-			 (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
-	}
+	if (c->snap->cfg->access_log && log_enabled(LOG_LVL_INFO))
+		conn_log_access(c);
 	conn_set_gauge(c, GAUGE_NONE);
 	c->ops->release(c);
 	if (c->cfd >= 0)
@@ -354,7 +376,32 @@ void conn_trim(struct worker *w)
 	w->last_trim_ms = w->now_ms;
 }
 
-/** conn_peer_str() - "address:port" of the client, for messages. */
+/**
+ * conn_sni_str() - the server name the client sent, safe to log: anything but letters,
+ * digits, '-', '.', '_' and '*' becomes '?' (a ClientHello may carry any bytes there).
+ * "-" when there is none.
+ */
+const char *conn_sni_str(const struct conn *c, char *buf, size_t len)
+{
+	const char *src = c->tls.hs ? c->tls.hs->sni : "";
+	size_t i;
+
+	if (!len)
+		return "";
+	if (!src[0]) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	for (i = 0; src[i] && i + 1 < len; i++)
+		buf[i] = isalnum((unsigned char)src[i]) || strchr("-._*", src[i]) ? src[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+/**
+ * conn_peer_str() - "address:port" of the client, for messages: the one kept at accept
+ * (access_log), else asked of the socket ("?" once the peer is gone).
+ */
 const char *conn_peer_str(const struct conn *c, char *buf, size_t len)
 {
 	union {
@@ -366,8 +413,12 @@ const char *conn_peer_str(const struct conn *c, char *buf, size_t len)
 	socklen_t sl = sizeof(a);
 	char host[INET6_ADDRSTRLEN] = "?";
 
-	if (getpeername(c->cfd, &a.sa, &sl) < 0) {
+	if (c->peer[0] && buf != c->peer) {
+		snprintf(buf, len, "%s", c->peer);
+	} else if (getpeername(c->cfd, &a.sa, &sl) < 0) {
 		snprintf(buf, len, "?");
+	} else if (a.sa.sa_family == AF_UNIX) {
+		snprintf(buf, len, "unix");
 	} else if (a.sa.sa_family == AF_INET6) {
 		inet_ntop(AF_INET6, &a.in6.sin6_addr, host, sizeof(host));
 		snprintf(buf, len, "[%s]:%u", host, ntohs(a.in6.sin6_port));

@@ -469,6 +469,7 @@ struct conn {
 	struct snapshot *snap;
 	const struct cfg_listener *lcfg;
 
+	char peer[48]; /* "address:port" of the client, kept at accept (access_log); "" */
 	uint64_t started_ms;
 	uint64_t deadline_ms;
 	uint64_t connect_start_ns; /* at the backend connect() */
@@ -557,5 +558,6 @@ void conn_count_hs_failure(struct conn *c, enum lstat_id reason);
 void conn_log(const struct conn *c, enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 const char *conn_peer_str(const struct conn *c, char *buf, size_t len);
+const char *conn_sni_str(const struct conn *c, char *buf, size_t len);
 
 #endif

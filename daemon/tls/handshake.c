@@ -345,14 +345,15 @@ enum hs_result handshake_step(struct conn *c)
 		return HS_FAILED;
 	default: {
 		char errs[512];
-		char peer[64];
+		char peer[64], sni[256];
 
 		if (c->tls.hs->client)
 			handshake_note_peer(c);
 		c->tls.fail = handshake_failure_reason(c);
 		log_ssl_errors(errs, sizeof(errs));
-		conn_log(c, LOG_LVL_INFO, "handshake failed from %s: %s",
-			 conn_peer_str(c, peer, sizeof(peer)), errs);
+		conn_log(c, LOG_LVL_INFO, "handshake failed from %s (sni %s): %s",
+			 conn_peer_str(c, peer, sizeof(peer)), conn_sni_str(c, sni, sizeof(sni)),
+			 errs);
 		return HS_FAILED;
 	}
 	}

@@ -8,6 +8,7 @@
  * listener through the connection's struct hs_info (SSL_get_app_data), so one profile can
  * serve several listeners with different ALPN lists.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -81,7 +82,14 @@ static bool tlsprof_parse_sni(const unsigned char *p, size_t len, char *out, siz
 	memcpy(out, p + 5, name_len);
 	out[name_len] = '\0';
 	/* An embedded NUL would let "a.test\0.evil" match "a.test". */
-	return strlen(out) == name_len;
+	if (strlen(out) != name_len)
+		return false;
+	/* The name reaches logs and replies: what no host name has becomes '?' (it then
+	 * matches no profile either). */
+	for (size_t i = 0; i < name_len; i++)
+		if (!isalnum((unsigned char)out[i]) && !strchr("-._*", out[i]))
+			out[i] = '?';
+	return true;
 }
 
 /*

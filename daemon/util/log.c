@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * log.c - leveled logging to stderr.
+ * log.c - leveled logging to stderr or syslog.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -12,6 +14,21 @@
 #include "log.h"
 
 _Atomic int log_threshold = LOG_LVL_INFO;
+static _Atomic int log_to = LOG_TO_STDERR;
+
+static const int log_syslog_priority[] = {
+	[LOG_LVL_ERR] = LOG_ERR,
+	[LOG_LVL_WARN] = LOG_WARNING,
+	[LOG_LVL_INFO] = LOG_INFO,
+	[LOG_LVL_DEBUG] = LOG_DEBUG,
+};
+
+void log_set_target(enum log_target t)
+{
+	if (t == LOG_TO_SYSLOG && atomic_load(&log_to) != LOG_TO_SYSLOG)
+		openlog("ktlsd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	atomic_store(&log_to, (int)t);
+}
 
 static const char *const log_level_tag[] = {
 	[LOG_LVL_ERR] = "error",
@@ -55,8 +72,14 @@ static void log_vwrite(enum log_level lvl, const char *prefix, const char *suffi
 	size_t n = 0;
 	int m;
 
-	m = snprintf(line, max, "ktlsd[%d] %s: %s", (int)getpid(), log_level_tag[lvl],
-		     prefix ? prefix : "");
+	bool to_syslog = atomic_load(&log_to) == LOG_TO_SYSLOG;
+
+	/* syslog adds the name and pid itself; the level stays in the text for grep. */
+	if (to_syslog)
+		m = snprintf(line, max, "%s: %s", log_level_tag[lvl], prefix ? prefix : "");
+	else
+		m = snprintf(line, max, "ktlsd[%d] %s: %s", (int)getpid(), log_level_tag[lvl],
+			     prefix ? prefix : "");
 	if (m < 0)
 		return;
 	n = (size_t)m;
@@ -68,6 +91,11 @@ static void log_vwrite(enum log_level lvl, const char *prefix, const char *suffi
 		m = snprintf(line + n, max - n, ": %s", suffix);
 		if (m > 0)
 			n = n + (size_t)m < max ? n + (size_t)m : max - 1;
+	}
+	if (to_syslog) {
+		line[n] = '\0';
+		syslog(log_syslog_priority[lvl], "%s", line);
+		return;
 	}
 	line[n++] = '\n';
 	/* One write per line: lines from different threads do not interleave. */

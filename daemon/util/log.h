@@ -12,6 +12,10 @@
 
 /* Message levels, most severe first (the configuration's log_level is one). */
 enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+enum log_target { LOG_TO_STDERR = 0, LOG_TO_SYSLOG };
+
+/* Where lines go from now on (syslog: openlog() as "ktlsd", facility daemon). */
+void log_set_target(enum log_target t);
 
 extern _Atomic int log_threshold;
 

@@ -75,7 +75,7 @@ say "a PUBLISH reached the parked subscriber"
 }
 assert_match "$T/gt.out" "^\+PONG" "reply before the pause"
 assert_match "$T/gt.out" "Peer has closed the GnuTLS connection" "close_notify after idle_timeout"
-took=$(sed -n 's/.*closed (idle timeout) after \([0-9]*\) ms.*/\1/p' "$KTLSD_LOG" | tail -n1)
+took=$(sed -n 's/.* access .*duration_ms=\([0-9]*\) .*end="idle timeout".*/\1/p' "$KTLSD_LOG" | tail -n1)
 [[ -n $took ]] && ((took < IDLE * 1000 + 1500)) ||
 	fail "the parked connection should end at idle_timeout (${IDLE} s), took '${took}' ms"
 say "parked connection ended by idle_timeout after ${took} ms, with close_notify"
