@@ -47,7 +47,9 @@
 #define CFG_DEF_POOL_SIZE		4u
 #define CFG_MAX_POOL_SIZE		1024u
 #define CFG_DEF_POOL_MAX_IDLE_MS	60000u
-#define CFG_PROXY_HEADER_ROOM		1024u /* PROXY_V2_MAX_LEN: early data must fit beside it */
+#define CFG_MAX_CONNECTIONS		(16u << 20)
+#define CFG_MAX_KEEPALIVE_S		32767u /* TCP_KEEPIDLE's limit */
+#define CFG_PROXY_HEADER_ROOM		1024u  /* PROXY_V2_MAX_LEN: early data must fit beside it */
 /* TLS 1.2: ECDHE with AEAD only. */
 #define CFG_DEF_CIPHERS                                                                            \
 	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                               \
@@ -127,6 +129,9 @@ struct cfg_listener {
 	uint32_t connect_timeout_ms;
 	uint32_t buffer_size; /* bytes per direction per connection */
 	int backlog;
+	uint32_t max_connections; /* open at once on this listener; 0: no own limit */
+	uint32_t tcp_keepalive_s; /* idle seconds before keepalive probes; 0: off */
+	uint32_t mark;		  /* SO_MARK of its sockets, client and backend; 0: none */
 	int line;
 };
 
@@ -158,6 +163,7 @@ struct cfg_access {
 struct ktlsd_cfg {
 	char *path;	  /* the file it was read from */
 	unsigned workers; /* 0 in the file means one per online CPU; resolved by the parser */
+	uint32_t max_connections; /* open at once, all listeners and handoffs; 0: no limit */
 	enum log_level log_level;
 	enum log_target log_target; /* read at start only */
 	bool access_log;	    /* an info line per connection at its end */

@@ -190,6 +190,17 @@ static const struct cfg_key listener_keys[] = {
 	    .doc = "Bytes of buffer per direction per connection."),
 	KEY("backlog", INT, L(backlog), .min = 1, .max = 65535, .dflt = CFG_DEF_BACKLOG,
 	    .doc = "`listen(2)` backlog."),
+	KEY("max_connections", INT, L(max_connections), .max = CFG_MAX_CONNECTIONS,
+	    .doc = "Open connections at most on this listener (besides the global "
+		   "`max_connections`); `0`: no limit of its own. At the limit it stops accepting "
+		   "until one of its connections ends."),
+	KEY("tcp_keepalive", INT, L(tcp_keepalive_s), .max = CFG_MAX_KEEPALIVE_S,
+	    .doc = "Seconds a client connection may be idle before TCP keepalive probes start "
+		   "(then every third of that, at least 1 s, 3 probes): a peer that vanished is "
+		   "found and its connection closed. `0`: off."),
+	KEY("mark", INT, L(mark), .max = 0xffffffffll,
+	    .doc = "`SO_MARK` of the listener's client sockets and of its backend connections, "
+		   "for policy routing and firewall rules; needs `CAP_NET_ADMIN`. `0`: none."),
 };
 #undef L
 

@@ -322,6 +322,11 @@ static int config_set_upstreams(struct cfg_ctx *ctx, const config_setting_t *s,
 static const struct cfg_key root_keys[] = {
 	KEY("workers", INT, R(workers), .max = CFG_MAX_WORKERS,
 	    .doc = "Worker threads. `0` means one per online CPU (capped at 256)."),
+	KEY("max_connections", INT, R(max_connections), .max = CFG_MAX_CONNECTIONS,
+	    .doc = "Open connections at most, all listeners and the handoff socket together; "
+		   "`0`: no limit but the open-file limit. At the limit the listeners stop "
+		   "accepting (new clients wait in the kernel's backlog) until connections end; "
+		   "counted as `accept_paused`."),
 	KEY("log_level", ENUM, R(log_level), .names = level_names, .dflt = LOG_LVL_INFO,
 	    .doc = "The least severe messages logged. `-v` forces `\"debug\"`."),
 	KEY("log_target", ENUM, R(log_target), .names = log_target_names, .dflt = LOG_TO_STDERR,

@@ -60,6 +60,34 @@ static int conn_slab_grow(struct worker *w)
 	return 0;
 }
 
+/*
+ * Open connections of all workers, for max_connections: in total, and per listener slot.
+ * A connection counts from conn_new() to conn_free().
+ */
+static _Atomic uint32_t conns_open_total;
+static _Atomic uint32_t conns_open_slot[LISTENER_SLOTS];
+
+/** conn_limit_reached() - is listener @listener of @cfg at a max_connections limit? */
+bool conn_limit_reached(const struct ktlsd_cfg *cfg, size_t listener)
+{
+	const struct cfg_listener *l = &cfg->listeners[listener];
+
+	return (cfg->max_connections &&
+		atomic_load_explicit(&conns_open_total, memory_order_relaxed) >=
+			cfg->max_connections) ||
+	       (l->max_connections && !l->handoff &&
+		atomic_load_explicit(&conns_open_slot[l->slot], memory_order_relaxed) >=
+			l->max_connections);
+}
+
+static void conn_count_open(const struct conn *c, int d)
+{
+	atomic_fetch_add_explicit(&conns_open_total, (uint32_t)d, memory_order_relaxed);
+	if (!c->lcfg->handoff)
+		atomic_fetch_add_explicit(&conns_open_slot[c->lcfg->slot], (uint32_t)d,
+					  memory_order_relaxed);
+}
+
 /**
  * conn_new() - take a slot for a freshly accepted client socket.
  * @cfd:      the accepted socket; on failure the caller still owns it
@@ -104,6 +132,7 @@ struct conn *conn_new(struct worker *w, int cfd, size_t listener, const struct c
 	c->ktls.sd[0].pipe[0] = c->ktls.sd[0].pipe[1] = c->ktls.sd[1].pipe[0] =
 		c->ktls.sd[1].pipe[1] = -1;
 	c->started_ms = w->now_ms;
+	conn_count_open(c, 1);
 	/* The access line needs it at the end, when the peer may have gone (ENOTCONN). */
 	if (c->snap->cfg->access_log)
 		conn_peer_str(c, c->peer, sizeof(c->peer));
@@ -165,6 +194,7 @@ static void conn_free(struct conn *c)
 	if (c->snap->cfg->access_log && log_enabled(LOG_LVL_INFO))
 		conn_log_access(c);
 	conn_set_gauge(c, GAUGE_NONE);
+	conn_count_open(c, -1);
 	c->ops->release(c);
 	if (c->cfd >= 0)
 		close(c->cfd);
@@ -189,6 +219,8 @@ static void conn_free(struct conn *c)
 	c->slot = slot;
 	c->cfd = c->bfd = -1;
 	w->free_slots[w->n_free++] = slot;
+	if (w->n_full || w->n_held)
+		worker_resume_accepts(w); /* room again under max_connections? */
 }
 
 /** conn_op_pending() - is an operation of this kind in flight? */

@@ -217,9 +217,12 @@ struct worker_job {
 
 #define LISTENER_SLOTS 256
 
+#define WORKER_HELD_MAX 64 /* accepted sockets waiting for room under max_connections */
+
 struct worker_listener {
 	int fd;
 	bool armed;   /* an accept is in flight */
+	bool full;    /* max_connections reached: not accepting until connections end */
 	uint32_t gen; /* bumped with each new socket: completions of an old one are stale */
 };
 
@@ -230,6 +233,8 @@ struct lslot {
 	char *name;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
+	uint32_t keepalive_s; /* the inherited socket options it was opened with */
+	uint32_t mark;
 };
 
 struct lslots {
@@ -293,8 +298,16 @@ struct worker {
 	atomic_bool stop;		      /* drain, then exit */
 
 	struct worker_listener listeners[LISTENER_SLOTS]; /* by slot (listeners.c) */
-	int slot_idx[LISTENER_SLOTS];		/* slot -> listener index in snap->cfg, or -1 */
-	unsigned n_slots_used;			/* slots beyond this one are all unused */
+	int slot_idx[LISTENER_SLOTS]; /* slot -> listener index in snap->cfg, or -1 */
+	unsigned n_slots_used;	      /* slots beyond this one are all unused */
+	unsigned n_full;	      /* listeners[] paused at max_connections */
+	/* Accepted at max_connections (before the pause took hold, or by another worker's
+	 * share of the load): oldest first, started when there is room (worker.c). */
+	struct {
+		int fd;
+		uint32_t slot;
+	} held[WORKER_HELD_MAX];
+	unsigned n_held;
 	_Atomic int pending_fd[LISTENER_SLOTS]; /* new sockets from main, taken on notify */
 	atomic_bool paused;			/* `drain`: close the listeners, keep serving */
 	atomic_bool exited;
@@ -358,6 +371,7 @@ void worker_init(struct worker *w);
 int worker_post(struct worker *w, struct worker_job *job);
 int worker_start(struct worker *w, unsigned idx, struct snapshot *snap);
 void worker_notify(struct worker *w);
+void worker_resume_accepts(struct worker *w);
 /*
  * Runs @req on worker @w's thread and waits up to @timeout_ms. Return: 0 (the answer is in
  * @req), -ETIMEDOUT (the caller must not touch or free @req: the worker frees it) or
@@ -547,6 +561,7 @@ static inline bool conn_gone(const struct conn *c)
 void conn_flush_close(struct conn *c, const char *reason);
 void conn_op_done(struct conn *c, enum op op);
 bool conn_op_pending(const struct conn *c, enum op op);
+bool conn_limit_reached(const struct ktlsd_cfg *cfg, size_t listener);
 void conn_cancel_op(struct conn *c, enum op op);
 void conn_sweep(struct worker *w);
 /* After a burst: gives spare connection records and free heap memory back (worker tick). */

@@ -20,10 +20,30 @@
 
 #include "core.h"
 
+/* The same name and address, and the same options on the socket (else new sockets). */
 static bool lslot_matches(const struct lslot *s, const struct cfg_listener *l)
 {
 	return s->used && !strcmp(s->name, l->name) && s->addr_len == l->addr_len &&
-	       !memcmp(&s->addr, &l->addr, l->addr_len);
+	       !memcmp(&s->addr, &l->addr, l->addr_len) && s->keepalive_s == l->tcp_keepalive_s &&
+	       s->mark == l->mark;
+}
+
+/*
+ * Options accepted sockets inherit from the listening one, so they cost nothing per
+ * connection: keepalive (idle, interval, count) and the mark. Return: 0 or -1 (errno).
+ */
+static int listener_set_inherited(int fd, const struct cfg_listener *l)
+{
+	int one = 1, idle = (int)l->tcp_keepalive_s, intvl = idle >= 3 ? idle / 3 : 1, cnt = 3;
+
+	if (idle && (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0 ||
+		     setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) < 0 ||
+		     setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) < 0 ||
+		     setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) < 0))
+		return -1;
+	if (l->mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &l->mark, sizeof(l->mark)) < 0)
+		return -1;
+	return 0;
 }
 
 /* A slot used neither before nor by an earlier listener of the new configuration. */
@@ -51,7 +71,8 @@ static int listener_open(const struct cfg_listener *l, int *fd_out)
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
 		goto fail;
 	/* Accepted sockets inherit TCP_NODELAY: handshake flights leave at once. */
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	    listener_set_inherited(fd, l) < 0)
 		goto fail;
 	/* "[::]:443" and "0.0.0.0:443" can then be two listeners, as with nginx. */
 	if (l->addr.ss_family == AF_INET6 &&
@@ -179,6 +200,8 @@ int listeners_assign(struct lslots *ls, struct ktlsd_cfg *cfg, struct worker *wo
 			sl->name = strdup(l->name);
 			sl->addr = l->addr;
 			sl->addr_len = l->addr_len;
+			sl->keepalive_s = l->tcp_keepalive_s;
+			sl->mark = l->mark;
 			sl->used = sl->name != NULL;
 			for (unsigned w = 0; w < n_workers; w++) {
 				int old = atomic_exchange(&workers[w].pending_fd[s],

@@ -48,7 +48,7 @@ static void worker_arm_accept(struct worker *w, size_t i)
 	struct worker_listener *wl = &w->listeners[i];
 	struct io_uring_sqe *sqe;
 
-	if (wl->armed || wl->fd < 0 || w->draining || w->slot_idx[i] < 0)
+	if (wl->armed || wl->full || wl->fd < 0 || w->draining || w->slot_idx[i] < 0)
 		return;
 	sqe = worker_get_sqe(w);
 	if (!sqe)
@@ -62,18 +62,119 @@ static void worker_arm_accept(struct worker *w, size_t i)
 	wl->armed = true;
 }
 
-/* Closes the listening socket in slot @i; its accept completes as cancelled (stale). */
-static void worker_close_listener(struct worker *w, size_t i)
+/* Cancels slot @i's accept, if one is in flight; it completes with -ECANCELED. */
+static void worker_cancel_accept(struct worker *w, size_t i)
 {
 	struct worker_listener *wl = &w->listeners[i];
 	struct io_uring_sqe *sqe;
 
-	if (wl->fd < 0)
-		return;
 	if (wl->armed && (sqe = worker_get_sqe(w)) != NULL) {
 		io_uring_prep_cancel64(sqe, ud_pack(OP_ACCEPT, wl->gen, (uint32_t)i), 0);
 		io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
 	}
+}
+
+/* Slot @i stops or resumes accepting at max_connections (worker_listener.full). */
+static void worker_set_full(struct worker *w, size_t i, bool full)
+{
+	struct worker_listener *wl = &w->listeners[i];
+
+	if (wl->full == full)
+		return;
+	wl->full = full;
+	if (full) {
+		w->n_full++;
+		stats_inc(w, STAT_ACCEPT_PAUSED);
+		worker_cancel_accept(w, i);
+	} else {
+		w->n_full--;
+		worker_arm_accept(w, i);
+	}
+}
+
+/* A connection of slot @i starts: its record, then the data layer's accept hook. */
+static void worker_start_conn(struct worker *w, size_t i, int fd)
+{
+	struct conn *c = conn_new(w, fd, (size_t)w->slot_idx[i], worker_hooks->conn_ops);
+
+	if (!c) {
+		log_err("worker %u: out of memory for a connection", w->idx);
+		close(fd);
+		return;
+	}
+	stats_inc(w, STAT_CONNS_ACCEPTED);
+	worker_hooks->on_accept(c);
+}
+
+/*
+ * A socket accepted at max_connections waits, untouched, for room (its client just sees
+ * a slow server); only when the queue is full is it closed, and counted.
+ */
+static void worker_hold(struct worker *w, size_t i, int fd)
+{
+	if (w->n_held == WORKER_HELD_MAX) {
+		close(fd);
+		stats_inc(w, STAT_ACCEPT_OVER_LIMIT);
+		return;
+	}
+	w->held[w->n_held].fd = fd;
+	w->held[w->n_held].slot = (uint32_t)i;
+	w->n_held++;
+}
+
+/* Drops held sockets of slot @i (closed, drained or removed), or of every slot (-1). */
+static void worker_drop_held(struct worker *w, ssize_t i)
+{
+	unsigned k = 0;
+
+	for (unsigned j = 0; j < w->n_held; j++) {
+		if (i < 0 || w->held[j].slot == (uint32_t)i)
+			close(w->held[j].fd);
+		else
+			w->held[k++] = w->held[j];
+	}
+	w->n_held = k;
+}
+
+/**
+ * worker_resume_accepts() - under max_connections again (after a connection ended, here
+ * or in another worker: the tick looks too): held sockets start first, oldest first; then
+ * paused listeners accept again.
+ */
+void worker_resume_accepts(struct worker *w)
+{
+	unsigned k = 0;
+
+	for (unsigned j = 0; j < w->n_held; j++) {
+		size_t i = w->held[j].slot;
+
+		if (w->slot_idx[i] >= 0 &&
+		    !conn_limit_reached(w->snap->cfg, (size_t)w->slot_idx[i]))
+			worker_start_conn(w, i, w->held[j].fd);
+		else
+			w->held[k++] = w->held[j];
+	}
+	w->n_held = k;
+	for (size_t i = 0; i < w->n_slots_used && w->n_full; i++)
+		if (w->listeners[i].full &&
+		    (w->slot_idx[i] < 0 ||
+		     !conn_limit_reached(w->snap->cfg, (size_t)w->slot_idx[i])))
+			worker_set_full(w, i, false);
+}
+
+/* Closes the listening socket in slot @i; its accept completes as cancelled (stale). */
+static void worker_close_listener(struct worker *w, size_t i)
+{
+	struct worker_listener *wl = &w->listeners[i];
+
+	if (wl->fd < 0)
+		return;
+	worker_cancel_accept(w, i);
+	if (wl->full) {
+		wl->full = false;
+		w->n_full--;
+	}
+	worker_drop_held(w, (ssize_t)i);
 	close(wl->fd);
 	wl->fd = -1;
 	wl->armed = false;
@@ -206,7 +307,6 @@ int worker_post(struct worker *w, struct worker_job *job)
 static void worker_on_accept(struct worker *w, size_t i, uint32_t gen, int res, unsigned flags)
 {
 	struct worker_listener *wl = &w->listeners[i];
-	struct conn *c;
 
 	if (gen != (wl->gen & 0xffffff)) {
 		/* From a socket closed since (listener removed): nobody serves it now. */
@@ -228,15 +328,15 @@ static void worker_on_accept(struct worker *w, size_t i, uint32_t gen, int res, 
 				 strerror(-res));
 	} else if (w->draining || w->slot_idx[i] < 0) {
 		close(res);
+	} else if (conn_limit_reached(w->snap->cfg, (size_t)w->slot_idx[i])) {
+		/* Accepted while the pause was on its way, or by this worker while another
+		 * one filled the limit: it waits for room. */
+		worker_hold(w, i, res);
+		worker_set_full(w, i, true);
 	} else {
-		c = conn_new(w, res, (size_t)w->slot_idx[i], worker_hooks->conn_ops);
-		if (!c) {
-			log_err("worker %u: out of memory for a connection", w->idx);
-			close(res);
-		} else {
-			stats_inc(w, STAT_CONNS_ACCEPTED);
-			worker_hooks->on_accept(c);
-		}
+		worker_start_conn(w, i, res);
+		if (conn_limit_reached(w->snap->cfg, (size_t)w->slot_idx[i]))
+			worker_set_full(w, i, true);
 	}
 	worker_arm_accept(w, i);
 }
@@ -271,6 +371,8 @@ static void worker_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe)
 			worker_hooks->on_tick();
 		conn_sweep(w);
 		conn_trim(w);
+		if (w->n_full || w->n_held)
+			worker_resume_accepts(w);
 		for (size_t i = 0; i < w->n_slots_used; i++)
 			worker_arm_accept(w, i);
 		worker_arm_timer(w);
@@ -349,6 +451,7 @@ static void *worker_main(void *arg)
 		}
 		io_uring_cq_advance(&w->ring, seen);
 	}
+	worker_drop_held(w, -1);
 	log_debug("worker %u: stopped", w->idx);
 	atomic_store(&w->exited, true);
 	worker_req_finish(atomic_exchange(&w->req, NULL), -ESRCH);

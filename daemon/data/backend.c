@@ -34,6 +34,13 @@ int backend_connect(struct conn *c)
 	if (b->kind == BACKEND_TCP &&
 	    setsockopt(c->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 		conn_log(c, LOG_LVL_WARN, "backend %s: TCP_NODELAY: %s", b->str, strerror(errno));
+	if (c->lcfg->mark && b->kind == BACKEND_TCP &&
+	    setsockopt(c->bfd, SOL_SOCKET, SO_MARK, &c->lcfg->mark, sizeof(c->lcfg->mark)) < 0) {
+		ret = -errno;
+		conn_log(c, LOG_LVL_ERR, "backend %s: SO_MARK %u: %s", b->str, c->lcfg->mark,
+			 strerror(errno));
+		return ret;
+	}
 	sqe = worker_get_sqe(c->w);
 	if (!sqe)
 		return -EBUSY;

@@ -128,6 +128,10 @@ void handoff_adopt(struct worker *w, struct handoff_job *job)
 		handoff_job_fail(job, KTLSD_HANDOFF_E_DRAINING, "ktlsd is stopping or draining");
 		return;
 	}
+	if (conn_limit_reached(cfg, cfg->handoff_listener)) {
+		handoff_job_fail(job, KTLSD_HANDOFF_E_BUSY, "max_connections reached");
+		return;
+	}
 	c = conn_new(w, job->cfd,
 		     job->op == KTLSD_HANDOFF_CLIENT ? cfg->handoff_client_listener
 						     : cfg->handoff_listener,

@@ -38,6 +38,10 @@
 	  "splice pipes a kTLS connection took from its worker's spare ones, not pipe2()")         \
 	X(STAT_RELAY_PARKED, "relay_parked",                                                       \
 	  "times a quiet userspace-path connection gave its buffers back until data came")         \
+	X(STAT_ACCEPT_PAUSED, "accept_paused",                                                     \
+	  "times a listener stopped accepting at max_connections (clients wait in the backlog)")   \
+	X(STAT_ACCEPT_OVER_LIMIT, "connections_over_limit",                                        \
+	  "connections accepted at max_connections with 64 already waiting, closed at once")       \
 	X(STAT_BACKEND_FAILURES, "backend_connect_failures", "backend connects that failed")       \
 	X(STAT_BYTES_FROM_CLIENTS, "bytes_from_clients",                                           \
 	  "plaintext bytes relayed from clients to backends")                                      \
