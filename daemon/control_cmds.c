@@ -232,8 +232,7 @@ static struct json_object *cmd_change_failed(struct ctl_error *err, int ret, con
 static struct json_object *cmd_metrics(struct ktlsd *k, const struct snapshot *s,
 				       struct ctl_error *err)
 {
-	struct json_object *stats = stats_json_build(k->workers, k->n_workers, k->started_ms,
-						     s->cfg),
+	struct json_object *stats = stats_json_build(k->workers, k->n_workers, k->started_ms, s),
 			   *o;
 	char *text = NULL;
 	size_t len = 0;
@@ -253,7 +252,7 @@ static struct json_object *cmd_metrics(struct ktlsd *k, const struct snapshot *s
 struct json_object *control_stats(struct ktlsd *k)
 {
 	struct snapshot *s = ktlsd_snapshot(k);
-	struct json_object *o = stats_json_build(k->workers, k->n_workers, k->started_ms, s->cfg);
+	struct json_object *o = stats_json_build(k->workers, k->n_workers, k->started_ms, s);
 
 	snapshot_put(s);
 	return o;
@@ -280,7 +279,7 @@ struct json_object *control_run(struct ktlsd *k, const struct ctl_request *req,
 		o = cmd_status(k, s);
 		break;
 	case CTL_STATS:
-		o = stats_json_build(k->workers, k->n_workers, k->started_ms, s->cfg);
+		o = stats_json_build(k->workers, k->n_workers, k->started_ms, s);
 		if (!o)
 			cmd_fail(err, KTLSD_CTL_E_FAILED, "out of memory");
 		break;
@@ -348,6 +347,10 @@ struct json_object *control_run(struct ktlsd *k, const struct ctl_request *req,
 		o = cmd_kernel_probe();
 		if (!o)
 			cmd_fail(err, KTLSD_CTL_E_FAILED, "out of memory");
+		break;
+	case CTL_CERTS:
+		o = json_object_new_object();
+		json_object_object_add(o, "certificates", certs_json(s));
 		break;
 	case CTL_POOLS:
 		o = json_object_new_object();

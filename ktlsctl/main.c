@@ -42,6 +42,7 @@ static const struct command commands[] = {
 	{ "metrics", NULL, false, "metrics", 0, 0, 0, NULL, render_metrics, NULL },
 	{ "kernel", NULL, false, "kernel", 0, 0, 0, NULL, render_kernel, NULL },
 	{ "pools", NULL, false, "pools", 0, 0, 0, NULL, render_pools, NULL },
+	{ "certs", NULL, false, "certs", 0, 0, 0, NULL, render_certs, NULL },
 	{ "reload", NULL, false, "reload", 0, 0, 0, NULL, render_reload, NULL },
 	{ "drain", NULL, false, "drain", 0, 0, 0, NULL, render_drain, NULL },
 	{ "sessions", "flush", false, "sessions flush", 0, 0, 0, NULL, render_flush, NULL },
@@ -67,6 +68,7 @@ static const char usage_text[] =
 	"  metrics                    the same in the Prometheus text format\n"
 	"  kernel                     the kernel TLS probe ktlsd ran at start\n"
 	"  pools                      the warm connection pool of each upstream\n"
+	"  certs                      loaded certificates: subject, key, expiry\n"
 	"  conns [--listener NAME] [--sni NAME] [--path handshake|ktls|userspace]\n"
 	"        [--peer TEXT] [--min-age SECS] [--limit N]\n"
 	"                             open client connections\n"

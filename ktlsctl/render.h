@@ -16,6 +16,8 @@ render_fn render_status, render_metrics, render_kill, render_reload, render_drai
 render_fn render_kernel;
 /* render_pools.c */
 render_fn render_pools;
+/* render_certs.c */
+render_fn render_certs;
 /* render_stats.c */
 render_fn render_stats;
 /* render_conns.c */

@@ -51,6 +51,7 @@ static const struct ctl_cmd ctl_cmds[CTL__COUNT] = {
 	[CTL_DRAIN] = { "drain", { { NULL } } },
 	[CTL_KERNEL] = { "kernel", { { NULL } } },
 	[CTL_POOLS] = { "pools", { { NULL } } },
+	[CTL_CERTS] = { "certs", { { NULL } } },
 };
 
 static const char *const ctl_type_names[] = {

@@ -28,6 +28,7 @@ enum ctl_cmd_id {
 	CTL_DRAIN,
 	CTL_KERNEL,
 	CTL_POOLS,
+	CTL_CERTS,
 	CTL__COUNT,
 };
 

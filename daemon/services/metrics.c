@@ -30,6 +30,7 @@ enum metrics_shape {
 	METRICS_COUNTERS,   /* per number K in obj: a counter family ktlsd_K_total */
 	METRICS_HISTOGRAM,  /* the histogram obj.key */
 	METRICS_HISTOGRAMS, /* per histogram K in obj: a family ktlsd_K */
+	METRICS_CERTS,	    /* per object E of the array obj: {profile,file,subject} E.key */
 };
 
 struct metrics_family {
@@ -90,6 +91,9 @@ static const struct metrics_family metrics_families[] = {
 	  "Bytes acked by the peers, summed over ktlsd's current client sockets." },
 	{ METRICS_SCALAR, "ktlsd_socket_bytes_received", "gauge", "sockets", "bytes_received", NULL,
 	  NULL, "Bytes received by TCP, summed over ktlsd's current client sockets." },
+	{ METRICS_CERTS, "ktlsd_certificate_expiry_seconds", "gauge", "certificates", "not_after",
+	  NULL, NULL,
+	  "When each loaded certificate expires, as Unix time (minus time(): what is left), by profile, file and subject." },
 	{ METRICS_COUNTERS, NULL, "counter", "counters", NULL, NULL, NULL, NULL },
 	{ METRICS_HISTOGRAMS, NULL, "histogram", "histograms", NULL, NULL, NULL, NULL },
 };
@@ -218,8 +222,32 @@ static void metrics_emit_per_key(struct metrics_text *c, const struct metrics_fa
 	}
 }
 
-static void metrics_emit(struct metrics_text *c, const struct metrics_family *f,
-			 struct json_object *stats)
+/* A sample per certificate: its @f->key, labelled with its profile, file and subject. */
+static int metrics_emit_certs(struct metrics_text *c, const struct metrics_family *f,
+			      struct json_object *arr)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *e = json_object_array_get_idx(arr, i), *v = NULL;
+		const char *labels[] = { "profile", NULL, "file", NULL, "subject", NULL, NULL };
+
+		for (size_t k = 0; k < 3; k++) {
+			struct json_object *l = NULL;
+
+			if (!json_object_object_get_ex(e, labels[2 * k], &l) ||
+			    !json_object_is_type(l, json_type_string))
+				break;
+			labels[2 * k + 1] = json_object_get_string(l);
+		}
+		if (labels[5] && json_object_object_get_ex(e, f->key, &v))
+			n += metrics_sample(c, f->name, "", labels, v);
+	}
+	return n;
+}
+
+static void metrics_emit_body(struct metrics_text *c, const struct metrics_family *f,
+			      struct json_object *stats)
 {
 	struct json_object *o =
 		f->obj && f->shape != METRICS_LISTENERS ? metrics_get_object(stats, f->obj) : stats;
@@ -266,6 +294,21 @@ static void metrics_emit(struct metrics_text *c, const struct metrics_family *f,
 		break;
 	}
 	metrics_end(c, n);
+}
+
+static void metrics_emit(struct metrics_text *c, const struct metrics_family *f,
+			 struct json_object *stats)
+{
+	if (f->shape == METRICS_CERTS) { /* an array, which metrics_get_object() refuses */
+		struct json_object *arr = NULL;
+
+		if (json_object_object_get_ex(stats, f->obj, &arr) &&
+		    json_object_is_type(arr, json_type_array) &&
+		    metrics_begin(c, f->name, f->type, f->help))
+			metrics_end(c, metrics_emit_certs(c, f, arr));
+		return;
+	}
+	metrics_emit_body(c, f, stats);
 }
 
 /**

@@ -8,6 +8,7 @@
 #include <linux/tls.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -209,14 +210,48 @@ static struct json_object *stats_json_client_cache(void)
 }
 
 /**
+ * certs_json() - every profile's certificates: subject, issuer, key, validity (Unix time)
+ * and the seconds left; the `certs` reply and the expiry metric.
+ */
+struct json_object *certs_json(const struct snapshot *s)
+{
+	struct json_object *arr = json_object_new_array();
+	int64_t now = (int64_t)time(NULL);
+
+	for (size_t i = 0; arr && i < s->cfg->n_profiles; i++) {
+		const struct tls_profile *p = &s->profiles[i];
+
+		for (size_t j = 0; j < p->cfg->n_certs; j++) {
+			const struct tls_cert_info *ci = &p->certs[j];
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "profile", json_object_new_string(p->cfg->name));
+			json_object_object_add(o, "file", json_object_new_string(ci->file));
+			json_object_object_add(o, "subject", json_object_new_string(ci->subject));
+			json_object_object_add(o, "issuer", json_object_new_string(ci->issuer));
+			json_object_object_add(o, "key", json_object_new_string(ci->key));
+			json_object_object_add(o, "not_before",
+					       json_object_new_int64(ci->not_before));
+			json_object_object_add(o, "not_after",
+					       json_object_new_int64(ci->not_after));
+			json_object_object_add(o, "expires_in_seconds",
+					       json_object_new_int64(ci->not_after - now));
+			json_object_array_add(arr, o);
+		}
+	}
+	return arr;
+}
+
+/**
  * stats_json_build() - the `stats` reply object (caller puts it).
  * @k:   the daemon; its workers' counters are read without stopping them
- * @cfg: the current configuration (listener ports for sock_diag)
+ * @s:   the current snapshot (listener ports for sock_diag, certificates)
  * Return: the object, or NULL when out of memory.
  */
 struct json_object *stats_json_build(const struct worker *workers, unsigned n_workers,
-				     uint64_t started_ms, const struct ktlsd_cfg *cfg)
+				     uint64_t started_ms, const struct snapshot *s)
 {
+	const struct ktlsd_cfg *cfg = s->cfg;
 	uint64_t sum[STAT__COUNT] = { 0 };
 	int64_t gauge[GAUGE__COUNT] = { 0 };
 	struct json_object *o = json_object_new_object(), *c, *l, *h, *sc, *g;
@@ -258,5 +293,6 @@ struct json_object *stats_json_build(const struct worker *workers, unsigned n_wo
 	json_object_object_add(o, "client_session_cache", stats_json_client_cache());
 	json_object_object_add(o, "kernel_tls_stat", stats_json_tls_stat());
 	json_object_object_add(o, "sockets", stats_json_sockets(cfg));
+	json_object_object_add(o, "certificates", certs_json(s));
 	return o;
 }

@@ -11,10 +11,11 @@
 #include <json-c/json.h>
 
 struct worker;
-struct ktlsd_cfg;
+struct snapshot;
 
 struct json_object *stats_json_build(const struct worker *workers, unsigned n_workers,
-				     uint64_t started_ms, const struct ktlsd_cfg *cfg);
+				     uint64_t started_ms, const struct snapshot *s);
+struct json_object *certs_json(const struct snapshot *s);
 
 /* A table of named counters, added to an object in one go. */
 struct json_u64_field {

@@ -110,17 +110,12 @@ static void handshake_log_done(const struct conn *c, bool resumed, uint32_t earl
 static void handshake_note_peer(struct conn *c)
 {
 	X509 *peer = SSL_get0_peer_certificate(c->tls.ssl);
-	BIO *mem;
-	int n = 0;
 
 	c->tls.hs->verify_result = SSL_get_verify_result(c->tls.ssl);
 	c->tls.hs->peer_subject[0] = '\0';
-	if (!peer || !(mem = BIO_new(BIO_s_mem())))
-		return;
-	if (X509_NAME_print_ex(mem, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253) >= 0)
-		n = BIO_read(mem, c->tls.hs->peer_subject, sizeof(c->tls.hs->peer_subject) - 1);
-	c->tls.hs->peer_subject[n > 0 ? n : 0] = '\0';
-	BIO_free(mem);
+	if (peer)
+		tls_name_str(X509_get_subject_name(peer), c->tls.hs->peer_subject,
+			     sizeof(c->tls.hs->peer_subject));
 }
 
 /* Counts the handshake as full or resumed, why an offered session missed, and 0-RTT. */

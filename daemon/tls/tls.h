@@ -17,10 +17,21 @@
 
 struct ticket_ring;
 
+/* What a loaded certificate says, for `ktlsctl certs` and the expiry metric. */
+struct tls_cert_info {
+	const char *file; /* the configuration's cert path */
+	char subject[256];
+	char issuer[256];
+	char key[32];	    /* "EC P-256", "RSA 2048", "ED25519" */
+	int64_t not_before; /* Unix time */
+	int64_t not_after;
+};
+
 struct tls_profile {
 	const struct cfg_profile *cfg;
 	SSL_CTX *ctx;
 	struct ticket_ring *ring; /* its session-ticket keys (tickets.c); shared across reloads */
+	struct tls_cert_info *certs; /* cfg->n_certs entries, in the configuration's order */
 };
 
 /* Every profile's SSL_CTX goes through ktls_ctx_setup() (ktls.c). */
@@ -28,6 +39,7 @@ int snapshot_create(struct ktlsd_cfg *cfg, uint64_t generation, struct snapshot 
 		    size_t errlen);
 
 SSL *tlsprof_new_ssl(const struct snapshot *s, const struct cfg_listener *l, struct hs_info *hs);
+void tls_name_str(const X509_NAME *name, char *out, size_t len);
 
 /* ---- sesscache.c: the shared server session cache and the 0-RTT anti-replay set ---- */
 

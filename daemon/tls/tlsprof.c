@@ -13,10 +13,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/tls1.h>
+#include <openssl/x509.h>
 
 #include "tls.h"
 #include "tickets.h"
@@ -206,7 +209,54 @@ static EVP_PKEY *tlsprof_read_key(const char *path)
 	return key;
 }
 
-static int tlsprof_load_certs(SSL_CTX *ctx, const struct cfg_profile *p, char *err, size_t errlen)
+/* Unix time of an ASN1_TIME; 0 if it cannot be read. */
+static int64_t tlsprof_asn1_time(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+/** tls_name_str() - @name as RFC 2253 text ("CN=a.example,O=Example") in @out. */
+void tls_name_str(const X509_NAME *name, char *out, size_t len)
+{
+	BIO *mem = BIO_new(BIO_s_mem());
+	int n = 0;
+
+	if (mem && X509_NAME_print_ex(mem, name, 0, XN_FLAG_RFC2253) >= 0)
+		n = BIO_read(mem, out, (int)len - 1);
+	out[n > 0 ? n : 0] = '\0';
+	BIO_free(mem);
+}
+
+/* @x's subject, issuer, key and validity into @ci (the leaf just loaded). */
+static void tlsprof_cert_info(X509 *x, const char *file, struct tls_cert_info *ci)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(x);
+	char group[32] = "";
+	size_t glen = 0;
+	int type = pk ? EVP_PKEY_get_base_id(pk) : NID_undef;
+
+	ci->file = file;
+	tls_name_str(X509_get_subject_name(x), ci->subject, sizeof(ci->subject));
+	tls_name_str(X509_get_issuer_name(x), ci->issuer, sizeof(ci->issuer));
+	if (type == EVP_PKEY_EC &&
+	    EVP_PKEY_get_utf8_string_param(pk, "group", group, sizeof(group), &glen)) {
+		const char *nist = EC_curve_nid2nist(OBJ_sn2nid(group)); /* "P-256" */
+
+		snprintf(ci->key, sizeof(ci->key), "EC %s", nist ? nist : group);
+	} else if (type == EVP_PKEY_RSA)
+		snprintf(ci->key, sizeof(ci->key), "RSA %d", EVP_PKEY_get_bits(pk));
+	else
+		snprintf(ci->key, sizeof(ci->key), "%s", OBJ_nid2sn(type));
+	ci->not_before = tlsprof_asn1_time(X509_get0_notBefore(x));
+	ci->not_after = tlsprof_asn1_time(X509_get0_notAfter(x));
+}
+
+static int tlsprof_load_certs(SSL_CTX *ctx, const struct cfg_profile *p, struct tls_cert_info *info,
+			      char *err, size_t errlen)
 {
 	int seen[4] = { 0 };
 	size_t n_seen = 0;
@@ -242,6 +292,7 @@ static int tlsprof_load_certs(SSL_CTX *ctx, const struct cfg_profile *p, char *e
 			return -EINVAL;
 		}
 		EVP_PKEY_free(key);
+		tlsprof_cert_info(x, cc->cert_file, &info[i]);
 		for (size_t j = 0; j < n_seen; j++) {
 			if (seen[j] == type) {
 				/* OpenSSL keeps one certificate per key type; a second replaces. */
@@ -257,8 +308,8 @@ static int tlsprof_load_certs(SSL_CTX *ctx, const struct cfg_profile *p, char *e
 	return 0;
 }
 
-static SSL_CTX *tlsprof_ctx_new(const struct ktlsd_cfg *cfg, const struct cfg_profile *p, char *err,
-				size_t errlen)
+static SSL_CTX *tlsprof_ctx_new(const struct ktlsd_cfg *cfg, const struct cfg_profile *p,
+				struct tls_cert_info *info, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	char ssl_err[512];
@@ -308,7 +359,7 @@ static SSL_CTX *tlsprof_ctx_new(const struct ktlsd_cfg *cfg, const struct cfg_pr
 		snprintf(err, errlen, ":%d: profile \"%s\": session id context", p->line, p->name);
 		goto fail;
 	}
-	if (tlsprof_load_certs(ctx, p, err, errlen) < 0)
+	if (tlsprof_load_certs(ctx, p, info, err, errlen) < 0)
 		goto fail;
 	if (ktls_kernel_usable())
 		ktls_ctx_setup(ctx);
@@ -336,6 +387,7 @@ static void tlsprof_free(struct snapshot *s, bool free_cfg)
 	for (size_t i = 0; s->profiles && i < s->cfg->n_profiles; i++) {
 		SSL_CTX_free(s->profiles[i].ctx);
 		tickets_ring_put(s->profiles[i].ring);
+		free(s->profiles[i].certs);
 	}
 	SSL_CTX_free(s->client_ctx);
 	free(s->profiles);
@@ -381,7 +433,12 @@ int snapshot_create(struct ktlsd_cfg *cfg, uint64_t generation, struct snapshot 
 	}
 	for (size_t i = 0; i < cfg->n_profiles; i++) {
 		s->profiles[i].cfg = &cfg->profiles[i];
-		s->profiles[i].ctx = tlsprof_ctx_new(cfg, &cfg->profiles[i], err, errlen);
+		s->profiles[i].certs =
+			calloc(cfg->profiles[i].n_certs, sizeof(struct tls_cert_info));
+		if (!s->profiles[i].certs)
+			goto nomem;
+		s->profiles[i].ctx =
+			tlsprof_ctx_new(cfg, &cfg->profiles[i], s->profiles[i].certs, err, errlen);
 		if (!s->profiles[i].ctx) {
 			/* The messages above start with ":line:" or "SSL_CTX_new". */
 			if (err[0] == ':')
