@@ -322,7 +322,8 @@ static int ktlsd_run(struct ktlsd *k, bool test_only)
 	signal(SIGPIPE, SIG_IGN);
 
 	ktlsd_raise_nofile();
-	ret = ktlsd_serve(k, &sigs) < 0 ? 1 : 0;
+	/* Before the first thread: what it keeps, they all inherit. */
+	ret = privdrop(k->snap->cfg) < 0 || ktlsd_serve(k, &sigs) < 0 ? 1 : 0;
 	ktls_cleanup();
 out_bio:
 	bio_cleanup();

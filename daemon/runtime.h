@@ -55,4 +55,7 @@ void ktlsd_drain(struct ktlsd *k);
 /* The current snapshot, with a reference for the caller (snapshot_put() it). */
 struct snapshot *ktlsd_snapshot(struct ktlsd *k);
 
+/* privdrop.c */
+int privdrop(const struct ktlsd_cfg *cfg);
+
 #endif

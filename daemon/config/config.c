@@ -311,6 +311,8 @@ void config_free(struct ktlsd_cfg *cfg)
 	free(cfg->handoff_profiles);
 	free(cfg->metrics_listen);
 	free(cfg->client_ca);
+	free(cfg->run_user);
+	free(cfg->run_group);
 	for (i = 0; i < cfg->n_upstreams; i++) {
 		free(cfg->upstreams[i].name);
 		free(cfg->upstreams[i].address);

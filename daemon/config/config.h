@@ -174,6 +174,10 @@ struct ktlsd_cfg {
 	struct cfg_listener *listeners;
 	size_t n_listeners;
 
+	char *run_user;	 /* `user`: run as this account once the sockets are bound; NULL: stay */
+	char *run_group; /* `group`; NULL: the user's primary group */
+	uint32_t run_uid;
+	uint32_t run_gid;
 	struct cfg_access control; /* the control socket (control.c) */
 	struct cfg_access handoff; /* the handoff socket (handoff.c) */
 	size_t handoff_listener;   /* index of its listener in @listeners (when handoff.socket) */

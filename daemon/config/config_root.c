@@ -62,6 +62,43 @@ static int config_set_access_group(struct cfg_ctx *ctx, const config_setting_t *
 	return config_dup(ctx, &a->group, v);
 }
 
+/* `user`: the account ktlsd drops to (main.c, privdrop.c); its primary group unless `group`. */
+static int config_set_run_user(struct cfg_ctx *ctx, const config_setting_t *s,
+			       const struct cfg_key *key, void *obj)
+{
+	struct ktlsd_cfg *cfg = obj;
+	const struct passwd *pw;
+	const char *v;
+	int ret = config_get_str(ctx, s, key, &v);
+
+	if (ret)
+		return ret;
+	pw = getpwnam(v);
+	if (!pw)
+		return config_err(ctx, s, "user: no user \"%s\" (useradd --system %s)", v, v);
+	cfg->run_uid = (uint32_t)pw->pw_uid;
+	if (!cfg->run_group)
+		cfg->run_gid = (uint32_t)pw->pw_gid;
+	return config_dup(ctx, &cfg->run_user, v);
+}
+
+static int config_set_run_group(struct cfg_ctx *ctx, const config_setting_t *s,
+				const struct cfg_key *key, void *obj)
+{
+	struct ktlsd_cfg *cfg = obj;
+	const struct group *gr;
+	const char *v;
+	int ret = config_get_str(ctx, s, key, &v);
+
+	if (ret)
+		return ret;
+	gr = getgrnam(v);
+	if (!gr)
+		return config_err(ctx, s, "group: no group \"%s\"", v);
+	cfg->run_gid = (uint32_t)gr->gr_gid;
+	return config_dup(ctx, &cfg->run_group, v);
+}
+
 /* An array of user names or numeric uids. */
 static int config_set_access_uids(struct cfg_ctx *ctx, const config_setting_t *s,
 				  const struct cfg_key *key, void *obj)
@@ -322,6 +359,15 @@ static int config_set_upstreams(struct cfg_ctx *ctx, const config_setting_t *s,
 static const struct cfg_key root_keys[] = {
 	KEY("workers", INT, R(workers), .max = CFG_MAX_WORKERS,
 	    .doc = "Worker threads. `0` means one per online CPU (capped at 256)."),
+	KEY("user", CUSTOM, .parse = config_set_run_user, .type_doc = "user name",
+	    .def_doc = "none",
+	    .doc = "Started as root, ktlsd runs as this user once its listeners are bound and "
+		   "its configuration, certificates and keys are loaded, keeping only "
+		   "`CAP_NET_BIND_SERVICE` (and `CAP_NET_ADMIN` with a `mark`, `CAP_CHOWN` with a "
+		   "socket group). A reload then reads files as this user: make certificates, "
+		   "keys and ticket key files readable by its group. Read at start only."),
+	KEY("group", CUSTOM, .parse = config_set_run_group, .type_doc = "group name",
+	    .def_doc = "the user's primary group", .doc = "The group ktlsd runs as with `user`."),
 	KEY("max_connections", INT, R(max_connections), .max = CFG_MAX_CONNECTIONS,
 	    .doc = "Open connections at most, all listeners and the handoff socket together; "
 		   "`0`: no limit but the open-file limit. At the limit the listeners stop "
