@@ -219,8 +219,6 @@ static void conn_free(struct conn *c)
 	c->slot = slot;
 	c->cfd = c->bfd = -1;
 	w->free_slots[w->n_free++] = slot;
-	if (w->n_full || w->n_held)
-		worker_resume_accepts(w); /* room again under max_connections? */
 }
 
 /** conn_op_pending() - is an operation of this kind in flight? */

@@ -371,7 +371,6 @@ void worker_init(struct worker *w);
 int worker_post(struct worker *w, struct worker_job *job);
 int worker_start(struct worker *w, unsigned idx, struct snapshot *snap);
 void worker_notify(struct worker *w);
-void worker_resume_accepts(struct worker *w);
 /*
  * Runs @req on worker @w's thread and waits up to @timeout_ms. Return: 0 (the answer is in
  * @req), -ETIMEDOUT (the caller must not touch or free @req: the worker frees it) or

@@ -141,7 +141,7 @@ static void worker_drop_held(struct worker *w, ssize_t i)
  * or in another worker: the tick looks too): held sockets start first, oldest first; then
  * paused listeners accept again.
  */
-void worker_resume_accepts(struct worker *w)
+static void worker_resume_accepts(struct worker *w)
 {
 	unsigned k = 0;
 
@@ -450,6 +450,9 @@ static void *worker_main(void *arg)
 			seen++;
 		}
 		io_uring_cq_advance(&w->ring, seen);
+		/* Connections that ended in this batch may have made room (max_connections). */
+		if (w->n_full || w->n_held)
+			worker_resume_accepts(w);
 	}
 	worker_drop_held(w, -1);
 	log_debug("worker %u: stopped", w->idx);

@@ -60,23 +60,23 @@ void backend_on_connect(struct conn *c, int res);
 /* Runs the record layer and arms every operation the connection needs next. */
 void relay_start_server(struct conn *c);
 void relay_on_client_poll(struct conn *c, int res);
+void relay_on_park_poll(struct conn *c, int res);
 void relay_start_client(struct conn *c);
 void relay_pump(struct conn *c);
-/* relay_park.c: a quiet connection gives its buffers back until data comes. */
-void relay_idle(struct conn *c);
-void relay_park(struct conn *c);
-bool relay_unpark(struct conn *c);
-void relay_arm_poll(struct conn *c, enum op op, int fd);
-void relay_on_park_poll(struct conn *c, int res);
-/* relay_io.c: arming the userspace path's receives and sends. */
-struct io_uring_sqe *relay_arm(struct conn *c, enum op op, int fd, struct buf *b, bool recv,
-			       uint32_t len);
-void relay_arm_client_recv(struct conn *c);
-void relay_arm_client_send(struct conn *c);
 void relay_shutdown(struct conn *c, const char *reason);
 void relay_on_client_recv(struct conn *c, int res);
 void relay_on_client_send(struct conn *c, int res);
 void relay_on_backend_recv(struct conn *c, int res);
 void relay_on_backend_send(struct conn *c, int res);
+/* relay_park.c: a quiet connection gives its buffers back until data comes. */
+void relay_idle(struct conn *c);
+bool relay_park(struct conn *c);
+bool relay_unpark(struct conn *c);
+/* relay_io.c: arming the userspace path's receives, sends and buffer-less polls. */
+struct io_uring_sqe *relay_arm(struct conn *c, enum op op, int fd, struct buf *b, bool recv,
+			       uint32_t len);
+void relay_arm_poll(struct conn *c, enum op op, int fd);
+void relay_arm_client_recv(struct conn *c);
+void relay_arm_client_send(struct conn *c);
 
 #endif

@@ -404,6 +404,21 @@ void relay_on_client_poll(struct conn *c, int res)
 	relay_on_client_recv(c, n < 0 ? -errno : (int)n);
 }
 
+/**
+ * relay_on_park_poll() - a parked connection's socket has data (or EOF, or an error):
+ * the buffers come back and the relay receives it. May close the connection.
+ */
+void relay_on_park_poll(struct conn *c, int res)
+{
+	if (res < 0) {
+		conn_log(c, LOG_LVL_DEBUG, "poll: %s", strerror(-res));
+		conn_close(c, "socket error");
+		return;
+	}
+	if (relay_unpark(c))
+		relay_pump(c);
+}
+
 /** relay_start_client() - a client-role connection speaks first: its ClientHello. */
 void relay_start_client(struct conn *c)
 {
@@ -422,7 +437,8 @@ void relay_on_client_recv(struct conn *c, int res)
 		return;
 	}
 	if (res == -ECANCELED && c->state == CONN_RELAY) {
-		relay_park(c); /* relay_idle() cancelled it */
+		if (relay_park(c)) /* relay_idle() cancelled it */
+			relay_pump(c);
 		return;
 	}
 	if (res < 0) {
@@ -469,7 +485,8 @@ void relay_on_client_send(struct conn *c, int res)
 void relay_on_backend_recv(struct conn *c, int res)
 {
 	if (res == -ECANCELED && c->state == CONN_RELAY) {
-		relay_park(c); /* relay_idle() cancelled it */
+		if (relay_park(c)) /* relay_idle() cancelled it */
+			relay_pump(c);
 		return;
 	}
 	if (res < 0) {

@@ -5,6 +5,7 @@
  * the hand-over to kernel TLS (handover.c), which must read whole records only; it calls
  * nothing but the core.
  */
+#include <poll.h>
 #include <sys/socket.h>
 
 #include "data.h"
@@ -32,6 +33,23 @@ struct io_uring_sqe *relay_arm(struct conn *c, enum op op, int fd, struct buf *b
 	io_uring_sqe_set_data64(sqe, ud_pack(op, c->gen, c->slot));
 	c->inflight |= 1u << op;
 	return sqe;
+}
+
+/** relay_arm_poll() - wait for @fd to be readable (or closed) as operation @op, no buffer. */
+void relay_arm_poll(struct conn *c, enum op op, int fd)
+{
+	struct io_uring_sqe *sqe;
+
+	if (conn_op_pending(c, op))
+		return;
+	sqe = worker_get_sqe(c->w);
+	if (!sqe) {
+		conn_close(c, "submission queue unavailable");
+		return;
+	}
+	io_uring_prep_poll_add(sqe, fd, POLLIN | POLLRDHUP);
+	io_uring_sqe_set_data64(sqe, ud_pack(op, c->gen, c->slot));
+	c->inflight |= 1u << op;
 }
 
 /*

@@ -14,7 +14,6 @@
  * relaying goes on as before.
  */
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 
 #include "data.h"
@@ -56,15 +55,17 @@ void relay_idle(struct conn *c)
 
 /**
  * relay_park() - a receive of a relaying connection came back cancelled: once both are
- * back and all is still quiet, free the buffers; then re-arm (polls if parked). If the
- * other came back with data meanwhile, its relay_pump() ended the parking (it clears
- * CONN_F_PARKING), and this direction is simply re-armed. May close the connection.
+ * back and all is still quiet, free the buffers. If the other came back with data
+ * meanwhile, its relay_pump() ended the parking (it clears CONN_F_PARKING), and this
+ * direction only needs re-arming.
+ * Return: true if the caller should pump now (to re-arm: polls if parked), false while
+ * the other receive's cancel is still on its way.
  */
-void relay_park(struct conn *c)
+bool relay_park(struct conn *c)
 {
 	if ((c->flags & CONN_F_PARKING) &&
 	    (conn_op_pending(c, OP_CRECV) || conn_op_pending(c, OP_BRECV)))
-		return; /* the other one's cancel is still on its way */
+		return false;
 	if ((c->flags & CONN_F_PARKING) && relay_quiet(c)) {
 		buf_free(&c->tls.io.in);
 		buf_free(&c->tls.io.out);
@@ -73,7 +74,7 @@ void relay_park(struct conn *c)
 		buf_free(&c->relay.early);
 		stats_inc(c->w, STAT_RELAY_PARKED);
 	}
-	relay_pump(c);
+	return true;
 }
 
 /**
@@ -91,36 +92,4 @@ bool relay_unpark(struct conn *c)
 		return false;
 	}
 	return true;
-}
-
-/** relay_arm_poll() - wait for @fd to be readable (or closed) as operation @op, no buffer. */
-void relay_arm_poll(struct conn *c, enum op op, int fd)
-{
-	struct io_uring_sqe *sqe;
-
-	if (conn_op_pending(c, op))
-		return;
-	sqe = worker_get_sqe(c->w);
-	if (!sqe) {
-		conn_close(c, "submission queue unavailable");
-		return;
-	}
-	io_uring_prep_poll_add(sqe, fd, POLLIN | POLLRDHUP);
-	io_uring_sqe_set_data64(sqe, ud_pack(op, c->gen, c->slot));
-	c->inflight |= 1u << op;
-}
-
-/**
- * relay_on_park_poll() - a parked connection's socket has data (or EOF, or an error):
- * the buffers come back and the relay receives it. May close the connection.
- */
-void relay_on_park_poll(struct conn *c, int res)
-{
-	if (res < 0) {
-		conn_log(c, LOG_LVL_DEBUG, "poll: %s", strerror(-res));
-		conn_close(c, "socket error");
-		return;
-	}
-	if (relay_unpark(c))
-		relay_pump(c);
 }
