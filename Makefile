@@ -24,7 +24,7 @@ CC        ?= gcc
 # main.c and runtime.c on top. Every folder is on the include path.
 DAEMON_DIRS := daemon $(patsubst %/,%,$(sort $(dir $(wildcard daemon/*/*.c daemon/*/*.h))))
 DAEMON_INC  := $(addprefix -I,$(DAEMON_DIRS))
-PKGS      := openssl liburing libconfig libnl-3.0 json-c libsystemd libcap-ng
+PKGS      := openssl liburing libconfig libnl-3.0 json-c libsystemd libcap-ng libseccomp
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
              -fno-strict-aliasing -D_GNU_SOURCE -DKTLSD_VERSION='"$(VERSION)"' \

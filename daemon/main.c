@@ -36,16 +36,26 @@ static void usage(FILE *f)
 }
 
 /* The worker's calls up into the data and TLS layers. */
+static bool ktlsd_seccomp; /* `seccomp`, read at start only */
+
+/* A worker thread's first steps: its ticket-key slot, then its allow-list if asked for. */
+static int ktlsd_worker_thread_start(unsigned idx)
+{
+	tickets_thread_slot(idx);
+	return ktlsd_seccomp ? seccomp_worker_apply(idx) : 0;
+}
+
 static const struct worker_hooks ktlsd_worker_hooks = {
 	.conn_ops = &flow_conn_ops,
 	.on_accept = flow_on_accept,
-	.on_thread_start = tickets_thread_slot,
+	.on_thread_start = ktlsd_worker_thread_start,
 	.on_tick = tickets_worker_tick,
 };
 
 /* The first load sizes what lives for the whole process. */
 static int ktlsd_init_global(const struct ktlsd_cfg *cfg)
 {
+	ktlsd_seccomp = cfg->seccomp;
 	worker_set_hooks(&ktlsd_worker_hooks);
 	if (tickets_init(cfg->workers) < 0 || sesscache_init(cfg->session_cache_size) < 0) {
 		log_err("out of memory for the session cache");

@@ -57,5 +57,7 @@ struct snapshot *ktlsd_snapshot(struct ktlsd *k);
 
 /* privdrop.c */
 int privdrop(const struct ktlsd_cfg *cfg);
+/* seccomp.c */
+int seccomp_worker_apply(unsigned worker_idx);
 
 #endif

@@ -29,7 +29,7 @@ set -euo pipefail
 
 BUILD_PKGS=(
 	gcc libc6-dev make pkg-config
-	libssl-dev liburing-dev libconfig-dev libjson-c-dev libnl-3-dev libnl-genl-3-dev libsystemd-dev libcap-ng-dev
+	libssl-dev liburing-dev libconfig-dev libjson-c-dev libnl-3-dev libnl-genl-3-dev libsystemd-dev libcap-ng-dev libseccomp-dev
 )
 RUN_PKGS=(openssl python3 iproute2 curl ca-certificates)
 CHECK_PKGS=(

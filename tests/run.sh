@@ -76,7 +76,7 @@ VM_SCRIPT=${KTLSD_VM_SCRIPT:-$ROOT/kmod-helpers/ktls-vm.sh}
 # ktls_bulk moves 256 MiB each way anyway.
 VM_RELAY_SIZES=${VM_RELAY_SIZES:-0 1 16383 16384 16385 1048576}
 # The relay part of the native suite, run again on kernel TLS inside the VM.
-VM_RELAY=${VM_RELAY:-relay_sizes half_close concurrency bad_input graceful_stop proxy_v2 ipv6_unix timeouts}
+VM_RELAY=${VM_RELAY:-relay_sizes half_close concurrency bad_input graceful_stop proxy_v2 ipv6_unix timeouts seccomp}
 
 mode=all
 filters=()

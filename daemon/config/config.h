@@ -178,6 +178,7 @@ struct ktlsd_cfg {
 	char *run_group; /* `group`; NULL: the user's primary group */
 	uint32_t run_uid;
 	uint32_t run_gid;
+	bool seccomp; /* the workers' system-call allow-list (seccomp.c); read at start only */
 	struct cfg_access control; /* the control socket (control.c) */
 	struct cfg_access handoff; /* the handoff socket (handoff.c) */
 	size_t handoff_listener;   /* index of its listener in @listeners (when handoff.socket) */

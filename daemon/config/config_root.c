@@ -368,6 +368,11 @@ static const struct cfg_key root_keys[] = {
 		   "keys and ticket key files readable by its group. Read at start only."),
 	KEY("group", CUSTOM, .parse = config_set_run_group, .type_doc = "group name",
 	    .def_doc = "the user's primary group", .doc = "The group ktlsd runs as with `user`."),
+	KEY("seccomp", BOOL, R(seccomp), .dflt = false,
+	    .doc = "Each worker thread loads a system-call allow-list (libseccomp): what it does "
+		   "not use, such as exec, fork or ptrace, is refused with `EPERM` (and logged by "
+		   "the kernel's audit), not fatal. io_uring's operations are not system calls "
+		   "and pass. Read at start only."),
 	KEY("max_connections", INT, R(max_connections), .max = CFG_MAX_CONNECTIONS,
 	    .doc = "Open connections at most, all listeners and the handoff socket together; "
 		   "`0`: no limit but the open-file limit. At the limit the listeners stop "

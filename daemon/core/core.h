@@ -201,7 +201,8 @@ struct conn_ops {
 struct worker_hooks {
 	const struct conn_ops *conn_ops; /* every connection's, from conn_new() */
 	void (*on_accept)(struct conn *c);
-	void (*on_thread_start)(unsigned worker_idx);
+	/* In the new thread, before it serves; an error stops the start (worker_start()). */
+	int (*on_thread_start)(unsigned worker_idx);
 	void (*on_tick)(void); /* the worker's periodic timer (every 250 ms) */
 };
 

@@ -426,9 +426,12 @@ static void *worker_main(void *arg)
 			return NULL;
 		}
 	}
+	if (worker_hooks->on_thread_start && (ret = worker_hooks->on_thread_start(w->idx)) < 0) {
+		w->start_err = ret;
+		sem_post(&w->started);
+		return NULL;
+	}
 	sem_post(&w->started);
-	if (worker_hooks->on_thread_start)
-		worker_hooks->on_thread_start(w->idx);
 	w->now_ms = now_monotonic_ms();
 	worker_arm_notify(w);
 	worker_arm_timer(w);
