@@ -26,13 +26,34 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ktlsd -c FILE [-f] [-t] [-v]\n"
+	fprintf(f, "usage: ktlsd -c FILE [-f] [-t] [-T] [-v]\n"
 		   "  -c, --config FILE  configuration file (default /etc/ktlsd/ktlsd.conf)\n"
 		   "  -f, --foreground   stay in the foreground\n"
 		   "  -t, --test         check the configuration and certificates, then exit\n"
+		   "  -T, --print-config print the effective configuration (defaults included)\n"
 		   "  -v, --verbose      debug logging (overrides log_level)\n"
 		   "  -V, --version      print the version and exit\n"
 		   "  -h, --help         this text\n");
+}
+
+/* -T: the file as ktlsd reads it, every default filled in, on stdout. */
+static int ktlsd_print_config(const char *path)
+{
+	struct ktlsd_cfg *cfg = NULL;
+	char err[1024];
+	int ret;
+
+	if (config_load(path, &cfg, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return 1;
+	}
+	ret = config_print(cfg, stdout);
+	config_free(cfg);
+	if (ret < 0 || fflush(stdout) != 0) {
+		log_err("writing the configuration: %s", strerror(EIO));
+		return 1;
+	}
+	return 0;
 }
 
 /* The worker's calls up into the data and TLS layers. */
@@ -361,6 +382,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "test", no_argument, NULL, 't' },
+		{ "print-config", no_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -368,10 +390,10 @@ int main(int argc, char **argv)
 	};
 	struct ktlsd k = { .config_path = "/etc/ktlsd/ktlsd.conf",
 			   .lock = PTHREAD_MUTEX_INITIALIZER };
-	bool test_only = false;
+	bool test_only = false, print_config = false;
 	int opt, ret;
 
-	while ((opt = getopt_long(argc, argv, "c:ftvVh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:ftTvVh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			k.config_path = optarg;
@@ -381,6 +403,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			test_only = true;
+			break;
+		case 'T':
+			print_config = true;
 			break;
 		case 'v':
 			k.verbose = true;
@@ -408,7 +433,7 @@ int main(int argc, char **argv)
 	if (abs_path)
 		k.config_path = abs_path;
 
-	ret = ktlsd_run(&k, test_only);
+	ret = print_config ? ktlsd_print_config(k.config_path) : ktlsd_run(&k, test_only);
 	free(abs_path);
 	return ret;
 }

@@ -259,6 +259,9 @@ int config_doc_write(FILE *f, enum config_doc_format fmt);
 /** config_log_level_name() - "error", "warn", "info", "debug". */
 const char *config_log_level_name(enum log_level lvl);
 
+/* config_print.c: the effective configuration in the file's syntax (ktlsd -T). */
+int config_print(const struct ktlsd_cfg *cfg, FILE *f);
+
 /* Listeners that accept TCP connections: not the handoff socket's two (cfg_listener.handoff). */
 static inline size_t config_n_tcp_listeners(const struct ktlsd_cfg *cfg)
 {
