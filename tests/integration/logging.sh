@@ -32,7 +32,7 @@ for kv in "peer=127.0.0.1:[0-9]+" "listener=main" "sni=localhost" "alpn=http/1.1
 	[[ $line =~ (^| )$kv( |$) ]] || fail "access line lacks $kv: $line"
 done
 say "curl: ${line#*access }"
-(sleep 0.5) | sclient "$LISTEN_PORT" -servername localhost -tls1_3 -sess_out "$T/s.sess" >"$T/s1.out" 2>&1 ||
+(sleep "$(scaled 1)") | sclient "$LISTEN_PORT" -servername localhost -tls1_3 -sess_out "$T/s.sess" >"$T/s1.out" 2>&1 ||
 	fail "s_client (first)"
 sclient "$LISTEN_PORT" -servername localhost -tls1_3 -sess_in "$T/s.sess" </dev/null >"$T/s2.out" 2>&1 ||
 	fail "s_client (resumed)"

@@ -36,7 +36,7 @@ for n in 1000 300000 2000000; do
 	assert_file_sha "$T/d$n.bin" "$(gen_sha "$n" "$n")" "download of $n bytes"
 done
 # (s_client's exit status says how the close went, which is not the point here)
-(sleep 0.5) | sclient "$LISTEN_PORT" -servername localhost -sess_out "$T/s" >"$T/f.out" 2>&1 || true
+(sleep "$(scaled 1)") | sclient "$LISTEN_PORT" -servername localhost -sess_out "$T/s" >"$T/f.out" 2>&1 || true
 assert_contains "$T/f.out" "New, TLS" "a full handshake under seccomp"
 sclient "$LISTEN_PORT" -servername localhost -sess_in "$T/s" </dev/null >"$T/r.out" 2>&1 || true
 assert_contains "$T/r.out" "Reused, TLS" "a resumed handshake under seccomp"
