@@ -68,6 +68,7 @@ static const int seccomp_worker_syscalls[] = {
 	SCMP_SYS(rseq),
 	SCMP_SYS(set_robust_list),
 	SCMP_SYS(restart_syscall),
+	SCMP_SYS(sigaltstack), /* a thread's signal stack, at its start and end (sanitizers too) */
 	SCMP_SYS(exit),
 	SCMP_SYS(exit_group),
 };

@@ -133,8 +133,9 @@ struct conn *conn_new(struct worker *w, int cfd, size_t listener, const struct c
 		c->ktls.sd[1].pipe[1] = -1;
 	c->started_ms = w->now_ms;
 	conn_count_open(c, 1);
-	/* The access line needs it at the end, when the peer may have gone (ENOTCONN). */
-	if (c->snap->cfg->access_log)
+	/* The access line needs it at the end, when the peer may have gone (ENOTCONN); one
+	 * getpeername() per connection, only when that line will be written. */
+	if (c->snap->cfg->access_log && log_enabled(LOG_LVL_INFO))
 		conn_peer_str(c, c->peer, sizeof(c->peer));
 	c->deadline_ms = w->now_ms + c->lcfg->handshake_timeout_ms;
 	/* Until the whole ClientHello is in, the shorter client_hello_timeout applies. */

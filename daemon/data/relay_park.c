@@ -10,8 +10,8 @@
  * streaming connection never parks; one idle between requests holds only its records.
  *
  * "Parked" is no flag: it is a relaying connection whose client buffer is not allocated.
- * A receive that completes with data instead of -ECANCELED simply wins the race, and
- * relaying goes on as before.
+ * CONN_F_PARKING only marks the cancels on their way; a receive that completes with data
+ * instead of -ECANCELED wins the race (its pump clears the flag), and relaying goes on.
  */
 #include <errno.h>
 #include <string.h>

@@ -35,7 +35,7 @@
 
 static int n_checks, n_failed;
 static char dir[PATH_MAX]; /* the temporary directory, canonical */
-static char text[8192];
+static char text[32768];   /* the example configuration fits */
 
 static bool __attribute__((format(printf, 2, 3))) check(bool ok, const char *fmt, ...)
 {
@@ -296,6 +296,8 @@ static void test_example(const char *example)
 	n = fread(text, 1, sizeof(text) - 1, f);
 	text[n] = '\0';
 	fclose(f);
+	if (!check(n < sizeof(text) - 1, "example fits the test's buffer (%zu bytes)", n))
+		return;
 	snprintf(exdir, sizeof(exdir), "%s/example", dir);
 	snprintf(path, sizeof(path), "%s/ktlsd.conf", exdir);
 	mkdir(exdir, 0755);
