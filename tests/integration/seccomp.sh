@@ -44,7 +44,7 @@ assert_contains "$T/r.out" "Reused, TLS" "a resumed handshake under seccomp"
 	printf 'GET /size/10 HTTP/1.1\r\nHost: localhost\r\n\r\n'
 	sleep 1.2
 	printf 'GET /size/20 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'
-	sleep 1
+	sleep "$(scaled 2)" # s_client stops reading when its stdin ends
 } | sclient "$LISTEN_PORT" -servername localhost -quiet >"$T/keep.out" 2>&1 || true
 [[ $(grep -ao 'HTTP/1.1 200' "$T/keep.out" | wc -l) == 2 ]] || fail "two requests with a pause between: $(cat "$T/keep.out")"
 reload_ktlsd || fail "reload under seccomp"
