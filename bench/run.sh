@@ -295,17 +295,26 @@ start() { # NAME LOG CMD...
 	PID[$name]=$pid
 }
 
+# start_server SERVER TAG [WRAPPER...]: SERVER's command, behind WRAPPER if given (valgrind),
+# its output in $TMP/SERVER-TAG.log.
+start_server() {
+	local s=$1 tag=$2 cmd=()
+	shift 2
+	case $s in
+	ktlsd) cmd=("$KTLSD" -f -c "$TMP/ktlsd.conf") ;;
+	nginx) cmd=(nginx -e "$TMP/nginx-http.log" -p "$TMP" -c "$TMP/nginx-http.conf") ;;
+	nginx-stream) cmd=(nginx -e "$TMP/nginx-stream.log" -p "$TMP" -c "$TMP/nginx-stream.conf") ;;
+	haproxy) cmd=(haproxy -db -f "$TMP/haproxy.cfg") ;;
+	esac
+	start "$s" "$TMP/$s-$tag.log" "$@" "${cmd[@]}"
+}
+
 start backend "$TMP/backend.log" "$TOOLS/backend" "$P_SINK" "$P_SOURCE" "$BULK_BYTES"
 wait_port "$P_SOURCE" "${PID[backend]}" backend || { log "backend did not start"; cat "$TMP/backend.log" >&2; exit 0; }
 
 declare -a RUNNING=()
 for s in "${SERVERS[@]}"; do
-	case $s in
-	ktlsd) start ktlsd "$TMP/ktlsd.log" "$KTLSD" -f -c "$TMP/ktlsd.conf" ;;
-	nginx) start nginx "$TMP/nginx-http.out" nginx -e "$TMP/nginx-http.log" -p "$TMP" -c "$TMP/nginx-http.conf" ;;
-	nginx-stream) start nginx-stream "$TMP/nginx-stream.out" nginx -e "$TMP/nginx-stream.log" -p "$TMP" -c "$TMP/nginx-stream.conf" ;;
-	haproxy) start haproxy "$TMP/haproxy.log" haproxy -db -f "$TMP/haproxy.cfg" ;;
-	esac
+	start_server "$s" run
 	if wait_port "${HS_PORT[$s]}" "${PID[$s]}" "$s" && wait_port "${BULK_PORT[$s]}" "${PID[$s]}" "$s" &&
 		wait_port "${RES_PORT[$s]}" "${PID[$s]}" "$s"; then
 		RUNNING+=("$s")
@@ -415,12 +424,7 @@ instr_run() {
 	INSTR_RAN[$s]=1
 	kill "${PID[$s]}" 2>/dev/null || true
 	wait "${PID[$s]}" 2>/dev/null || true
-	case $s in
-	ktlsd) start ktlsd "$TMP/ktlsd-cg.log" "${vg[@]}" "$KTLSD" -f -c "$TMP/ktlsd.conf" ;;
-	nginx) start nginx "$TMP/nginx-http-cg.out" "${vg[@]}" nginx -e "$TMP/nginx-http.log" -p "$TMP" -c "$TMP/nginx-http.conf" ;;
-	nginx-stream) start nginx-stream "$TMP/nginx-stream-cg.out" "${vg[@]}" nginx -e "$TMP/nginx-stream.log" -p "$TMP" -c "$TMP/nginx-stream.conf" ;;
-	haproxy) start haproxy "$TMP/haproxy-cg.log" "${vg[@]}" haproxy -db -f "$TMP/haproxy.cfg" ;;
-	esac
+	start_server "$s" callgrind "${vg[@]}"
 	for i in $(seq 600); do
 		port_open "${HS_PORT[$s]}" && break
 		kill -0 "${PID[$s]}" 2>/dev/null || break

@@ -291,11 +291,11 @@ static int ktlsd_run(struct ktlsd *k, bool test_only)
 		log_err("%s", err);
 		return 1;
 	}
-	if (!test_only)
-		log_set_target(cfg->log_target); /* -t answers on stderr */
-	/* Before the TLS contexts: they only collect kTLS secrets if the kernel takes them. */
-	if (!test_only)
+	if (!test_only) { /* -t answers on stderr, and needs no probe */
+		log_set_target(cfg->log_target);
+		/* Before the TLS contexts: they collect kTLS secrets only if the kernel takes them. */
 		ktls_probe_kernel();
+	}
 	if (ktlsd_init_global(cfg) < 0) {
 		config_free(cfg);
 		goto out;

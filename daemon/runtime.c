@@ -127,8 +127,8 @@ int ktlsd_reload(struct ktlsd *k, char *err, size_t errlen)
 
 	pthread_mutex_lock(&k->lock);
 	log_info("reloading %s", k->config_path);
-	sdnotify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s", sdnotify_monotonic_usec(),
-		 k->config_path);
+	sdnotify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
+		 (unsigned long long)(now_monotonic_ns() / 1000), k->config_path);
 	ov = ktlsd_overlay(k, false);
 	ret = config_load_overlay(k->config_path, NULL, &ov, &cfg, err, errlen);
 	if (ret == 0) {
@@ -190,9 +190,8 @@ int ktlsd_listener_add(struct ktlsd *k, const char *text, struct listener_added 
 {
 	struct ktlsd_cfg *cfg = NULL;
 	struct cfg_overlay ov;
-	const struct cfg_listener *added = NULL;
+	const struct cfg_listener *added;
 	const char **add = NULL;
-	const char *name;
 	int ret;
 
 	pthread_mutex_lock(&k->lock);
@@ -217,13 +216,10 @@ int ktlsd_listener_add(struct ktlsd *k, const char *text, struct listener_added 
 	if (ret < 0)
 		goto out;
 	/* The overlay's listener comes last, before the handoff socket's, appended after it. */
-	for (size_t i = 0; i < cfg->n_listeners; i++)
-		if (!cfg->listeners[i].handoff)
-			added = &cfg->listeners[i];
+	added = &cfg->listeners[config_n_tcp_listeners(cfg) - 1];
 	snprintf(out->name, sizeof(out->name), "%s", added->name);
 	snprintf(out->listen, sizeof(out->listen), "%s", added->listen_str);
-	name = added->name;
-	if (ktlsd_overlay_push(k, text, name) < 0) {
+	if (ktlsd_overlay_push(k, text, added->name) < 0) {
 		config_free(cfg);
 		snprintf(err, errlen, "out of memory");
 		ret = -ENOMEM;
@@ -258,28 +254,20 @@ int ktlsd_listener_remove(struct ktlsd *k, const char *name, char *err, size_t e
 	struct ktlsd_cfg *cfg = NULL;
 	struct cfg_overlay ov;
 	char *text = NULL, *tname = NULL;
-	bool found = false, handoff = false;
+	const struct cfg_listener *l = NULL;
 	ssize_t ri;
 	int ret;
 
 	pthread_mutex_lock(&k->lock);
-	for (size_t i = 0; i < k->snap->cfg->n_listeners; i++) {
-		const struct cfg_listener *l = &k->snap->cfg->listeners[i];
-
-		if (strcmp(l->name, name))
-			continue;
-		found = true;
-		handoff = l->handoff;
-	}
-	if (!found || handoff) {
-		if (handoff)
-			snprintf(
-				err, errlen,
-				"listener \"%s\" is the handoff socket's: it goes with handoff_socket",
-				name);
-		else
-			snprintf(err, errlen, "no listener \"%s\"", name);
-		ret = found ? -EPERM : -ENOENT;
+	for (size_t i = 0; i < k->snap->cfg->n_listeners; i++)
+		if (!strcmp(k->snap->cfg->listeners[i].name, name))
+			l = &k->snap->cfg->listeners[i];
+	if (!l || l->handoff) {
+		snprintf(err, errlen,
+			 l ? "listener \"%s\" is the handoff socket's: it goes with handoff_socket"
+			   : "no listener \"%s\"",
+			 name);
+		ret = l ? -EPERM : -ENOENT;
 		goto out;
 	}
 	/* A runtime listener leaves the overlay; a file listener is added to its removals. */

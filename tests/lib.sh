@@ -36,6 +36,7 @@ case $BUILD in
 *) BUILDDIR=$ROOT/$BUILD ;;
 esac
 KTLSD=${KTLSD:-$BUILDDIR/ktlsd}
+KTLSCTL=${KTLSCTL:-$BUILDDIR/ktlsctl}
 TIMEOUT_SCALE=${TIMEOUT_SCALE:-1}
 KTLSD_VERBOSE=${KTLSD_VERBOSE:-1}
 PYTHON=${PYTHON:-python3}
@@ -232,6 +233,13 @@ need_cmd() {
 need_ktlsd() {
 	[[ -x $KTLSD ]] || fail "ktlsd binary not found at $KTLSD (build it with make)"
 }
+need_ktlsctl() {
+	[[ -x $KTLSCTL ]] || fail "ktlsctl binary not found at $KTLSCTL (build it with make)"
+}
+# jfield EXPR < JSON: prints EXPR (Python, over the parsed object `r`)
+jfield() { "$PYTHON" -c 'import json,sys; r=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+# jget FILE EXPR: the same over a file; objects, lists, booleans and null printed as JSON
+jget() { "$PYTHON" -c 'import json,sys; r=json.load(open(sys.argv[1])); v=eval(sys.argv[2]); print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)' "$1" "$2"; }
 
 have_ipv6() {
 	"$PYTHON" - <<'EOF' 2>/dev/null

@@ -155,7 +155,7 @@ struct cfg_access {
 	char *socket;  /* absolute path; NULL: no such socket */
 	uint32_t mode; /* 0600 or 0660 */
 	char *group;
-	int gid;	/* the group's id, when @group is set */
+	uint32_t gid;	/* the group's id, when @group is set */
 	uint32_t *uids; /* allowed besides root and ktlsd's own uid */
 	size_t n_uids;
 };

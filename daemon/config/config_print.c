@@ -7,15 +7,20 @@
  * settings make them); listeners added at run time are in, marked by a comment.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "config_int.h"
 
-static void print_group(FILE *f, const struct cfg_table *t, const void *obj, int depth);
+/* Where it goes, and the configuration listeners resolve their profile indexes in. */
+struct print_ctx {
+	FILE *f;
+	const struct ktlsd_cfg *root;
+};
 
-/* The configuration being printed: listeners name their profiles by index into it. */
-static const struct ktlsd_cfg *config_print_root;
+static void print_group(const struct print_ctx *p, const struct cfg_table *t, const void *obj,
+			int depth);
 
 static void print_str(FILE *f, const char *s)
 {
@@ -41,8 +46,7 @@ static void print_strv(FILE *f, int depth, const char *name, char *const *v, siz
 	print_key(f, depth, name);
 	fputs("[ ", f);
 	for (size_t i = 0; i < n; i++) {
-		if (i)
-			fputs(", ", f);
+		fputs(i ? ", " : "", f);
 		print_str(f, v[i]);
 	}
 	fputs(" ];\n", f);
@@ -57,226 +61,231 @@ static void print_string(FILE *f, int depth, const char *name, const char *v)
 	fputs(";\n", f);
 }
 
-/* ---- the settings with their own parsers (CFG_CUSTOM rows), by table and name ---- */
-
-static void show_profiles(FILE *f, const void *obj, int depth)
+/* name = [ "default", "other" ]: a listener's profiles, kept as indexes into the root. */
+static void print_profile_names(const struct print_ctx *p, int depth, const char *name,
+				const struct cfg_listener *l)
 {
-	const struct ktlsd_cfg *cfg = obj;
-
-	fprintf(f, "%*sprofiles = (\n", depth * 2, "");
-	for (size_t i = 0; i < cfg->n_profiles; i++) {
-		fprintf(f, "%*s{\n", depth * 2 + 2, "");
-		print_group(f, &config_profile_table, &cfg->profiles[i], depth + 2);
-		fprintf(f, "%*s}%s\n", depth * 2 + 2, "", i + 1 < cfg->n_profiles ? "," : "");
+	print_key(p->f, depth, name);
+	fputs("[ ", p->f);
+	for (size_t i = 0; i < l->n_profiles; i++) {
+		fputs(i ? ", " : "", p->f);
+		print_str(p->f, p->root->profiles[l->profiles[i]].name);
 	}
-	fprintf(f, "%*s);\n", depth * 2, "");
+	fputs(" ];\n", p->f);
 }
 
-static void show_listeners(FILE *f, const void *obj, int depth)
+/*
+ * name = ( { group }, ... ); of the @n elements of @arr (@size bytes each) that @skip (if
+ * set) does not leave out, each after a comment @note gives (if any). Nothing when empty.
+ */
+static void print_list(const struct print_ctx *p, int depth, const char *name,
+		       const struct cfg_table *t, const void *arr, size_t size, size_t n,
+		       bool (*skip)(const void *elem), const char *(*note)(const void *elem))
 {
-	const struct ktlsd_cfg *cfg = obj;
-	size_t n = config_n_tcp_listeners(cfg), k = 0;
+	size_t total = 0, shown = 0;
 
-	fprintf(f, "%*slisteners = (\n", depth * 2, "");
-	for (size_t i = 0; i < cfg->n_listeners; i++) {
-		const struct cfg_listener *l = &cfg->listeners[i];
+	for (size_t i = 0; i < n; i++)
+		total += !skip || !skip((const char *)arr + i * size);
+	if (!total)
+		return;
+	fprintf(p->f, "%*s%s = (\n", depth * 2, "", name);
+	for (size_t i = 0; i < n; i++) {
+		const void *e = (const char *)arr + i * size;
+		const char *c = note ? note(e) : NULL;
 
-		if (l->handoff)
+		if (skip && skip(e))
 			continue;
-		fprintf(f, "%*s{%s\n", depth * 2 + 2, "",
-			l->runtime ? " # added through the control API" : "");
-		print_group(f, &config_listener_table, l, depth + 2);
-		fprintf(f, "%*s}%s\n", depth * 2 + 2, "", ++k < n ? "," : "");
+		fprintf(p->f, "%*s{%s%s\n", depth * 2 + 2, "", c ? " # " : "", c ? c : "");
+		print_group(p, t, e, depth + 2);
+		fprintf(p->f, "%*s}%s\n", depth * 2 + 2, "", ++shown < total ? "," : "");
 	}
-	fprintf(f, "%*s);\n", depth * 2, "");
+	fprintf(p->f, "%*s);\n", depth * 2, "");
 }
 
-static void show_upstreams(FILE *f, const void *obj, int depth)
+/* ---- the settings with their own parsers (CFG_CUSTOM rows) ---- */
+
+static bool listener_internal(const void *elem)
+{
+	return ((const struct cfg_listener *)elem)->handoff;
+}
+
+static const char *listener_origin(const void *elem)
+{
+	return ((const struct cfg_listener *)elem)->runtime ? "added through the control API"
+							    : NULL;
+}
+
+static void show_profiles(const struct print_ctx *p, const struct cfg_key *key, const void *obj,
+			  int depth)
 {
 	const struct ktlsd_cfg *cfg = obj;
 
-	if (!cfg->n_upstreams)
+	print_list(p, depth, key->name, &config_profile_table, cfg->profiles,
+		   sizeof(*cfg->profiles), cfg->n_profiles, NULL, NULL);
+}
+
+static void show_listeners(const struct print_ctx *p, const struct cfg_key *key, const void *obj,
+			   int depth)
+{
+	const struct ktlsd_cfg *cfg = obj;
+
+	print_list(p, depth, key->name, &config_listener_table, cfg->listeners,
+		   sizeof(*cfg->listeners), cfg->n_listeners, listener_internal, listener_origin);
+}
+
+static void show_upstreams(const struct print_ctx *p, const struct cfg_key *key, const void *obj,
+			   int depth)
+{
+	const struct ktlsd_cfg *cfg = obj;
+
+	print_list(p, depth, key->name, &config_upstream_table, cfg->upstreams,
+		   sizeof(*cfg->upstreams), cfg->n_upstreams, NULL, NULL);
+}
+
+/* control_allow_uids, handoff_allow_uids: the row's field is the struct cfg_access. */
+static void show_uids(const struct print_ctx *p, const struct cfg_key *key, const void *obj,
+		      int depth)
+{
+	const struct cfg_access *a = (const void *)((const char *)obj + key->off);
+
+	if (!a->n_uids)
 		return;
-	fprintf(f, "%*supstreams = (\n", depth * 2, "");
-	for (size_t i = 0; i < cfg->n_upstreams; i++) {
-		fprintf(f, "%*s{\n", depth * 2 + 2, "");
-		print_group(f, &config_upstream_table, &cfg->upstreams[i], depth + 2);
-		fprintf(f, "%*s}%s\n", depth * 2 + 2, "", i + 1 < cfg->n_upstreams ? "," : "");
-	}
-	fprintf(f, "%*s);\n", depth * 2, "");
+	print_key(p->f, depth, key->name);
+	fputs("[ ", p->f);
+	for (size_t i = 0; i < a->n_uids; i++)
+		fprintf(p->f, "%s%u", i ? ", " : "", a->uids[i]);
+	fputs(" ];\n", p->f);
 }
 
-static void show_access(FILE *f, int depth, const char *what, const struct cfg_access *a)
-{
-	char name[32];
-
-	snprintf(name, sizeof(name), "%s_socket", what);
-	print_string(f, depth, name, a->socket);
-	snprintf(name, sizeof(name), "%s_group", what);
-	print_string(f, depth, name, a->group);
-	if (a->n_uids) {
-		fprintf(f, "%*s%s_allow_uids = [ ", depth * 2, "", what);
-		for (size_t i = 0; i < a->n_uids; i++)
-			fprintf(f, "%s%u", i ? ", " : "", a->uids[i]);
-		fputs(" ];\n", f);
-	}
-}
-
-static void show_control(FILE *f, const void *obj, int depth)
-{
-	show_access(f, depth, "control", &((const struct ktlsd_cfg *)obj)->control);
-}
-
-static void show_handoff(FILE *f, const void *obj, int depth)
-{
-	const struct ktlsd_cfg *cfg = obj;
-	const struct cfg_listener *l =
-		cfg->handoff.socket ? &cfg->listeners[cfg->handoff_listener] : NULL;
-
-	show_access(f, depth, "handoff", &cfg->handoff);
-	if (!l || !l->n_profiles)
-		return;
-	fprintf(f, "%*shandoff_profiles = [ ", depth * 2, "");
-	for (size_t i = 0; i < l->n_profiles; i++) {
-		fputs(i ? ", " : "", f);
-		print_str(f, cfg->profiles[l->profiles[i]].name);
-	}
-	fputs(" ];\n", f);
-}
-
-static void show_metrics(FILE *f, const void *obj, int depth)
-{
-	print_string(f, depth, "metrics_listen", ((const struct ktlsd_cfg *)obj)->metrics_listen);
-}
-
-static void show_user(FILE *f, const void *obj, int depth)
+/* The parser moved them into the handoff socket's listener. */
+static void show_handoff_profiles(const struct print_ctx *p, const struct cfg_key *key,
+				  const void *obj, int depth)
 {
 	const struct ktlsd_cfg *cfg = obj;
 
-	print_string(f, depth, "user", cfg->run_user);
-	print_string(f, depth, "group", cfg->run_group);
+	if (cfg->handoff.socket && cfg->listeners[cfg->handoff_listener].n_profiles)
+		print_profile_names(p, depth, key->name, &cfg->listeners[cfg->handoff_listener]);
 }
 
-static void show_server_names(FILE *f, const void *obj, int depth)
+static void show_lprofiles(const struct print_ctx *p, const struct cfg_key *key, const void *obj,
+			   int depth)
 {
-	const struct cfg_profile *p = obj;
-
-	print_strv(f, depth, "server_names", p->server_names, p->n_server_names);
+	print_profile_names(p, depth, key->name, obj);
 }
 
-static void show_certificates(FILE *f, const void *obj, int depth)
+static void show_certificates(const struct print_ctx *p, const struct cfg_key *key, const void *obj,
+			      int depth)
 {
-	const struct cfg_profile *p = obj;
+	const struct cfg_profile *pr = obj;
 
-	fprintf(f, "%*scertificates = (\n", depth * 2, "");
-	for (size_t i = 0; i < p->n_certs; i++) {
-		fprintf(f, "%*s{ cert = ", depth * 2 + 2, "");
-		print_str(f, p->certs[i].cert_file);
-		fputs("; key = ", f);
-		print_str(f, p->certs[i].key_file);
-		fprintf(f, "; }%s\n", i + 1 < p->n_certs ? "," : "");
+	fprintf(p->f, "%*s%s = (\n", depth * 2, "", key->name);
+	for (size_t i = 0; i < pr->n_certs; i++) {
+		fprintf(p->f, "%*s{ cert = ", depth * 2 + 2, "");
+		print_str(p->f, pr->certs[i].cert_file);
+		fputs("; key = ", p->f);
+		print_str(p->f, pr->certs[i].key_file);
+		fprintf(p->f, "; }%s\n", i + 1 < pr->n_certs ? "," : "");
 	}
-	fprintf(f, "%*s);\n", depth * 2, "");
+	fprintf(p->f, "%*s);\n", depth * 2, "");
 }
 
-static void show_ticket_key_files(FILE *f, const void *obj, int depth)
-{
-	const struct cfg_profile *p = obj;
-
-	print_strv(f, depth, "ticket_key_files", p->ticket_key_files, p->n_ticket_key_files);
-}
-
-static void show_listen(FILE *f, const void *obj, int depth)
-{
-	print_string(f, depth, "listen", ((const struct cfg_listener *)obj)->listen_str);
-}
-
-static void show_backend(FILE *f, const void *obj, int depth)
-{
-	print_string(f, depth, "backend", ((const struct cfg_listener *)obj)->backend.str);
-}
-
-static void show_lprofiles(FILE *f, const void *obj, int depth)
-{
-	const struct cfg_listener *l = obj;
-
-	fprintf(f, "%*sprofiles = [ ", depth * 2, "");
-	for (size_t i = 0; i < l->n_profiles; i++) {
-		fputs(i ? ", " : "", f);
-		print_str(f, config_print_root->profiles[l->profiles[i]].name);
-	}
-	fputs(" ];\n", f);
-}
-
-static void show_alpn(FILE *f, const void *obj, int depth)
-{
-	const struct cfg_listener *l = obj;
-
-	print_strv(f, depth, "alpn", l->alpn, l->n_alpn);
-}
-
-static void show_upstream_address(FILE *f, const void *obj, int depth)
+/* An upstream keeps its ALPN list comma-separated. */
+static void show_upstream_alpn(const struct print_ctx *p, const struct cfg_key *key,
+			       const void *obj, int depth)
 {
 	const struct cfg_upstream *u = obj;
-
-	print_string(f, depth, "address", u->address);
-	print_string(f, depth, "sni", u->host);
-}
-
-static void show_upstream_alpn(FILE *f, const void *obj, int depth)
-{
-	const struct cfg_upstream *u = obj;
-	char buf[256], *save = NULL, *tok;
-	char *v[16];
+	char buf[256], *save = NULL, *tok, *v[16];
 	size_t n = 0;
 
 	snprintf(buf, sizeof(buf), "%s", u->alpn ? u->alpn : "");
 	for (tok = strtok_r(buf, ",", &save); tok && n < 16; tok = strtok_r(NULL, ",", &save))
 		v[n++] = tok;
-	print_strv(f, depth, "alpn", v, n);
+	print_strv(p->f, depth, key->name, v, n);
 }
 
-/* Prints nothing: the setting is shown with another (an alias, or a pair). */
-static void show_nothing(FILE *f, const void *obj, int depth)
-{
-	(void)f;
-	(void)obj;
-	(void)depth;
-}
+/* How each CFG_CUSTOM row is shown: a string or string array at a field, or a function. */
+enum show_kind { SHOW_NOTHING, SHOW_STRING, SHOW_STRV, SHOW_FN };
 
-static const struct {
+struct config_show {
 	const struct cfg_table *table;
 	const char *name;
-	void (*show)(FILE *f, const void *obj, int depth);
-} config_shows[] = {
-	{ &config_root_table, "profiles", show_profiles },
-	{ &config_root_table, "listeners", show_listeners },
-	{ &config_root_table, "upstreams", show_upstreams },
-	{ &config_root_table, "control_socket", show_control },
-	{ &config_root_table, "control_group", show_nothing },
-	{ &config_root_table, "control_allow_uids", show_nothing },
-	{ &config_root_table, "handoff_socket", show_handoff },
-	{ &config_root_table, "handoff_group", show_nothing },
-	{ &config_root_table, "handoff_allow_uids", show_nothing },
-	{ &config_root_table, "handoff_profiles", show_nothing },
-	{ &config_root_table, "metrics_listen", show_metrics },
-	{ &config_root_table, "user", show_user },
-	{ &config_root_table, "group", show_nothing },
-	{ &config_profile_table, "server_names", show_server_names },
-	{ &config_profile_table, "certificates", show_certificates },
-	{ &config_profile_table, "ticket_key_files", show_ticket_key_files },
-	{ &config_listener_table, "listen", show_listen },
-	{ &config_listener_table, "backend", show_backend },
-	{ &config_listener_table, "profiles", show_lprofiles },
-	{ &config_listener_table, "profile", show_nothing },
-	{ &config_listener_table, "alpn", show_alpn },
-	{ &config_upstream_table, "address", show_upstream_address },
-	{ &config_upstream_table, "sni", show_nothing },
-	{ &config_upstream_table, "alpn", show_upstream_alpn },
+	enum show_kind kind;
+	size_t off, n_off; /* SHOW_STRING: char *; SHOW_STRV: char ** and its size_t count */
+	void (*fn)(const struct print_ctx *p, const struct cfg_key *key, const void *obj,
+		   int depth);
 };
 
+/* clang-format off */
+#define SHOW_S(t, n, type, m) { &(t), n, SHOW_STRING, offsetof(type, m), 0, NULL }
+#define SHOW_V(t, n, type, m, c) { &(t), n, SHOW_STRV, offsetof(type, m), offsetof(type, c), NULL }
+#define SHOW_F(t, n, f) { &(t), n, SHOW_FN, 0, 0, f }
+/* An alias (listener `profile`) has nothing of its own to show. */
+#define SHOW_NONE(t, n) { &(t), n, SHOW_NOTHING, 0, 0, NULL }
+/* clang-format on */
+
+static const struct config_show config_shows[] = {
+	SHOW_F(config_root_table, "profiles", show_profiles),
+	SHOW_F(config_root_table, "listeners", show_listeners),
+	SHOW_F(config_root_table, "upstreams", show_upstreams),
+	SHOW_S(config_root_table, "control_socket", struct ktlsd_cfg, control.socket),
+	SHOW_S(config_root_table, "control_group", struct ktlsd_cfg, control.group),
+	SHOW_F(config_root_table, "control_allow_uids", show_uids),
+	SHOW_S(config_root_table, "handoff_socket", struct ktlsd_cfg, handoff.socket),
+	SHOW_S(config_root_table, "handoff_group", struct ktlsd_cfg, handoff.group),
+	SHOW_F(config_root_table, "handoff_allow_uids", show_uids),
+	SHOW_F(config_root_table, "handoff_profiles", show_handoff_profiles),
+	SHOW_S(config_root_table, "metrics_listen", struct ktlsd_cfg, metrics_listen),
+	SHOW_S(config_root_table, "user", struct ktlsd_cfg, run_user),
+	SHOW_S(config_root_table, "group", struct ktlsd_cfg, run_group),
+	SHOW_V(config_profile_table, "server_names", struct cfg_profile, server_names,
+	       n_server_names),
+	SHOW_F(config_profile_table, "certificates", show_certificates),
+	SHOW_V(config_profile_table, "ticket_key_files", struct cfg_profile, ticket_key_files,
+	       n_ticket_key_files),
+	SHOW_S(config_listener_table, "listen", struct cfg_listener, listen_str),
+	SHOW_S(config_listener_table, "backend", struct cfg_listener, backend.str),
+	SHOW_F(config_listener_table, "profiles", show_lprofiles),
+	SHOW_NONE(config_listener_table, "profile"),
+	SHOW_V(config_listener_table, "alpn", struct cfg_listener, alpn, n_alpn),
+	SHOW_S(config_upstream_table, "address", struct cfg_upstream, address),
+	/* `sni`, else the address's host: the name in force either way */
+	SHOW_S(config_upstream_table, "sni", struct cfg_upstream, host),
+	SHOW_F(config_upstream_table, "alpn", show_upstream_alpn),
+};
+
+static void print_custom(const struct print_ctx *p, const struct cfg_key *key, const void *obj,
+			 int depth)
+{
+	const char *base = obj;
+
+	for (size_t i = 0; i < ARRAY_SIZE(config_shows); i++) {
+		const struct config_show *s = &config_shows[i];
+
+		if (key < s->table->keys || key >= s->table->keys + s->table->n ||
+		    strcmp(s->name, key->name) != 0)
+			continue;
+		switch (s->kind) {
+		case SHOW_STRING:
+			print_string(p->f, depth, key->name, *(char *const *)(base + s->off));
+			break;
+		case SHOW_STRV:
+			print_strv(p->f, depth, key->name, *(char **const *)(base + s->off),
+				   *(const size_t *)(base + s->n_off));
+			break;
+		case SHOW_FN:
+			s->fn(p, key, obj, depth);
+			break;
+		case SHOW_NOTHING:
+			break;
+		}
+		return;
+	}
+	fprintf(p->f, "%*s# %s: not shown\n", depth * 2, "", key->name);
+}
+
 /* One setting of a generic type, from its field. */
-static void print_value(FILE *f, const struct cfg_key *key, const void *obj, int depth)
+static void print_value(const struct print_ctx *p, const struct cfg_key *key, const void *obj,
+			int depth)
 {
 	const char *field = (const char *)obj + key->off;
 	uint32_t u;
@@ -285,51 +294,45 @@ static void print_value(FILE *f, const struct cfg_key *key, const void *obj, int
 	switch (key->type) {
 	case CFG_INT:
 		memcpy(&u, field, sizeof(u));
-		print_key(f, depth, key->name);
-		fprintf(f, "%u;\n", u);
+		print_key(p->f, depth, key->name);
+		fprintf(p->f, "%u;\n", u);
 		break;
 	case CFG_SECONDS:
 		memcpy(&u, field, sizeof(u));
-		print_key(f, depth, key->name);
+		print_key(p->f, depth, key->name);
 		if (u % 1000)
-			fprintf(f, "%u.%03u;\n", u / 1000, u % 1000);
+			fprintf(p->f, "%u.%03u;\n", u / 1000, u % 1000);
 		else
-			fprintf(f, "%u;\n", u / 1000);
+			fprintf(p->f, "%u;\n", u / 1000);
 		break;
 	case CFG_BOOL:
-		print_key(f, depth, key->name);
-		fprintf(f, "%s;\n", *(const bool *)field ? "true" : "false");
+		print_key(p->f, depth, key->name);
+		fprintf(p->f, "%s;\n", *(const bool *)field ? "true" : "false");
 		break;
 	case CFG_ENUM:
 		memcpy(&e, field, sizeof(e));
 		for (int i = 0; key->names[i]; i++) {
 			if ((key->values ? key->values[i] : i) == e) {
-				print_string(f, depth, key->name, key->names[i]);
+				print_string(p->f, depth, key->name, key->names[i]);
 				break;
 			}
 		}
 		break;
 	case CFG_STRING:
 	case CFG_PATH:
-		print_string(f, depth, key->name, *(char *const *)field);
+		print_string(p->f, depth, key->name, *(char *const *)field);
 		break;
 	case CFG_CUSTOM:
-		for (size_t i = 0; i < ARRAY_SIZE(config_shows); i++)
-			if (config_shows[i].table->keys <= key &&
-			    key < config_shows[i].table->keys + config_shows[i].table->n &&
-			    !strcmp(config_shows[i].name, key->name)) {
-				config_shows[i].show(f, obj, depth);
-				return;
-			}
-		fprintf(f, "%*s# %s: not shown\n", depth * 2, "", key->name);
+		print_custom(p, key, obj, depth);
 		break;
 	}
 }
 
-static void print_group(FILE *f, const struct cfg_table *t, const void *obj, int depth)
+static void print_group(const struct print_ctx *p, const struct cfg_table *t, const void *obj,
+			int depth)
 {
 	for (size_t i = 0; i < t->n; i++)
-		print_value(f, &t->keys[i], obj, depth);
+		print_value(p, &t->keys[i], obj, depth);
 }
 
 /**
@@ -338,12 +341,12 @@ static void print_group(FILE *f, const struct cfg_table *t, const void *obj, int
  */
 int config_print(const struct ktlsd_cfg *cfg, FILE *f)
 {
-	config_print_root = cfg;
+	const struct print_ctx p = { .f = f, .root = cfg };
+
 	fprintf(f,
 		"# The effective configuration of %s (ktlsd -T): every setting, defaults "
 		"included.\n",
 		cfg->path);
-	print_group(f, &config_root_table, cfg, 0);
-	config_print_root = NULL;
+	print_group(&p, &config_root_table, cfg, 0);
 	return ferror(f) ? -EIO : 0;
 }

@@ -45,10 +45,10 @@ static int config_set_access_socket(struct cfg_ctx *ctx, const config_setting_t 
 	return config_dup(ctx, &a->socket, v);
 }
 
-static int config_set_access_group(struct cfg_ctx *ctx, const config_setting_t *s,
-				   const struct cfg_key *key, void *obj)
+/* A group name: its copy in *@name and its id in *@gid. */
+static int config_get_group(struct cfg_ctx *ctx, const config_setting_t *s,
+			    const struct cfg_key *key, char **name, uint32_t *gid)
 {
-	struct cfg_access *a = config_field(obj, key);
 	const struct group *gr;
 	const char *v;
 	int ret = config_get_str(ctx, s, key, &v);
@@ -58,8 +58,16 @@ static int config_set_access_group(struct cfg_ctx *ctx, const config_setting_t *
 	gr = getgrnam(v);
 	if (!gr)
 		return config_err(ctx, s, "%s: no group \"%s\"", key->name, v);
-	a->gid = (int)gr->gr_gid;
-	return config_dup(ctx, &a->group, v);
+	*gid = (uint32_t)gr->gr_gid;
+	return config_dup(ctx, name, v);
+}
+
+static int config_set_access_group(struct cfg_ctx *ctx, const config_setting_t *s,
+				   const struct cfg_key *key, void *obj)
+{
+	struct cfg_access *a = config_field(obj, key);
+
+	return config_get_group(ctx, s, key, &a->group, &a->gid);
 }
 
 /* `user`: the account ktlsd drops to (main.c, privdrop.c); its primary group unless `group`. */
@@ -86,17 +94,8 @@ static int config_set_run_group(struct cfg_ctx *ctx, const config_setting_t *s,
 				const struct cfg_key *key, void *obj)
 {
 	struct ktlsd_cfg *cfg = obj;
-	const struct group *gr;
-	const char *v;
-	int ret = config_get_str(ctx, s, key, &v);
 
-	if (ret)
-		return ret;
-	gr = getgrnam(v);
-	if (!gr)
-		return config_err(ctx, s, "group: no group \"%s\"", v);
-	cfg->run_gid = (uint32_t)gr->gr_gid;
-	return config_dup(ctx, &cfg->run_group, v);
+	return config_get_group(ctx, s, key, &cfg->run_group, &cfg->run_gid);
 }
 
 /* An array of user names or numeric uids. */

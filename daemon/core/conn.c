@@ -7,7 +7,6 @@
  * generation, so a late completion for an old occupant is recognised and dropped.
  */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stdarg.h>
@@ -58,6 +57,32 @@ static int conn_slab_grow(struct worker *w)
 	}
 	w->n_slots = n;
 	return 0;
+}
+
+/* "address:port" of @fd's peer ("unix" for a Unix socket, "?" once the peer is gone). */
+static const char *conn_peer_lookup(int fd, char *buf, size_t len)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+		struct sockaddr_storage ss;
+	} a = { .ss = { 0 } };
+	socklen_t sl = sizeof(a);
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (getpeername(fd, &a.sa, &sl) < 0) {
+		snprintf(buf, len, "?");
+	} else if (a.sa.sa_family == AF_UNIX) {
+		snprintf(buf, len, "unix");
+	} else if (a.sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a.in6.sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(a.in6.sin6_port));
+	} else {
+		inet_ntop(AF_INET, &a.in4.sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(a.in4.sin_port));
+	}
+	return buf;
 }
 
 /*
@@ -136,7 +161,7 @@ struct conn *conn_new(struct worker *w, int cfd, size_t listener, const struct c
 	/* The access line needs it at the end, when the peer may have gone (ENOTCONN); one
 	 * getpeername() per connection, only when that line will be written. */
 	if (c->snap->cfg->access_log && log_enabled(LOG_LVL_INFO))
-		conn_peer_str(c, c->peer, sizeof(c->peer));
+		conn_peer_lookup(cfd, c->peer, sizeof(c->peer));
 	c->deadline_ms = w->now_ms + c->lcfg->handshake_timeout_ms;
 	/* Until the whole ClientHello is in, the shorter client_hello_timeout applies. */
 	if (c->lcfg->client_hello_timeout_ms < c->lcfg->handshake_timeout_ms) {
@@ -408,55 +433,26 @@ void conn_trim(struct worker *w)
 }
 
 /**
- * conn_sni_str() - the server name the client sent, safe to log: anything but letters,
- * digits, '-', '.', '_' and '*' becomes '?' (a ClientHello may carry any bytes there).
- * "-" when there is none.
+ * conn_sni_str() - the server name the client sent, safe to log (log_clean_name()); "-"
+ * when there is none.
  */
 const char *conn_sni_str(const struct conn *c, char *buf, size_t len)
 {
-	const char *src = c->tls.hs ? c->tls.hs->sni : "";
-	size_t i;
+	const char *src = c->tls.hs && c->tls.hs->sni[0] ? c->tls.hs->sni : "-";
 
-	if (!len)
-		return "";
-	if (!src[0]) {
-		snprintf(buf, len, "-");
-		return buf;
-	}
-	for (i = 0; src[i] && i + 1 < len; i++)
-		buf[i] = isalnum((unsigned char)src[i]) || strchr("-._*", src[i]) ? src[i] : '?';
-	buf[i] = '\0';
+	log_clean_name(buf, len, src);
 	return buf;
 }
 
 /**
  * conn_peer_str() - "address:port" of the client, for messages: the one kept at accept
- * (access_log), else asked of the socket ("?" once the peer is gone).
+ * (access_log), else asked of the socket.
  */
 const char *conn_peer_str(const struct conn *c, char *buf, size_t len)
 {
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in in4;
-		struct sockaddr_in6 in6;
-		struct sockaddr_storage ss;
-	} a = { .ss = { 0 } };
-	socklen_t sl = sizeof(a);
-	char host[INET6_ADDRSTRLEN] = "?";
-
-	if (c->peer[0] && buf != c->peer) {
-		snprintf(buf, len, "%s", c->peer);
-	} else if (getpeername(c->cfd, &a.sa, &sl) < 0) {
-		snprintf(buf, len, "?");
-	} else if (a.sa.sa_family == AF_UNIX) {
-		snprintf(buf, len, "unix");
-	} else if (a.sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &a.in6.sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(a.in6.sin6_port));
-	} else {
-		inet_ntop(AF_INET, &a.in4.sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(a.in4.sin_port));
-	}
+	if (!c->peer[0])
+		return conn_peer_lookup(c->cfd, buf, len);
+	snprintf(buf, len, "%s", c->peer);
 	return buf;
 }
 

@@ -146,13 +146,14 @@ struct tls_io {
 enum op {
 	OP_NONE = 0, /* completions to ignore (cancels) */
 	OP_ACCEPT,
-	OP_CPOLL, /* client: waiting for bytes with no buffer (first bytes, or parked) */
+	OP_CPOLL, /* client: waiting for its first bytes, before anything is allocated */
 	OP_CRECV,
 	OP_CSEND,
 	OP_CONNECT,
 	OP_BRECV,
 	OP_BSEND,
-	OP_BPOLL, /* backend: a parked connection waits for data without a buffer (relay_park.c) */
+	OP_CPARK, /* a parked connection waits, without a buffer, for the client (relay_park.c) */
+	OP_BPARK, /* ... and for the backend */
 	OP_TIMER,
 	OP_NOTIFY,
 	/* kernel-TLS relay (splice.c), per direction: poll+splice in, splice out, wait out */

@@ -20,12 +20,17 @@
 
 #include "core.h"
 
+/* A slot in use for @l's address. */
+static bool lslot_has_addr(const struct lslot *s, const struct cfg_listener *l)
+{
+	return s->used && s->addr_len == l->addr_len && !memcmp(&s->addr, &l->addr, l->addr_len);
+}
+
 /* The same name and address, and the same options on the socket (else new sockets). */
 static bool lslot_matches(const struct lslot *s, const struct cfg_listener *l)
 {
-	return s->used && !strcmp(s->name, l->name) && s->addr_len == l->addr_len &&
-	       !memcmp(&s->addr, &l->addr, l->addr_len) && s->keepalive_s == l->tcp_keepalive_s &&
-	       s->mark == l->mark;
+	return lslot_has_addr(s, l) && !strcmp(s->name, l->name) &&
+	       s->keepalive_s == l->tcp_keepalive_s && s->mark == l->mark;
 }
 
 /*
@@ -105,8 +110,7 @@ static int listener_check_free(const struct lslots *ls, const struct cfg_listene
 	int fd, one = 1, ret = 0;
 
 	for (int j = 0; j < LISTENER_SLOTS; j++)
-		if (ls->slot[j].used && ls->slot[j].addr_len == l->addr_len &&
-		    !memcmp(&ls->slot[j].addr, &l->addr, l->addr_len))
+		if (lslot_has_addr(&ls->slot[j], l))
 			return 0;
 	fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)

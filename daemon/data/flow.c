@@ -36,7 +36,8 @@ static void flow_on_cqe(struct conn *c, enum op op, int res)
 	case OP_BSEND:
 		relay_on_backend_send(c, res);
 		break;
-	case OP_BPOLL:
+	case OP_CPARK:
+	case OP_BPARK:
 		relay_on_park_poll(c, res);
 		break;
 	default:

@@ -140,7 +140,7 @@ static void relay_arm_backend(struct conn *c)
 	if (!(c->flags & CONN_F_BACKEND_EOF) && !conn_op_pending(c, OP_BRECV)) {
 		buf_compact(&c->relay.to_cli);
 		if (!c->relay.to_cli.data)
-			relay_arm_poll(c, OP_BPOLL, c->bfd); /* parked (relay_park.c) */
+			relay_arm_poll(c, OP_BPARK, c->bfd); /* parked (relay_park.c) */
 		else if (buf_room(&c->relay.to_cli))
 			relay_arm(c, OP_BRECV, c->bfd, &c->relay.to_cli, true, 0);
 	}
@@ -371,10 +371,6 @@ void relay_on_client_poll(struct conn *c, int res)
 {
 	ssize_t n;
 
-	if (c->tls.ssl) {
-		relay_on_park_poll(c, res); /* a parked connection's client has data */
-		return;
-	}
 	if (res < 0) {
 		conn_log(c, LOG_LVL_DEBUG, "client poll: %s", strerror(-res));
 		conn_close(c, "client error");
@@ -419,6 +415,19 @@ void relay_on_park_poll(struct conn *c, int res)
 		relay_pump(c);
 }
 
+/*
+ * A receive relay_idle() cancelled to park the connection (relay_park.c); true if that is
+ * what @res says. May close the connection.
+ */
+static bool relay_recv_parked(struct conn *c, int res)
+{
+	if (res != -ECANCELED || c->state != CONN_RELAY)
+		return false;
+	if (relay_park(c))
+		relay_pump(c);
+	return true;
+}
+
 /** relay_start_client() - a client-role connection speaks first: its ClientHello. */
 void relay_start_client(struct conn *c)
 {
@@ -436,11 +445,8 @@ void relay_on_client_recv(struct conn *c, int res)
 		relay_pump(c);
 		return;
 	}
-	if (res == -ECANCELED && c->state == CONN_RELAY) {
-		if (relay_park(c)) /* relay_idle() cancelled it */
-			relay_pump(c);
+	if (relay_recv_parked(c, res))
 		return;
-	}
 	if (res < 0) {
 		conn_log(c, LOG_LVL_DEBUG, "client recv: %s", strerror(-res));
 		if (c->state == CONN_HANDSHAKE) {
@@ -484,11 +490,8 @@ void relay_on_client_send(struct conn *c, int res)
 /** relay_on_backend_recv() - @res bytes (0 for EOF, -errno) arrived in to_cli. */
 void relay_on_backend_recv(struct conn *c, int res)
 {
-	if (res == -ECANCELED && c->state == CONN_RELAY) {
-		if (relay_park(c)) /* relay_idle() cancelled it */
-			relay_pump(c);
+	if (relay_recv_parked(c, res))
 		return;
-	}
 	if (res < 0) {
 		conn_log(c, LOG_LVL_INFO, "backend %s: recv: %s", c->lcfg->backend.str,
 			 strerror(-res));

@@ -88,7 +88,7 @@ void relay_arm_client_recv(struct conn *c)
 	    conn_op_pending(c, OP_CRECV) || c->state == CONN_FLUSHING)
 		return;
 	if (!io->in.data) {
-		relay_arm_poll(c, OP_CPOLL, c->cfd); /* parked (relay_park.c) */
+		relay_arm_poll(c, OP_CPARK, c->cfd); /* parked (relay_park.c) */
 		return;
 	}
 	buf_compact(&io->in);

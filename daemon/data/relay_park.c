@@ -5,7 +5,7 @@
  * Relaying on userspace records takes four buffers (relay.c) and OpenSSL's two record
  * buffers. A connection that has been quiet for a tick (conn_ops.idle) with all of them
  * empty parks: its two receives are cancelled, and once both are back the buffers are
- * freed and a poll on each open socket waits for data without one (OP_CPOLL, OP_BPOLL).
+ * freed and a poll on each open socket waits for data without one (OP_CPARK, OP_BPARK).
  * The first poll to fire unparks it: the buffers come back and the relay goes on. A
  * streaming connection never parks; one idle between requests holds only its records.
  *

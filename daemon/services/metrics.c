@@ -246,13 +246,21 @@ static int metrics_emit_certs(struct metrics_text *c, const struct metrics_famil
 	return n;
 }
 
-static void metrics_emit_body(struct metrics_text *c, const struct metrics_family *f,
-			      struct json_object *stats)
+static void metrics_emit(struct metrics_text *c, const struct metrics_family *f,
+			 struct json_object *stats)
 {
 	struct json_object *o =
 		f->obj && f->shape != METRICS_LISTENERS ? metrics_get_object(stats, f->obj) : stats;
 	struct json_object *v = NULL;
 	int n = 0;
+
+	if (f->shape == METRICS_CERTS) { /* an array, which metrics_get_object() refuses */
+		if (json_object_object_get_ex(stats, f->obj, &v) &&
+		    json_object_is_type(v, json_type_array) &&
+		    metrics_begin(c, f->name, f->type, f->help))
+			metrics_end(c, metrics_emit_certs(c, f, v));
+		return;
+	}
 
 	if (!o)
 		return;
@@ -294,21 +302,6 @@ static void metrics_emit_body(struct metrics_text *c, const struct metrics_famil
 		break;
 	}
 	metrics_end(c, n);
-}
-
-static void metrics_emit(struct metrics_text *c, const struct metrics_family *f,
-			 struct json_object *stats)
-{
-	if (f->shape == METRICS_CERTS) { /* an array, which metrics_get_object() refuses */
-		struct json_object *arr = NULL;
-
-		if (json_object_object_get_ex(stats, f->obj, &arr) &&
-		    json_object_is_type(arr, json_type_array) &&
-		    metrics_begin(c, f->name, f->type, f->help))
-			metrics_end(c, metrics_emit_certs(c, f, arr));
-		return;
-	}
-	metrics_emit_body(c, f, stats);
 }
 
 /**

@@ -7,7 +7,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -32,14 +31,4 @@ void sdnotify(const char *fmt, ...)
 	ret = sd_notify(0, msg);
 	if (ret < 0)
 		log_warn("sd_notify: %s", strerror(-ret));
-}
-
-/** sdnotify_monotonic_usec() - CLOCK_MONOTONIC in µs, which RELOADING=1 carries. */
-unsigned long long sdnotify_monotonic_usec(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-		return 0;
-	return (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000;
 }

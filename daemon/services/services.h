@@ -81,6 +81,5 @@ void control_unlink(const struct control *ctl);
 /* ---- sdnotify.c: state changes for systemd (Type=notify) ---- */
 
 void sdnotify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-unsigned long long sdnotify_monotonic_usec(void);
 
 #endif

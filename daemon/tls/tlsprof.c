@@ -8,7 +8,6 @@
  * listener through the connection's struct hs_info (SSL_get_app_data), so one profile can
  * serve several listeners with different ALPN lists.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -89,9 +88,7 @@ static bool tlsprof_parse_sni(const unsigned char *p, size_t len, char *out, siz
 		return false;
 	/* The name reaches logs and replies: what no host name has becomes '?' (it then
 	 * matches no profile either). */
-	for (size_t i = 0; i < name_len; i++)
-		if (!isalnum((unsigned char)out[i]) && !strchr("-._*", out[i]))
-			out[i] = '?';
+	log_clean_name(out, outlen, out);
 	return true;
 }
 

@@ -2,6 +2,7 @@
 /*
  * log.c - leveled logging to stderr or syslog.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdbool.h>
@@ -62,6 +63,22 @@ void log_ssl_errors(char *buf, size_t len)
 	ERR_clear_error();
 	if (!off)
 		snprintf(buf, len, "no OpenSSL error recorded");
+}
+
+/**
+ * log_clean_name() - @src into @dst (@len bytes; @dst may be @src) with every byte that
+ * no host name has (letters, digits, '-', '.', '_', '*' pass) turned into '?'. A
+ * ClientHello may put any bytes in its server name: quotes, spaces, escapes.
+ */
+void log_clean_name(char *dst, size_t len, const char *src)
+{
+	size_t i;
+
+	if (!len)
+		return;
+	for (i = 0; src[i] && i + 1 < len; i++)
+		dst[i] = isalnum((unsigned char)src[i]) || strchr("-._*", src[i]) ? src[i] : '?';
+	dst[i] = '\0';
 }
 
 static void log_vwrite(enum log_level lvl, const char *prefix, const char *suffix, const char *fmt,

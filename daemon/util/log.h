@@ -27,6 +27,8 @@ void log_vmsg(enum log_level lvl, const char *prefix, const char *fmt, va_list a
 void log_ssl(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Writes the OpenSSL error queue as text into buf and clears the queue. */
 void log_ssl_errors(char *buf, size_t len);
+/* A name a peer chose (SNI), safe to log and compare: see log.c. */
+void log_clean_name(char *dst, size_t len, const char *src);
 
 static inline int log_enabled(enum log_level lvl)
 {

@@ -11,8 +11,7 @@
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 need_cmd openssl
-KTLSCTL=${KTLSCTL:-$BUILD/ktlsctl}
-[[ -x $KTLSCTL ]] || fail "$KTLSCTL not built (make all)"
+need_ktlsctl
 
 C=$T/certs
 private_certs "$C"
@@ -21,7 +20,6 @@ write_config "$T/k.conf" backend="$BACKEND_ADDR" certdir="$C" extra="control_soc
 start_ktlsd "$T/k.conf"
 ctl() { "$KTLSCTL" -s "$T/ctl.sock" "$@"; }
 enddate() { date -u -d "$("$OPENSSL" x509 -in "$1" -noout -enddate | cut -d= -f2)" +%s; }
-jfield() { "$PYTHON" -c 'import json,sys; r=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 
 # ---- 1. the list
 ctl certs >"$T/certs.txt" || fail "ktlsctl certs"

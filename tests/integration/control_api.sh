@@ -14,8 +14,7 @@
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 need_cmd openssl socat curl
-KTLSCTL=${KTLSCTL:-$BUILD/ktlsctl}
-[[ -x $KTLSCTL ]] || fail "$KTLSCTL not built (make all)"
+need_ktlsctl
 PROMPY=$(promcheck_py) || fail "no python3-prometheus-client (scripts/deps.sh check installs it)"
 
 SOCK=$T/ctl.sock
@@ -33,8 +32,6 @@ PE=$LISTEN2_PORT
 ctl() { "$KTLSCTL" -s "$SOCK" "$@"; }
 _conns_total_is() { [[ $(ctl --json conns | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["total"])') == "$1" ]]; }
 _port_closed() { ! port_listening 127.0.0.1 "$1"; }
-# jget JSON-FILE PYTHON-EXPR (over `r`, the result object) -> printed value
-jget() { "$PYTHON" -c 'import json,sys; r=json.load(open(sys.argv[1])); v=eval(sys.argv[2]); print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)' "$1" "$2"; }
 ctl_json() { # NAME ARGS... -> $T/NAME.json, failing the test if ktlsctl fails
 	local name=$1 rc=0
 	shift

@@ -13,8 +13,7 @@
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 need_cmd openssl socat setpriv
-KTLSCTL=${KTLSCTL:-$BUILD/ktlsctl}
-[[ -x $KTLSCTL ]] || fail "$KTLSCTL not built (make all)"
+need_ktlsctl
 
 # nobody must be able to reach the socket file: the uid check is ktlsd's, not the file system's.
 chmod 711 "$T"

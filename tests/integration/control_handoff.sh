@@ -16,8 +16,7 @@
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 need_cmd openssl
-KTLSCTL=${KTLSCTL:-$BUILD/ktlsctl}
-[[ -x $KTLSCTL ]] || fail "$KTLSCTL not built (make all)"
+need_ktlsctl
 
 CTL=$T/ctl.sock
 HSOCK=$T/handoff.sock
@@ -26,7 +25,6 @@ write_config "$T/k.conf" backend="$BACKEND_ADDR" \
 	extra="control_socket = \"$CTL\"; handoff_socket = \"$HSOCK\";"
 start_ktlsd "$T/k.conf"
 ctl() { "$KTLSCTL" -s "$CTL" "$@"; }
-jfield() { "$PYTHON" -c 'import json,sys; r=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 
 # ---- 1. counts
 assert_match "$KTLSD_LOG" "ready: 1 listener\(s\) and the handoff socket," "the ready line's count"

@@ -26,7 +26,7 @@
 need_cmd openssl nginx
 CLIENT=$BUILD/examples/ktls-client
 [[ -x $CLIENT ]] || fail "$CLIENT not built (make all)"
-KTLSCTL=${KTLSCTL:-$BUILD/ktlsctl}
+need_ktlsctl
 
 # ---- nginx as the pool's upstream (its own PKI use: the test leaf for "localhost")
 NGX=$T/nginx

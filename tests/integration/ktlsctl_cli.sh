@@ -16,8 +16,7 @@
 . "$(dirname "$0")/../lib.sh"
 need_cmd "$PYTHON"
 
-KTLSCTL=${KTLSCTL:-$BUILDDIR/ktlsctl}
-[[ -x $KTLSCTL ]] || fail "ktlsctl binary not found at $KTLSCTL (build it with make)"
+need_ktlsctl
 FAKE=$TOOLS/fake_control.py
 
 # start_fake NAME [ARGS...]: a fake control socket $T/NAME.sock; requests go to $T/NAME.req

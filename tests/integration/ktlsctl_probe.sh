@@ -31,8 +31,7 @@
 . "$(dirname "$0")/../lib.sh"
 need_cmd openssl "$PYTHON"
 
-KTLSCTL=${KTLSCTL:-$BUILDDIR/ktlsctl}
-[[ -x $KTLSCTL ]] || fail "ktlsctl binary not found at $KTLSCTL (build it with make)"
+need_ktlsctl
 N=5
 
 # probe RC NAME ARGS...: ktlsctl probe ARGS, stdout in $T/NAME.out, stderr in $T/NAME.err;

@@ -78,16 +78,8 @@ mknod -m 666 /dev/null c 1 3
 mknod -m 666 /dev/zero c 1 5
 mknod -m 666 /dev/random c 1 8
 mknod -m 666 /dev/urandom c 1 9
-"$PYTHON" -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("/dev/log")
-open(sys.argv[1], "w").close()
-out = open(sys.argv[2], "a", buffering=1)
-while True:
-    out.write(s.recv(8192).decode(errors="replace").replace("\n", " ") + "\n")
-' "$T/syslog.ready" "$T/syslog.txt" &
-while [ ! -e "$T/syslog.ready" ]; do sleep 0.05; done
+"$PYTHON" "$TOOLS/dgram_sink.py" /dev/log "$T/syslog.txt" &
+while [ ! -S /dev/log ]; do sleep 0.05; done
 exec "$KTLSD" -f -c "$T/sys.conf"
 EOF
 unshare -m --propagation unchanged bash "$T/ns.sh" >"$T/ns.log" 2>&1 &
@@ -103,6 +95,7 @@ _syslog_has '^<30>.*ready: ' || { cat "$T/syslog.txt"; fail "no ready line in sy
 [[ ! -s $T/ns.log ]] || { cat "$T/ns.log"; fail "ktlsd wrote to stderr with log_target = syslog"; }
 say "syslog: $(grep -c . "$T/syslog.txt") lines; $(grep -m1 ' access ' "$T/syslog.txt" | cut -c1-60)..."
 kill -TERM "$NSPID" 2>/dev/null || true
-pkill -TERM -f "$T/syslog.ready" 2>/dev/null || true
+pkill -TERM -f "dgram_sink.py /dev/log $T/syslog.txt" 2>/dev/null || true
+# shellcheck disable=SC2016 # eval expands it, each time
 wait_until 10 eval '! port_listening 127.0.0.1 "$P3"' || fail "ktlsd (syslog) did not stop"
 note "ok"

@@ -13,8 +13,7 @@
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 need_cmd curl
-KTLSCTL=${KTLSCTL:-$BUILD/ktlsctl}
-[[ -x $KTLSCTL ]] || fail "$KTLSCTL not built (make all)"
+need_ktlsctl
 ((EUID == 0)) || skip "needs root (ktlsd drops from root to nobody)"
 getent passwd nobody >/dev/null || skip "no user nobody"
 NOBODY_UID=$(id -u nobody)

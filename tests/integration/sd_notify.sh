@@ -13,20 +13,12 @@
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 need_cmd openssl
-KTLSCTL=${KTLSCTL:-$BUILD/ktlsctl}
-[[ -x $KTLSCTL ]] || fail "$KTLSCTL not built (make all)"
+need_ktlsctl
 
 NS=$T/notify.sock
 MSGS=$T/notify.log
 # The stand-in for systemd: every datagram, its newlines as " | ", one per line.
-"$PYTHON" -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-out = open(sys.argv[2], "a", buffering=1)
-while True:
-    out.write(s.recv(4096).decode().strip().replace("\n", " | ") + "\n")
-' "$NS" "$MSGS" &
+"$PYTHON" "$TOOLS/dgram_sink.py" "$NS" "$MSGS" &
 track $!
 wait_until 5 test -S "$NS" || fail "the notify socket stand-in did not start"
 

@@ -11,8 +11,7 @@
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 need_cmd curl openssl
-KTLSCTL=${KTLSCTL:-$BUILD/ktlsctl}
-[[ -x $KTLSCTL ]] || fail "$KTLSCTL not built (make all)"
+need_ktlsctl
 
 start_backend http
 write_config "$T/k.conf" backend="$BACKEND_ADDR" alpn=http/1.1 workers=2 \

@@ -15,8 +15,7 @@
 . "$(dirname "$0")/../lib.sh"
 need_ktls
 need_cmd openssl
-KTLSCTL=${KTLSCTL:-$BUILD/ktlsctl}
-[[ -x $KTLSCTL ]] || fail "$KTLSCTL not built (make all)"
+need_ktlsctl
 PROMPY=$(promcheck_py) || fail "no python3-prometheus-client (scripts/deps.sh check installs it)"
 
 SOCK=$T/ctl.sock
@@ -26,7 +25,6 @@ start_ktlsd "$T/k.conf"
 P=$LISTEN_PORT
 ctl() { "$KTLSCTL" -s "$SOCK" "$@"; }
 _one_left() { (($(ktls_diag "$P" | grep -c .) == 1)); }
-jget() { "$PYTHON" -c 'import json,sys; r=json.load(open(sys.argv[1])); v=eval(sys.argv[2]); print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)' "$1" "$2"; }
 
 printf 'hello kernel\n' >"$T/line"
 held_start t13 sclient "$P" "$T/line" -tls1_3

@@ -18,7 +18,7 @@ need_ktls
 need_cmd openssl
 CLIENT=$BUILD/examples/ktls-client
 [[ -x $CLIENT ]] || fail "$CLIENT not built (make all)"
-KTLSCTL=${KTLSCTL:-$BUILD/ktlsctl}
+need_ktlsctl
 
 S13=$(free_port)
 S12=$(free_port)
