@@ -37,7 +37,7 @@ done
 # (s_client's exit status says how the close went, which is not the point here)
 (sleep "$(scaled 1)") | sclient "$LISTEN_PORT" -servername localhost -sess_out "$T/s" >"$T/f.out" 2>&1 || true
 assert_contains "$T/f.out" "New, TLS" "a full handshake under seccomp"
-sclient "$LISTEN_PORT" -servername localhost -sess_in "$T/s" </dev/null >"$T/r.out" 2>&1 || true
+(sleep "$(scaled 1)") | sclient "$LISTEN_PORT" -servername localhost -sess_in "$T/s" >"$T/r.out" 2>&1 || true
 assert_contains "$T/r.out" "Reused, TLS" "a resumed handshake under seccomp"
 {
 	printf 'GET /size/10 HTTP/1.1\r\nHost: localhost\r\n\r\n'
